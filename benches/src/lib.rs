@@ -1,0 +1,1 @@
+//! Criterion benchmarks for rusty_socket live in `benches/`.
