@@ -1,0 +1,71 @@
+//! An echo server: every text and binary message comes back unchanged.
+//!
+//! ```text
+//! cargo run --release -p rusty_socket_core --example echo_server -- 127.0.0.1:9001
+//! ```
+//!
+//! One thread per connection, with a small stack. It is the server that the
+//! Autobahn TestSuite's fuzzing client tests, so it runs with the default
+//! [`Config`] limits (16 MiB frames, 64 MiB messages): the suite's section 9
+//! sends single frames of 16 MiB.
+//!
+//! Replies are written with [`WebSocket::write`], which only buffers;
+//! [`WebSocket::read`] flushes before it waits for more input, so all the
+//! echoes of one read go out in one system call.
+
+use rusty_socket_core::{handshake, Config, Error, Message, WebSocket};
+use std::net::{TcpListener, TcpStream};
+use std::thread;
+
+fn main() {
+    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:9001".to_string());
+    let listener = match TcpListener::bind(&addr) {
+        Ok(listener) => listener,
+        Err(e) => {
+            eprintln!("echo_server: cannot listen on {addr}: {e}");
+            std::process::exit(1);
+        }
+    };
+    eprintln!("echo_server: listening on ws://{addr}/");
+    for stream in listener.incoming() {
+        let stream = match stream {
+            Ok(stream) => stream,
+            Err(e) => {
+                eprintln!("echo_server: accept failed: {e}");
+                continue;
+            }
+        };
+        let spawned = thread::Builder::new()
+            .stack_size(64 * 1024)
+            .spawn(move || serve(stream));
+        if let Err(e) = spawned {
+            eprintln!("echo_server: cannot start a thread: {e}");
+        }
+    }
+}
+
+fn serve(stream: TcpStream) {
+    let _ = stream.set_nodelay(true);
+    let ws = match handshake::accept(stream, Config::default(), |_, _| None) {
+        Ok(ws) => ws,
+        Err(e) => {
+            eprintln!("echo_server: handshake failed: {e}");
+            return;
+        }
+    };
+    if let Err(e) = echo(ws) {
+        if !e.is_closed() {
+            eprintln!("echo_server: connection ended: {e}");
+        }
+    }
+}
+
+fn echo(mut ws: WebSocket<TcpStream>) -> Result<(), Error> {
+    loop {
+        match ws.read()? {
+            message @ (Message::Text(_) | Message::Binary(_)) => ws.write(message)?,
+            // Pings are answered by `read`; a close is answered there too.
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,58 @@
+//! Limits and knobs of a connection, each default documented with its reason.
+
+/// The limits a connection enforces on what its peer sends, and how it
+/// buffers. Use struct update syntax to change a field:
+///
+/// ```
+/// use rusty_socket_core::Config;
+/// let config = Config { max_message_size: 1 << 20, ..Config::default() };
+/// assert_eq!(config.max_frame_size, 16 << 20);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Config {
+    /// The largest payload one frame may declare. Checked on the header,
+    /// before any of the payload is buffered; larger frames fail the
+    /// connection with close code 1009.
+    ///
+    /// Default: 16 MiB, the largest single frame the Autobahn TestSuite sends
+    /// (section 9) and the same as the most used Rust libraries.
+    pub max_frame_size: usize,
+    /// The largest message, summed over all of its fragments. Checked before
+    /// each fragment is buffered; close code 1009 beyond it.
+    ///
+    /// Default: 64 MiB. Memory only grows as bytes actually arrive, so a peer
+    /// must really send that much to make the receiver hold it.
+    pub max_message_size: usize,
+    /// How much the read buffer holds at first. It grows, up to
+    /// `max_read_buffer`, while reads keep filling it, and is allocated on
+    /// the first read, so an idle connection costs nothing here.
+    ///
+    /// Default: 4 KiB.
+    pub read_buffer_size: usize,
+    /// The size the read buffer may grow to under sustained load.
+    ///
+    /// Default: 64 KiB: large enough that a stream of big messages takes few
+    /// system calls, small enough to keep thousands of busy connections.
+    pub max_read_buffer: usize,
+    /// Buffered outgoing bytes beyond which a write flushes by itself.
+    ///
+    /// Default: 64 KiB.
+    pub write_buffer_size: usize,
+}
+
+impl Config {
+    /// The defaults, usable in `const` contexts.
+    pub const DEFAULT: Config = Config {
+        max_frame_size: 16 << 20,
+        max_message_size: 64 << 20,
+        read_buffer_size: 4 << 10,
+        max_read_buffer: 64 << 10,
+        write_buffer_size: 64 << 10,
+    };
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config::DEFAULT
+    }
+}

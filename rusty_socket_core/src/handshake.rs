@@ -1,0 +1,469 @@
+//! The opening handshake (RFC 6455 section 4): an HTTP/1.1 `GET` with
+//! `Upgrade: websocket`, answered by `101 Switching Protocols`.
+//!
+//! ```text
+//! client                                    server
+//!   GET /chat HTTP/1.1
+//!   Host: server.example.com
+//!   Upgrade: websocket
+//!   Connection: Upgrade
+//!   Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==      (16 random bytes, base64)
+//!   Sec-WebSocket-Version: 13
+//!                         ------------------>
+//!                                           HTTP/1.1 101 Switching Protocols
+//!                                           Upgrade: websocket
+//!                                           Connection: Upgrade
+//!                                           Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=
+//!                         <------------------
+//! ```
+//!
+//! The accept value is `base64(SHA-1(key + GUID))` ([`accept_key`]): proof
+//! that the server read this very request as WebSocket, not some cache or
+//! HTTP server that echoes headers back.
+//!
+//! Server side (section 4.2): [`validate_request`] checks a parsed
+//! [`Request`], [`response_101`] and [`error_response`] build the answers,
+//! and [`accept`] does it all on a blocking stream. Client side (4.1):
+//! [`generate_key`], [`ClientRequest`], [`validate_response`] and
+//! [`connect`].
+
+use crate::base64;
+use crate::config::Config;
+use crate::entropy::fill_random;
+use crate::error::{Error, HandshakeError, Result};
+use crate::frame::Decoded;
+use crate::http::{Headers, Limits, Request, Response};
+use crate::protocol::Role;
+use crate::sha1::Sha1;
+use crate::websocket::WebSocket;
+use std::io::{self, Read, Write};
+
+/// The GUID that section 1.3 appends to the key before hashing.
+pub const GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+/// `Sec-WebSocket-Accept` for `key` (section 4.2.2, step 5.4).
+///
+/// ```
+/// use rusty_socket_core::handshake::accept_key;
+/// assert_eq!(accept_key("dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+/// ```
+pub fn accept_key(key: &str) -> String {
+    let mut sha1 = Sha1::new();
+    sha1.update(key.as_bytes());
+    sha1.update(GUID.as_bytes());
+    base64::encode(&sha1.finalize())
+}
+
+/// What a valid upgrade request asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upgrade<'a> {
+    /// The `Sec-WebSocket-Key` to answer.
+    pub key: &'a str,
+    /// The subprotocols the client offers, in its order of preference.
+    pub protocols: Vec<&'a str>,
+}
+
+/// Whether `request` asks for a WebSocket upgrade at all. A server that also
+/// serves plain HTTP uses this to route, and [`validate_request`] to judge.
+pub fn is_upgrade_request(request: &Request) -> bool {
+    request.headers.has_token("upgrade", "websocket")
+}
+
+/// Checks an opening handshake request against section 4.2.1.
+///
+/// # Errors
+/// The first requirement not met, whose [`HandshakeError::status`] is the
+/// HTTP status to answer with: 405 for a method other than GET, 505 for
+/// HTTP/1.0, 426 for a `Sec-WebSocket-Version` other than 13, 400 otherwise.
+pub fn validate_request(request: &Request) -> Result<Upgrade<'_>, HandshakeError> {
+    let headers = &request.headers;
+    // 1. "An HTTP/1.1 or higher GET request".
+    if request.method != "GET" {
+        return Err(HandshakeError::MethodNotAllowed);
+    }
+    if request.minor_version < 1 {
+        return Err(HandshakeError::HttpVersion);
+    }
+    // 2. "A |Host| header field".
+    if headers.get("host").map_or(true, str::is_empty) {
+        return Err(HandshakeError::MissingOrInvalidHeader("Host"));
+    }
+    // 3. "An |Upgrade| header field containing the value "websocket",
+    //    treated as an ASCII case-insensitive value."
+    if !headers.has_token("upgrade", "websocket") {
+        return Err(HandshakeError::MissingOrInvalidHeader("Upgrade"));
+    }
+    // 4. "A |Connection| header field that includes the token "Upgrade"".
+    if !headers.has_token("connection", "upgrade") {
+        return Err(HandshakeError::MissingOrInvalidHeader("Connection"));
+    }
+    // 6. "A |Sec-WebSocket-Version| header field, with a value of 13."
+    //    Section 4.4: otherwise answer with the versions we do support.
+    if headers.get("sec-websocket-version") != Some("13") {
+        return Err(HandshakeError::UnsupportedVersion);
+    }
+    // 5. "A |Sec-WebSocket-Key| header field with a base64-encoded value
+    //    that, when decoded, is 16 bytes in length."
+    let key = headers.get("sec-websocket-key").unwrap_or_default();
+    match base64::decode(key.as_bytes()) {
+        Ok(nonce) if nonce.len() == 16 => {}
+        _ => return Err(HandshakeError::MissingOrInvalidHeader("Sec-WebSocket-Key")),
+    }
+    let protocols = headers.tokens("sec-websocket-protocol").collect();
+    Ok(Upgrade { key, protocols })
+}
+
+/// The `101 Switching Protocols` answer to a valid request, with the chosen
+/// subprotocol if any. No extension is ever accepted: we support none.
+pub fn response_101(key: &str, protocol: Option<&str>) -> Vec<u8> {
+    let mut out = String::with_capacity(160);
+    out.push_str("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ");
+    out.push_str(&accept_key(key));
+    out.push_str("\r\n");
+    if let Some(protocol) = protocol {
+        out.push_str("Sec-WebSocket-Protocol: ");
+        out.push_str(protocol);
+        out.push_str("\r\n");
+    }
+    out.push_str("\r\n");
+    out.into_bytes()
+}
+
+/// The reason phrase of the statuses this crate answers with.
+pub fn reason_phrase(status: u16) -> &'static str {
+    match status {
+        101 => "Switching Protocols",
+        200 => "OK",
+        400 => "Bad Request",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        408 => "Request Timeout",
+        426 => "Upgrade Required",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        503 => "Service Unavailable",
+        505 => "HTTP Version Not Supported",
+        _ => "Error",
+    }
+}
+
+/// A complete plain-text HTTP response that refuses a handshake: the status
+/// of `error`, a short reason as the body, and `Connection: close`. A 426
+/// names the version we speak (section 4.4), a 405 the method we allow.
+pub fn error_response(error: &HandshakeError) -> Vec<u8> {
+    let status = error.status();
+    let body = format!("{error}\n");
+    let mut extra = String::new();
+    match status {
+        426 => extra.push_str("Sec-WebSocket-Version: 13\r\nUpgrade: websocket\r\n"),
+        405 => extra.push_str("Allow: GET\r\n"),
+        _ => {}
+    }
+    format!(
+        "HTTP/1.1 {status} {}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n{extra}\r\n{body}",
+        reason_phrase(status),
+        body.len()
+    )
+    .into_bytes()
+}
+
+/// Reads from `stream` until a whole head has arrived, one `read` at a time,
+/// and parses it with `parse`. Returns the head and the bytes that followed
+/// it.
+///
+/// # Errors
+/// The parser's [`HandshakeError`], [`HandshakeError::ConnectionClosed`] on
+/// end of file, or I/O errors (timeouts included).
+pub fn read_head<R: Read + ?Sized, T>(
+    stream: &mut R,
+    limits: Limits,
+    parse: impl Fn(&[u8], Limits) -> Result<Decoded<T>, HandshakeError>,
+) -> Result<(T, Vec<u8>)> {
+    let mut buffer = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 1024];
+    loop {
+        let n = match stream.read(&mut chunk) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e.into()),
+        };
+        if n == 0 {
+            return Err(HandshakeError::ConnectionClosed.into());
+        }
+        buffer.extend_from_slice(&chunk[..n]);
+        if let Decoded::Complete(head, len) = parse(&buffer, limits)? {
+            buffer.drain(..len);
+            return Ok((head, buffer));
+        }
+    }
+}
+
+/// Server side, blocking: reads the upgrade request, answers it, and returns
+/// the connection. A bad request is answered with its HTTP status before the
+/// error is returned.
+///
+/// `select_protocol` is given the request and the subprotocols it offers, and
+/// returns the one to use, if any (it must be one of those offered).
+///
+/// ```no_run
+/// use rusty_socket_core::{handshake, Config};
+/// use std::net::TcpListener;
+/// let listener = TcpListener::bind("127.0.0.1:9001")?;
+/// let (stream, _) = listener.accept()?;
+/// let mut ws = handshake::accept(stream, Config::default(), |_, _| None)?;
+/// let message = ws.read()?;
+/// ws.send(message)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+/// [`Error::Handshake`] for a refused request, [`Error::Io`] for the stream.
+pub fn accept<S: Read + Write>(
+    mut stream: S,
+    config: Config,
+    select_protocol: impl FnOnce(&Request, &[&str]) -> Option<String>,
+) -> Result<WebSocket<S>> {
+    let (request, leftover) = match read_head(&mut stream, Limits::default(), Request::parse) {
+        Ok(head) => head,
+        Err(Error::Handshake(error)) => {
+            if error != HandshakeError::ConnectionClosed {
+                let _ = stream.write_all(&error_response(&error));
+            }
+            return Err(error.into());
+        }
+        Err(error) => return Err(error),
+    };
+    let upgrade = match validate_request(&request) {
+        Ok(upgrade) => upgrade,
+        Err(error) => {
+            let _ = stream.write_all(&error_response(&error));
+            return Err(error.into());
+        }
+    };
+    let protocol = select_protocol(&request, &upgrade.protocols)
+        .filter(|chosen| upgrade.protocols.contains(&chosen.as_str()));
+    stream.write_all(&response_101(upgrade.key, protocol.as_deref()))?;
+    stream.flush()?;
+    Ok(WebSocket::from_raw(stream, Role::Server, config, &leftover))
+}
+
+/// A fresh `Sec-WebSocket-Key`: 16 bytes from the OS, base64-encoded
+/// (section 4.1: "randomly selected", "MUST be selected randomly for each
+/// connection").
+///
+/// # Errors
+/// If the OS random source cannot be read.
+pub fn generate_key() -> io::Result<String> {
+    let mut nonce = [0u8; 16];
+    fill_random(&mut nonce)?;
+    Ok(base64::encode(&nonce))
+}
+
+/// A client's upgrade request (section 4.1).
+#[derive(Debug, Clone)]
+pub struct ClientRequest<'a> {
+    /// The `Host` header: host, and `:port` when not the default.
+    pub host: &'a str,
+    /// The request target: path and query, starting with `/`.
+    pub target: &'a str,
+    /// The `Sec-WebSocket-Key`, from [`generate_key`].
+    pub key: &'a str,
+    /// Subprotocols to offer, in order of preference.
+    pub protocols: &'a [String],
+    /// More header fields, such as `Origin` or `Authorization`.
+    pub extra_headers: &'a [(String, String)],
+}
+
+impl ClientRequest<'_> {
+    /// The request head, ready to send.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = format!(
+            "GET {} HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {}\r\nSec-WebSocket-Version: 13\r\n",
+            self.target, self.host, self.key
+        );
+        if !self.protocols.is_empty() {
+            out.push_str("Sec-WebSocket-Protocol: ");
+            out.push_str(&self.protocols.join(", "));
+            out.push_str("\r\n");
+        }
+        for (name, value) in self.extra_headers {
+            out.push_str(name);
+            out.push_str(": ");
+            out.push_str(value);
+            out.push_str("\r\n");
+        }
+        out.push_str("\r\n");
+        out.into_bytes()
+    }
+}
+
+/// Checks the server's answer against section 4.1 (the client's steps 1-6
+/// after receiving the response). Returns the subprotocol the server chose.
+///
+/// # Errors
+/// [`HandshakeError::Rejected`] for any status but 101 (with the status and
+/// head), [`HandshakeError::MissingOrInvalidHeader`],
+/// [`HandshakeError::InvalidAccept`] or
+/// [`HandshakeError::UnrequestedNegotiation`].
+pub fn validate_response(
+    response: &Response,
+    key: &str,
+    requested_protocols: &[String],
+) -> Result<Option<String>, HandshakeError> {
+    if response.status != 101 {
+        return Err(HandshakeError::Rejected {
+            status: response.status,
+            head: response.head.clone(),
+        });
+    }
+    let headers: &Headers = &response.headers;
+    if !headers.has_token("upgrade", "websocket") {
+        return Err(HandshakeError::MissingOrInvalidHeader("Upgrade"));
+    }
+    if !headers.has_token("connection", "upgrade") {
+        return Err(HandshakeError::MissingOrInvalidHeader("Connection"));
+    }
+    if headers.get("sec-websocket-accept") != Some(accept_key(key).as_str()) {
+        return Err(HandshakeError::InvalidAccept);
+    }
+    if headers.tokens("sec-websocket-extensions").next().is_some() {
+        return Err(HandshakeError::UnrequestedNegotiation("extension"));
+    }
+    match headers.get("sec-websocket-protocol") {
+        None => Ok(None),
+        Some(chosen) if requested_protocols.iter().any(|p| p == chosen) => Ok(Some(chosen.to_owned())),
+        Some(_) => Err(HandshakeError::UnrequestedNegotiation("subprotocol")),
+    }
+}
+
+/// Client side, blocking: sends `request` (its key is checked against the
+/// answer) and reads and validates the response.
+///
+/// Returns the connection, with any bytes that followed the response kept
+/// as the first frames, and the response itself.
+///
+/// # Errors
+/// [`Error::Handshake`] (for example [`HandshakeError::Rejected`] with the
+/// server's status) or [`Error::Io`].
+pub fn connect<S: Read + Write>(
+    mut stream: S,
+    request: &ClientRequest<'_>,
+    config: Config,
+) -> Result<(WebSocket<S>, Response, Option<String>)> {
+    stream.write_all(&request.encode())?;
+    stream.flush()?;
+    let (response, leftover) = read_head(&mut stream, Limits::default(), Response::parse)?;
+    let protocol = validate_response(&response, request.key, request.protocols)?;
+    Ok((WebSocket::from_raw(stream, Role::Client, config, &leftover), response, protocol))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(extra: &str) -> Request {
+        let text = format!("GET /chat HTTP/1.1\r\nHost: server.example.com\r\n{extra}\r\n");
+        match Request::parse(text.as_bytes(), Limits::default()) {
+            Ok(Decoded::Complete(request, _)) => request,
+            other => panic!("request did not parse: {other:?}"),
+        }
+    }
+
+    const GOOD: &str = "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n";
+
+    #[test]
+    fn the_rfc_example_is_accepted() {
+        let request = request(GOOD);
+        let upgrade = validate_request(&request).unwrap();
+        assert_eq!(upgrade.key, "dGhlIHNhbXBsZSBub25jZQ==");
+        let response = String::from_utf8(response_101(upgrade.key, None)).unwrap();
+        assert!(response.contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"));
+    }
+
+    #[test]
+    fn header_names_and_tokens_are_case_insensitive_lists() {
+        let request = request(
+            "upgrade: WebSocket\r\nCONNECTION: keep-alive, upgrade\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\nSEC-WEBSOCKET-VERSION: 13\r\nSec-WebSocket-Protocol: chat, superchat\r\n",
+        );
+        let upgrade = validate_request(&request).unwrap();
+        assert_eq!(upgrade.protocols, vec!["chat", "superchat"]);
+    }
+
+    #[test]
+    fn bad_requests_get_the_right_status() {
+        let cases: &[(&str, &str, u16)] = &[
+            ("no upgrade", "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n", 400),
+            ("no connection", "Upgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n", 400),
+            ("no key", "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n", 400),
+            ("short key", "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: c2hvcnQ=\r\nSec-WebSocket-Version: 13\r\n", 400),
+            ("not base64", "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: !!!!!!!!!!!!!!!!!!!!!!!!\r\nSec-WebSocket-Version: 13\r\n", 400),
+            ("version 8", "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n", 426),
+            ("no version", "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n", 426),
+        ];
+        for (name, headers, status) in cases {
+            let err = validate_request(&request(headers)).expect_err(name);
+            assert_eq!(err.status(), *status, "{name}");
+            let response = String::from_utf8(error_response(&err)).unwrap();
+            assert!(response.starts_with(&format!("HTTP/1.1 {status} ")), "{name}: {response}");
+        }
+        let mut post = request(GOOD);
+        post.method = "POST".into();
+        assert_eq!(validate_request(&post).unwrap_err().status(), 405);
+        let mut old = request(GOOD);
+        old.minor_version = 0;
+        assert_eq!(validate_request(&old).unwrap_err().status(), 505);
+        let no_host = match Request::parse(format!("GET / HTTP/1.1\r\n{GOOD}\r\n").as_bytes(), Limits::default()) {
+            Ok(Decoded::Complete(r, _)) => r,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(validate_request(&no_host), Err(HandshakeError::MissingOrInvalidHeader("Host")));
+    }
+
+    #[test]
+    fn a_426_names_version_13() {
+        let response = String::from_utf8(error_response(&HandshakeError::UnsupportedVersion)).unwrap();
+        assert!(response.contains("\r\nSec-WebSocket-Version: 13\r\n"));
+    }
+
+    fn response(text: &str) -> Response {
+        match Response::parse(text.as_bytes(), Limits::default()) {
+            Ok(Decoded::Complete(response, _)) => response,
+            other => panic!("response did not parse: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn client_validates_the_response() {
+        let key = "dGhlIHNhbXBsZSBub25jZQ==";
+        let ok = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n";
+        assert_eq!(validate_response(&response(&format!("{ok}\r\n")), key, &[]), Ok(None));
+        let chat = ["chat".to_string()];
+        assert_eq!(
+            validate_response(&response(&format!("{ok}Sec-WebSocket-Protocol: chat\r\n\r\n")), key, &chat),
+            Ok(Some("chat".into()))
+        );
+        assert_eq!(
+            validate_response(&response(&format!("{ok}Sec-WebSocket-Protocol: chat\r\n\r\n")), key, &[]),
+            Err(HandshakeError::UnrequestedNegotiation("subprotocol"))
+        );
+        assert_eq!(
+            validate_response(&response(&format!("{ok}Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n")), key, &[]),
+            Err(HandshakeError::UnrequestedNegotiation("extension"))
+        );
+        assert_eq!(
+            validate_response(&response(&format!("{ok}\r\n")), "AAAAAAAAAAAAAAAAAAAAAA==", &[]),
+            Err(HandshakeError::InvalidAccept)
+        );
+        let rejected = validate_response(&response("HTTP/1.1 403 Forbidden\r\nX-Why: no\r\n\r\n"), key, &[]);
+        assert!(matches!(rejected, Err(HandshakeError::Rejected { status: 403, ref head }) if head.contains("X-Why: no")));
+    }
+
+    #[test]
+    fn generated_keys_are_16_random_bytes() {
+        let a = generate_key().unwrap();
+        let b = generate_key().unwrap();
+        assert_ne!(a, b);
+        assert_eq!(base64::decode(a.as_bytes()).unwrap().len(), 16);
+    }
+}

@@ -1,0 +1,388 @@
+//! The receiving side of the protocol: which frames each role may receive,
+//! and how frames become messages (RFC 6455 sections 5.1-5.6 and 7).
+//!
+//! [`Receiver`] is sans-IO: it is given bytes, and answers with how many it
+//! used and, when one is complete, a [`Message`]. It never reads a socket, so
+//! the same code serves the blocking [`crate::WebSocket`], a reader thread of
+//! a split connection, or an event loop.
+//!
+//! For each frame, in order:
+//! 1. [`FrameHeader::decode`] parses the header (syntax);
+//! 2. [`Receiver`] applies the rules of the role (masking direction, RSV bits,
+//!    control frame limits, fragmentation order, size limits) *before* any of
+//!    the payload is buffered;
+//! 3. the payload is unmasked and consumed as it arrives, in as many pieces
+//!    as the network delivers it; text is validated piece by piece;
+//! 4. at the end of the frame, a control frame or the final fragment of a
+//!    data message becomes a [`Message`].
+
+use crate::close::parse_close_payload;
+use crate::config::Config;
+use crate::error::{CapacityError, Error, ProtocolError};
+use crate::frame::{Decoded, FrameHeader};
+use crate::mask::apply_mask;
+use crate::message::{Assembler, Message};
+use crate::opcode::OpCode;
+
+/// Which end of the connection this is. The roles differ in masking
+/// (section 5.1): a client masks every frame it sends and the server masks
+/// none, and each side fails the connection if the other breaks that rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// The side that accepted the connection.
+    Server,
+    /// The side that opened the connection.
+    Client,
+}
+
+/// Where the receiver is within the frame stream.
+#[derive(Debug, Clone, Copy)]
+enum State {
+    /// Waiting for (the rest of) a frame header.
+    Header,
+    /// Inside the payload of `header`, with `received` bytes already consumed.
+    Payload { header: FrameHeader, received: u64 },
+}
+
+/// Turns a stream of bytes into messages, enforcing every rule a receiver
+/// must (see the module documentation).
+///
+/// ```
+/// use rusty_socket_core::{Config, Message, Receiver, Role};
+/// let mut receiver = Receiver::new(Role::Client, Config::default());
+/// // "Hel" + "lo" as two fragments (RFC 6455 section 5.7).
+/// let mut bytes = [0x01, 0x03, 0x48, 0x65, 0x6c, 0x80, 0x02, 0x6c, 0x6f];
+/// let (used, message) = receiver.decode(&mut bytes).unwrap();
+/// assert_eq!((used, message), (9, Some(Message::text("Hello"))));
+/// ```
+#[derive(Debug)]
+pub struct Receiver {
+    role: Role,
+    max_frame_size: usize,
+    state: State,
+    assembler: Assembler,
+    /// The payload of the control frame being received (at most 125 bytes).
+    control: Vec<u8>,
+}
+
+impl Receiver {
+    /// A receiver for `role` with the limits of `config`.
+    pub fn new(role: Role, config: Config) -> Receiver {
+        Receiver {
+            role,
+            max_frame_size: config.max_frame_size,
+            state: State::Header,
+            assembler: Assembler::new(config.max_message_size),
+            control: Vec::new(),
+        }
+    }
+
+    /// The role whose rules this receiver enforces.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// Whether the receiver stands between frames with no fragmented
+    /// message unfinished.
+    pub fn is_idle(&self) -> bool {
+        matches!(self.state, State::Header) && !self.assembler.in_progress()
+    }
+
+    /// Consumes bytes from the start of `input` until a message is complete
+    /// or the input runs out. Returns the number of bytes used, which the
+    /// caller must drop from its buffer, and the message if one completed.
+    ///
+    /// Payload bytes are unmasked in place, which is why `input` is mutable.
+    /// `Ok((n, None))` means "need more": call again with more bytes (and
+    /// the `len - n` unused ones in front).
+    ///
+    /// # Errors
+    /// The first rule the peer broke, as [`Error::Protocol`],
+    /// [`Error::Capacity`] or [`Error::Utf8`]; its
+    /// [`Error::close_code`] is what to fail the connection with. After an
+    /// error the receiver must not be used again.
+    pub fn decode(&mut self, input: &mut [u8]) -> Result<(usize, Option<Message>), Error> {
+        let mut used = 0;
+        loop {
+            match self.state {
+                State::Header => {
+                    let (header, len) = match FrameHeader::decode(&input[used..])? {
+                        Decoded::Partial => return Ok((used, None)),
+                        Decoded::Complete(header, len) => (header, len),
+                    };
+                    self.check_header(&header)?;
+                    used += len;
+                    self.state = State::Payload {
+                        header,
+                        received: 0,
+                    };
+                }
+                State::Payload { header, received } => {
+                    let remaining = header.payload_len - received;
+                    let available = input.len() - used;
+                    // `take` fits in usize: it is at most `available`.
+                    let take = remaining.min(available as u64) as usize;
+                    let chunk = &mut input[used..used + take];
+                    if let Some(key) = header.masking_key {
+                        apply_mask(chunk, key, (received % 4) as usize);
+                    }
+                    if header.opcode.is_control() {
+                        self.control.extend_from_slice(chunk);
+                    } else {
+                        self.assembler.extend(chunk)?;
+                    }
+                    used += take;
+                    let received = received + take as u64;
+                    if received < header.payload_len {
+                        self.state = State::Payload { header, received };
+                        return Ok((used, None));
+                    }
+                    self.state = State::Header;
+                    if let Some(message) = self.end_frame(&header)? {
+                        return Ok((used, Some(message)));
+                    }
+                }
+            }
+        }
+    }
+
+    /// The rules a frame header must satisfy before its payload is read.
+    fn check_header(&mut self, header: &FrameHeader) -> Result<(), Error> {
+        // Section 5.2: "MUST be 0 unless an extension is negotiated".
+        if header.rsv1 || header.rsv2 || header.rsv3 {
+            return Err(ProtocolError::ReservedBits.into());
+        }
+        // Section 5.1: "The server MUST close the connection upon receiving a
+        // frame that is not masked", and "A client MUST close a connection if
+        // it detects a masked frame".
+        match (self.role, header.masking_key) {
+            (Role::Server, None) => return Err(ProtocolError::UnmaskedFrame.into()),
+            (Role::Client, Some(_)) => return Err(ProtocolError::MaskedFrame.into()),
+            _ => {}
+        }
+        if header.opcode.is_control() {
+            // Section 5.5: "All control frames MUST have a payload length of
+            // 125 bytes or less and MUST NOT be fragmented."
+            if header.payload_len > 125 {
+                return Err(ProtocolError::ControlFrameTooLong.into());
+            }
+            if !header.fin {
+                return Err(ProtocolError::FragmentedControlFrame.into());
+            }
+            self.control.clear();
+            return Ok(());
+        }
+        if header.payload_len > self.max_frame_size as u64 {
+            return Err(CapacityError::FrameTooLarge {
+                size: header.payload_len,
+                max: self.max_frame_size,
+            }
+            .into());
+        }
+        self.assembler.begin_frame(header.opcode, header.payload_len)
+    }
+
+    /// Called once the whole payload of `header` has been consumed.
+    fn end_frame(&mut self, header: &FrameHeader) -> Result<Option<Message>, Error> {
+        match header.opcode {
+            OpCode::Ping => Ok(Some(Message::Ping(std::mem::take(&mut self.control)))),
+            OpCode::Pong => Ok(Some(Message::Pong(std::mem::take(&mut self.control)))),
+            OpCode::Close => Ok(Some(Message::Close(parse_close_payload(&self.control)?))),
+            _ => self.assembler.end_frame(header.fin),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::close::{CloseCode, CloseFrame};
+    use crate::frame::encode_frame;
+
+    const KEY: [u8; 4] = [0xa1, 0xb2, 0xc3, 0xd4];
+
+    /// A frame as a client sends it (masked).
+    fn masked(fin: bool, opcode: OpCode, payload: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        encode_frame(&mut out, fin, opcode, payload, Some(KEY));
+        out
+    }
+
+    /// Feeds `input` to a server-side receiver in pieces of `step` bytes,
+    /// collecting messages, as a reader with a tiny buffer would.
+    fn feed(receiver: &mut Receiver, input: &[u8], step: usize) -> Result<Vec<Message>, Error> {
+        let mut buffer = Vec::new();
+        let mut messages = Vec::new();
+        for piece in input.chunks(step.max(1)) {
+            buffer.extend_from_slice(piece);
+            loop {
+                let (used, message) = receiver.decode(&mut buffer)?;
+                buffer.drain(..used);
+                match message {
+                    Some(message) => messages.push(message),
+                    None => break,
+                }
+            }
+        }
+        Ok(messages)
+    }
+
+    fn server() -> Receiver {
+        Receiver::new(Role::Server, Config::default())
+    }
+
+    #[test]
+    fn byte_at_a_time_gives_the_same_messages_as_all_at_once() {
+        let mut stream = Vec::new();
+        stream.extend(masked(true, OpCode::Text, b"Hello"));
+        stream.extend(masked(false, OpCode::Binary, &[1, 2, 3]));
+        stream.extend(masked(true, OpCode::Ping, b"between fragments"));
+        stream.extend(masked(true, OpCode::Continuation, &[4, 5]));
+        stream.extend(masked(true, OpCode::Text, &vec![b'x'; 70_000]));
+        stream.extend(masked(true, OpCode::Text, b""));
+        stream.extend(masked(true, OpCode::Close, b"\x03\xe8done"));
+        let expected = vec![
+            Message::text("Hello"),
+            Message::Ping(b"between fragments".to_vec()),
+            Message::binary(vec![1, 2, 3, 4, 5]),
+            Message::text("x".repeat(70_000)),
+            Message::text(""),
+            Message::Close(Some(CloseFrame::new(CloseCode::NORMAL, "done"))),
+        ];
+        for step in [1, 2, 3, 7, 64, 1000, stream.len()] {
+            assert_eq!(feed(&mut server(), &stream, step).unwrap(), expected, "step {step}");
+        }
+    }
+
+    #[test]
+    fn payload_length_boundaries() {
+        for len in [0usize, 1, 125, 126, 127, 65535, 65536, 100_000] {
+            let payload: Vec<u8> = (0..len).map(|i| i as u8).collect();
+            let messages = feed(&mut server(), &masked(true, OpCode::Binary, &payload), 4096).unwrap();
+            assert_eq!(messages, vec![Message::Binary(payload)], "len {len}");
+        }
+    }
+
+    /// Each input must fail the connection with the given close code.
+    #[test]
+    fn violations_fail_with_the_right_close_code() {
+        let unmasked = {
+            let mut out = Vec::new();
+            encode_frame(&mut out, true, OpCode::Text, b"hi", None);
+            out
+        };
+        let with_rsv1 = {
+            let mut frame = masked(true, OpCode::Text, b"hi");
+            frame[0] |= 0x40;
+            frame
+        };
+        let cases: Vec<(&str, Vec<u8>, u16)> = vec![
+            ("unmasked client frame", unmasked, 1002),
+            ("rsv1 without extension", with_rsv1, 1002),
+            ("reserved opcode", vec![0x83, 0x80, 0, 0, 0, 0], 1002),
+            ("ping of 126 bytes", masked(true, OpCode::Ping, &[0; 126]), 1002),
+            ("fragmented ping", masked(false, OpCode::Ping, b"x"), 1002),
+            ("continuation first", masked(true, OpCode::Continuation, b"x"), 1002),
+            (
+                "text inside a fragmented message",
+                [masked(false, OpCode::Text, b"a"), masked(true, OpCode::Text, b"b")].concat(),
+                1002,
+            ),
+            ("invalid utf-8", masked(true, OpCode::Text, b"\xff"), 1007),
+            (
+                "utf-8 cut at the end of the message",
+                masked(true, OpCode::Text, b"\xe2\x82"),
+                1007,
+            ),
+            ("close with one byte", masked(true, OpCode::Close, b"\x03"), 1002),
+            ("close code 1005", masked(true, OpCode::Close, b"\x03\xed"), 1002),
+            ("close code 999", masked(true, OpCode::Close, b"\x03\xe7"), 1002),
+            ("close with bad reason", masked(true, OpCode::Close, b"\x03\xe8\xff"), 1002),
+            (
+                "close inside a fragmented message is fine, but a bad one is not",
+                [masked(false, OpCode::Text, b"a"), masked(true, OpCode::Close, b"\x00")].concat(),
+                1002,
+            ),
+        ];
+        for (name, input, code) in cases {
+            let err = feed(&mut server(), &input, input.len()).expect_err(name);
+            assert_eq!(err.close_code(), Some(CloseCode(code)), "{name}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_client_refuses_masked_frames() {
+        let mut client = Receiver::new(Role::Client, Config::default());
+        let err = client.decode(&mut masked(true, OpCode::Text, b"x")).unwrap_err();
+        assert!(matches!(err, Error::Protocol(ProtocolError::MaskedFrame)));
+    }
+
+    #[test]
+    fn a_close_inside_a_fragmented_message_is_delivered() {
+        let input = [masked(false, OpCode::Text, b"half"), masked(true, OpCode::Close, b"")].concat();
+        assert_eq!(feed(&mut server(), &input, 1).unwrap(), vec![Message::Close(None)]);
+    }
+
+    #[test]
+    fn invalid_utf8_fails_before_the_frame_is_complete() {
+        // Autobahn 6.4.3: one frame whose invalid byte arrives in the middle.
+        let frame = masked(true, OpCode::Text, b"\xce\xba\xe1\xbd\xb9\xf4\x90\x80\x80 and more");
+        let mut receiver = server();
+        let mut head = frame[..6 + 5].to_vec(); // header + the valid "κό"
+        assert_eq!(receiver.decode(&mut head).unwrap(), (11, None));
+        let mut bad = frame[11..13].to_vec(); // 0xf4 0x90: already invalid
+        assert!(matches!(receiver.decode(&mut bad), Err(Error::Utf8)));
+    }
+
+    #[test]
+    fn limits_are_checked_on_the_header_before_buffering() {
+        let config = Config {
+            max_frame_size: 100,
+            max_message_size: 150,
+            ..Config::default()
+        };
+        // Only the header of a frame claiming 2^62 bytes: refused at once.
+        let mut huge = vec![0x82, 0xFF, 0x40, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4];
+        let err = Receiver::new(Role::Server, config).decode(&mut huge).unwrap_err();
+        assert!(matches!(err, Error::Capacity(CapacityError::FrameTooLarge { .. })));
+        assert_eq!(err.close_code(), Some(CloseCode::MESSAGE_TOO_BIG));
+        // Fragments of 100 each: the second takes the message to 200 > 150.
+        let input = [masked(false, OpCode::Binary, &[0; 100]), masked(true, OpCode::Continuation, &[0; 100])].concat();
+        let mut receiver = Receiver::new(Role::Server, config);
+        let err = feed(&mut receiver, &input, 106 + 14).unwrap_err();
+        assert!(matches!(err, Error::Capacity(CapacityError::MessageTooLarge { size: 200, max: 150 })));
+    }
+
+    #[test]
+    fn seeded_random_streams_never_panic() {
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..5_000 {
+            let len = (next() % 64) as usize;
+            let mut bytes: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+            // Mostly valid-looking headers: masked, small lengths.
+            if len > 1 {
+                bytes[1] = 0x80 | (bytes[1] % 40);
+            }
+            let role = if next() % 2 == 0 { Role::Server } else { Role::Client };
+            let mut receiver = Receiver::new(role, Config::default());
+            let mut offset = 0;
+            while offset < bytes.len() {
+                match receiver.decode(&mut bytes[offset..]) {
+                    Ok((used, message)) => {
+                        offset += used;
+                        if message.is_none() {
+                            break;
+                        }
+                    }
+                    Err(_) => break,
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,617 @@
+//! The blocking connection: [`WebSocket`] over any `Read + Write` stream,
+//! for either role, and its split into a [`ReadHalf`] and a [`WriteHalf`]
+//! for full duplex on two threads.
+//!
+//! This is a thin layer over the sans-IO pieces. Reading: one growable
+//! buffer is filled from the stream and handed to the [`Receiver`], which
+//! turns bytes into messages. Writing: frames are encoded into a buffer and
+//! sent on [`WebSocket::flush`]. The layer adds what needs both directions:
+//!
+//! - **Pongs** (section 5.5.2): a received ping is answered with a pong
+//!   carrying the same application data, by itself.
+//! - **The closing handshake** (section 5.5.1 and 7): a received close is
+//!   answered with a close echoing its code, once; after a close is sent no
+//!   data frame follows it. The server closes the TCP connection first
+//!   (section 7.1.1): on the server side the connection is over as soon as
+//!   the closing handshake is, and the caller drops the stream; a client
+//!   waits for the server to close the TCP connection.
+//! - **Failing the connection** (section 7.1.7): a protocol violation sends
+//!   a close frame with the code the error implies (1002, 1007, 1009), and
+//!   the connection is over.
+//! - **Batching**: [`WebSocket::write`] only buffers, and [`WebSocket::read`]
+//!   flushes before it blocks for more input. A server answering every
+//!   message of a read with `write` therefore sends all the answers in one
+//!   system call.
+
+use crate::close::{encode_close_payload, CloseCode, CloseFrame};
+use crate::config::Config;
+use crate::entropy::masking_key;
+use crate::error::{Error, ProtocolError, Result};
+use crate::frame::{encode_frame, FrameHeader, MAX_HEADER_LEN};
+use crate::message::Message;
+use crate::opcode::OpCode;
+use crate::protocol::{Receiver, Role};
+use std::io::{self, Read, Write};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// Where a connection is in its closing handshake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Closing {
+    /// Data flows both ways.
+    Open,
+    /// We sent a close frame and wait for the peer's.
+    Sent,
+    /// Client only: the closing handshake is complete; we wait for the
+    /// server to close the TCP connection.
+    Draining,
+    /// Nothing more will be read or written.
+    Done,
+}
+
+/// The read side: a buffer, the receiver, and what it has seen of the close.
+#[derive(Debug)]
+struct Reader {
+    buffer: ReadBuffer,
+    receiver: Receiver,
+}
+
+/// A growable read buffer: bytes `start..end` of `data` are received but not
+/// yet consumed. It is allocated on the first read and grows, while reads
+/// fill it, up to a maximum; since the receiver consumes payload as it
+/// arrives, what stays behind is at most a partial frame header.
+#[derive(Debug)]
+struct ReadBuffer {
+    data: Vec<u8>,
+    start: usize,
+    end: usize,
+    initial: usize,
+    max: usize,
+}
+
+impl ReadBuffer {
+    fn new(config: &Config, leftover: &[u8]) -> ReadBuffer {
+        ReadBuffer {
+            data: leftover.to_vec(),
+            start: 0,
+            end: leftover.len(),
+            initial: config.read_buffer_size.max(MAX_HEADER_LEN),
+            max: config.max_read_buffer.max(config.read_buffer_size),
+        }
+    }
+
+    fn pending(&mut self) -> &mut [u8] {
+        &mut self.data[self.start..self.end]
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.start += n;
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        }
+    }
+
+    /// One `read` call on `stream`; returns the number of bytes received.
+    fn fill<R: Read + ?Sized>(&mut self, stream: &mut R) -> io::Result<usize> {
+        if self.data.is_empty() {
+            self.data = vec![0; self.initial];
+        } else if self.end == self.data.len() {
+            if self.start > 0 {
+                self.data.copy_within(self.start..self.end, 0);
+                self.end -= self.start;
+                self.start = 0;
+            } else {
+                let grown = (self.data.len() * 2).max(self.initial);
+                self.data.resize(grown, 0);
+            }
+        }
+        let free = self.data.len() - self.end;
+        let n = loop {
+            match stream.read(&mut self.data[self.end..]) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => break other?,
+            }
+        };
+        self.end += n;
+        // Reads that fill the buffer mean the peer sends faster than we
+        // read: a bigger buffer takes fewer system calls.
+        if n == free && self.data.len() < self.max {
+            let grown = (self.data.len() * 2).min(self.max);
+            self.data.resize(grown, 0);
+        }
+        Ok(n)
+    }
+}
+
+/// The write side: encodes frames into a buffer.
+#[derive(Debug)]
+struct WriteState {
+    role: Role,
+    buffer: Vec<u8>,
+    flush_at: usize,
+    closing: Closing,
+}
+
+impl WriteState {
+    fn new(role: Role, config: &Config) -> WriteState {
+        WriteState {
+            role,
+            buffer: Vec::new(),
+            flush_at: config.write_buffer_size.max(MAX_HEADER_LEN),
+            closing: Closing::Open,
+        }
+    }
+
+    /// Encodes one frame; a client masks it with a fresh key (section 5.3).
+    /// Large unmasked payloads are written straight from the caller's slice.
+    fn frame<W: Write + ?Sized>(
+        &mut self,
+        stream: &mut W,
+        fin: bool,
+        opcode: OpCode,
+        payload: &[u8],
+    ) -> Result<()> {
+        if opcode.is_control() && payload.len() > 125 {
+            return Err(ProtocolError::ControlFrameTooLong.into());
+        }
+        match self.role {
+            Role::Client => encode_frame(&mut self.buffer, fin, opcode, payload, Some(masking_key()?)),
+            Role::Server if payload.len() >= self.flush_at => {
+                let header = FrameHeader {
+                    fin,
+                    ..FrameHeader::new(opcode, payload.len() as u64)
+                };
+                let mut bytes = [0u8; MAX_HEADER_LEN];
+                let used = header.encode(&mut bytes);
+                self.buffer.extend_from_slice(&bytes[..used]);
+                self.flush(stream)?;
+                stream.write_all(payload)?;
+                return Ok(());
+            }
+            Role::Server => encode_frame(&mut self.buffer, fin, opcode, payload, None),
+        }
+        if self.buffer.len() >= self.flush_at {
+            self.flush(stream)?;
+        }
+        Ok(())
+    }
+
+    /// A data or control frame, refused once a close has been sent.
+    fn send_frame<W: Write + ?Sized>(
+        &mut self,
+        stream: &mut W,
+        fin: bool,
+        opcode: OpCode,
+        payload: &[u8],
+    ) -> Result<()> {
+        if self.closing != Closing::Open {
+            return Err(Error::ConnectionClosed);
+        }
+        self.frame(stream, fin, opcode, payload)
+    }
+
+    fn send_close<W: Write + ?Sized>(&mut self, stream: &mut W, frame: Option<&CloseFrame>) -> Result<()> {
+        if self.closing != Closing::Open {
+            return Err(Error::ConnectionClosed);
+        }
+        if let Some(frame) = frame {
+            if !frame.code.is_sendable() {
+                return Err(ProtocolError::InvalidCloseCode(frame.code.0).into());
+            }
+        }
+        let mut payload = Vec::with_capacity(125);
+        encode_close_payload(frame, &mut payload);
+        self.frame(stream, true, OpCode::Close, &payload)?;
+        self.closing = Closing::Sent;
+        self.flush(stream)
+    }
+
+    fn flush<W: Write + ?Sized>(&mut self, stream: &mut W) -> Result<()> {
+        if !self.buffer.is_empty() {
+            let result = stream.write_all(&self.buffer);
+            self.buffer.clear();
+            result?;
+        }
+        stream.flush()?;
+        Ok(())
+    }
+
+    /// What a received message obliges us to send: a pong for a ping, a
+    /// close reply for a close. Returns the new closing state of the read
+    /// side.
+    fn answer<W: Write + ?Sized>(&mut self, stream: &mut W, message: &Message) -> Result<()> {
+        match message {
+            // Section 5.5.2: "Upon receipt of a Ping frame, an endpoint MUST
+            // send a Pong frame in response, unless it already received a
+            // Close frame." It goes out with the next flush.
+            Message::Ping(payload) if self.closing == Closing::Open => {
+                self.frame(stream, true, OpCode::Pong, payload)
+            }
+            // Section 5.5.1: "If an endpoint receives a Close frame and did
+            // not previously send a Close frame, the endpoint MUST send a
+            // Close frame in response." It echoes the status code.
+            Message::Close(frame) => {
+                if self.closing == Closing::Open {
+                    let reply = frame.as_ref().map(|f| CloseFrame::new(f.code, ""));
+                    // The peer may already be gone; the handshake is over
+                    // either way.
+                    let _ = self.send_close(stream, reply.as_ref());
+                }
+                self.closing = match self.role {
+                    Role::Client => Closing::Draining,
+                    Role::Server => Closing::Done,
+                };
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Section 7.1.7, _Fail the WebSocket Connection_: send the close code the
+    /// error implies, if a close may still be sent, and stop.
+    fn fail<W: Write + ?Sized>(&mut self, stream: &mut W, error: &Error) {
+        if let Some(code) = error.close_code() {
+            let reason = error.to_string();
+            let _ = self.send_close(stream, Some(&CloseFrame::new(code, &reason)));
+        }
+        self.closing = Closing::Done;
+    }
+}
+
+impl Reader {
+    fn new(role: Role, config: &Config, leftover: &[u8]) -> Reader {
+        Reader {
+            buffer: ReadBuffer::new(config, leftover),
+            receiver: Receiver::new(role, *config),
+        }
+    }
+
+    /// Decodes the next message from what is buffered, if there is one.
+    fn poll(&mut self) -> Result<Option<Message>> {
+        if self.buffer.start == self.buffer.end {
+            return Ok(None);
+        }
+        let (used, message) = self.receiver.decode(self.buffer.pending())?;
+        self.buffer.consume(used);
+        Ok(message)
+    }
+}
+
+/// What to do when the stream reports end of file.
+fn end_of_stream(closing: Closing) -> Error {
+    match closing {
+        // The server closed after the closing handshake, or after we sent a
+        // close and gave up waiting: both are the normal end.
+        Closing::Draining | Closing::Sent | Closing::Done => Error::ConnectionClosed,
+        Closing::Open => Error::Io(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "the peer closed the connection without a close frame (1006)",
+        )),
+    }
+}
+
+/// A WebSocket connection over a blocking stream, after the opening
+/// handshake. Build one with [`crate::handshake::accept`] (server),
+/// [`crate::handshake::connect`] (client), or [`WebSocket::from_raw`] when the
+/// handshake was done elsewhere.
+///
+/// ```
+/// use rusty_socket_core::{Message, WebSocket, Role, Config};
+/// use std::io::Cursor;
+/// // A masked "Hello" from a client, read by a server from an in-memory
+/// // stream (a Cursor over a Vec is Read + Write).
+/// let bytes = vec![0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58];
+/// let mut ws = WebSocket::from_raw(Cursor::new(bytes), Role::Server, Config::default(), &[]);
+/// assert_eq!(ws.read().unwrap(), Message::text("Hello"));
+/// ```
+#[derive(Debug)]
+pub struct WebSocket<S> {
+    stream: S,
+    reader: Reader,
+    writer: WriteState,
+    config: Config,
+}
+
+impl<S: Read + Write> WebSocket<S> {
+    /// Wraps a stream whose opening handshake is complete. `leftover` are
+    /// bytes already read past the end of the handshake: the first frames.
+    pub fn from_raw(stream: S, role: Role, config: Config, leftover: &[u8]) -> WebSocket<S> {
+        WebSocket {
+            stream,
+            reader: Reader::new(role, &config, leftover),
+            writer: WriteState::new(role, &config),
+            config,
+        }
+    }
+
+    /// Reads the next message, blocking until one is complete. Pings are
+    /// answered and returned; a close is answered and returned as
+    /// [`Message::Close`], after which the next call gives
+    /// [`Error::ConnectionClosed`], the clean end.
+    ///
+    /// Any buffered outgoing frames are flushed before this blocks.
+    ///
+    /// # Errors
+    /// A protocol, capacity or UTF-8 error fails the connection: the close
+    /// frame it implies has been sent when the error is returned. I/O errors
+    /// come from the stream, including timeouts set on it.
+    pub fn read(&mut self) -> Result<Message> {
+        loop {
+            match self.writer.closing {
+                Closing::Done => return Err(Error::ConnectionClosed),
+                Closing::Draining => {
+                    // Wait for the server to close the TCP connection,
+                    // discarding anything that still arrives.
+                    self.reader.buffer.consume(self.reader.buffer.end - self.reader.buffer.start);
+                    if self.reader.buffer.fill(&mut self.stream)? == 0 {
+                        self.writer.closing = Closing::Done;
+                    }
+                    continue;
+                }
+                Closing::Open | Closing::Sent => {}
+            }
+            match self.reader.poll() {
+                Ok(Some(message)) => {
+                    self.writer.answer(&mut self.stream, &message)?;
+                    return Ok(message);
+                }
+                Ok(None) => {}
+                Err(error) => {
+                    self.writer.fail(&mut self.stream, &error);
+                    return Err(error);
+                }
+            }
+            self.writer.flush(&mut self.stream)?;
+            if self.reader.buffer.fill(&mut self.stream)? == 0 {
+                let error = end_of_stream(self.writer.closing);
+                self.writer.closing = Closing::Done;
+                return Err(error);
+            }
+        }
+    }
+
+    /// Buffers a message to be sent with the next flush (or the next read,
+    /// which flushes before blocking). [`Message::Close`] starts the closing
+    /// handshake and is flushed at once.
+    ///
+    /// # Errors
+    /// [`Error::ConnectionClosed`] once a close frame has been sent; a ping
+    /// or pong longer than 125 bytes is refused; I/O errors if the buffer
+    /// had to be flushed.
+    pub fn write(&mut self, message: Message) -> Result<()> {
+        let (opcode, payload): (OpCode, &[u8]) = match &message {
+            Message::Close(frame) => return self.writer.send_close(&mut self.stream, frame.as_ref()),
+            Message::Text(text) => (OpCode::Text, text.as_bytes()),
+            Message::Binary(data) => (OpCode::Binary, data),
+            Message::Ping(data) => (OpCode::Ping, data),
+            Message::Pong(data) => (OpCode::Pong, data),
+        };
+        self.writer.send_frame(&mut self.stream, true, opcode, payload)
+    }
+
+    /// Writes one frame of a message you fragment yourself: the first with
+    /// `OpCode::Text` or `OpCode::Binary`, the rest with
+    /// `OpCode::Continuation`, `fin` on the last (section 5.4).
+    ///
+    /// # Errors
+    /// As [`Self::write`].
+    pub fn write_frame(&mut self, fin: bool, opcode: OpCode, payload: &[u8]) -> Result<()> {
+        self.writer.send_frame(&mut self.stream, fin, opcode, payload)
+    }
+
+    /// Writes and flushes a message.
+    ///
+    /// # Errors
+    /// As [`Self::write`] and [`Self::flush`].
+    pub fn send(&mut self, message: impl Into<Message>) -> Result<()> {
+        self.write(message.into())?;
+        self.flush()
+    }
+
+    /// Sends a ping with `payload` (at most 125 bytes).
+    ///
+    /// # Errors
+    /// As [`Self::write`].
+    pub fn ping(&mut self, payload: &[u8]) -> Result<()> {
+        self.writer.send_frame(&mut self.stream, true, OpCode::Ping, payload)?;
+        self.flush()
+    }
+
+    /// Starts the closing handshake with `code` and `reason` (cut to 123
+    /// bytes). Keep calling [`Self::read`] to receive the peer's close; data
+    /// it sent before may still arrive first.
+    ///
+    /// # Errors
+    /// [`Error::ConnectionClosed`] if a close was already sent; a code that
+    /// may not be sent (1005, 1006, 1015, ...) is refused.
+    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<()> {
+        self.writer
+            .send_close(&mut self.stream, Some(&CloseFrame::new(code, reason)))
+    }
+
+    /// Sends everything buffered.
+    ///
+    /// # Errors
+    /// I/O errors from the stream.
+    pub fn flush(&mut self) -> Result<()> {
+        self.writer.flush(&mut self.stream)
+    }
+
+    /// Whether data frames may still be sent (no close sent or received).
+    pub fn is_open(&self) -> bool {
+        self.writer.closing == Closing::Open
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The underlying stream, for example to set timeouts.
+    pub fn get_ref(&self) -> &S {
+        &self.stream
+    }
+
+    /// The underlying stream, mutably. Reading or writing it directly
+    /// corrupts the frame stream.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.stream
+    }
+
+    /// Splits the connection into a read half and a write half that can be
+    /// used from two threads. `try_clone` makes a second handle to the
+    /// stream, such as `TcpStream::try_clone`.
+    ///
+    /// The read half answers pings and closes through the write half, and a
+    /// close sent or received by either half is seen by both.
+    ///
+    /// # Errors
+    /// Whatever `try_clone` fails with.
+    pub fn split(
+        self,
+        try_clone: impl FnOnce(&S) -> io::Result<S>,
+    ) -> io::Result<(ReadHalf<S>, WriteHalf<S>)> {
+        let read_stream = try_clone(&self.stream)?;
+        let writer = WriteHalf {
+            shared: Arc::new(Mutex::new(SharedWriter {
+                stream: self.stream,
+                state: self.writer,
+            })),
+        };
+        let reader = ReadHalf {
+            stream: read_stream,
+            reader: self.reader,
+            writer: writer.clone(),
+        };
+        Ok((reader, writer))
+    }
+}
+
+#[derive(Debug)]
+struct SharedWriter<S> {
+    stream: S,
+    state: WriteState,
+}
+
+/// The writing half of a split connection. Clones share one stream and one
+/// closing state behind a mutex, so any thread can send.
+#[derive(Debug)]
+pub struct WriteHalf<S> {
+    shared: Arc<Mutex<SharedWriter<S>>>,
+}
+
+impl<S> Clone for WriteHalf<S> {
+    fn clone(&self) -> Self {
+        WriteHalf {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+impl<S: Write> WriteHalf<S> {
+    fn lock(&self) -> MutexGuard<'_, SharedWriter<S>> {
+        // A thread that panicked while writing leaves at worst a partly
+        // written buffer; the state itself stays consistent.
+        self.shared.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Writes and flushes a message ([`Message::Close`] starts the closing
+    /// handshake).
+    ///
+    /// # Errors
+    /// As [`WebSocket::write`].
+    pub fn send(&self, message: impl Into<Message>) -> Result<()> {
+        let message = message.into();
+        let mut guard = self.lock();
+        let SharedWriter { stream, state } = &mut *guard;
+        let (opcode, payload): (OpCode, &[u8]) = match &message {
+            Message::Close(frame) => return state.send_close(stream, frame.as_ref()),
+            Message::Text(text) => (OpCode::Text, text.as_bytes()),
+            Message::Binary(data) => (OpCode::Binary, data),
+            Message::Ping(data) => (OpCode::Ping, data),
+            Message::Pong(data) => (OpCode::Pong, data),
+        };
+        state.send_frame(stream, true, opcode, payload)?;
+        state.flush(stream)
+    }
+
+    /// Starts the closing handshake; the read half receives the peer's
+    /// close.
+    ///
+    /// # Errors
+    /// As [`WebSocket::close`].
+    pub fn close(&self, code: CloseCode, reason: &str) -> Result<()> {
+        let mut guard = self.lock();
+        let SharedWriter { stream, state } = &mut *guard;
+        state.send_close(stream, Some(&CloseFrame::new(code, reason)))
+    }
+
+    /// Whether data may still be sent.
+    pub fn is_open(&self) -> bool {
+        self.lock().state.closing == Closing::Open
+    }
+}
+
+/// The reading half of a split connection.
+#[derive(Debug)]
+pub struct ReadHalf<S> {
+    stream: S,
+    reader: Reader,
+    writer: WriteHalf<S>,
+}
+
+impl<S: Read + Write> ReadHalf<S> {
+    /// Reads the next message, as [`WebSocket::read`]: pings and closes are
+    /// answered through the write half.
+    ///
+    /// # Errors
+    /// As [`WebSocket::read`].
+    pub fn read(&mut self) -> Result<Message> {
+        loop {
+            let closing = self.writer.lock().state.closing;
+            match closing {
+                Closing::Done => return Err(Error::ConnectionClosed),
+                Closing::Draining => {
+                    self.reader.buffer.consume(self.reader.buffer.end - self.reader.buffer.start);
+                    if self.reader.buffer.fill(&mut self.stream)? == 0 {
+                        self.writer.lock().state.closing = Closing::Done;
+                    }
+                    continue;
+                }
+                Closing::Open | Closing::Sent => {}
+            }
+            match self.reader.poll() {
+                Ok(Some(message)) => {
+                    let mut guard = self.writer.lock();
+                    let SharedWriter { stream, state } = &mut *guard;
+                    state.answer(stream, &message)?;
+                    state.flush(stream)?;
+                    return Ok(message);
+                }
+                Ok(None) => {}
+                Err(error) => {
+                    let mut guard = self.writer.lock();
+                    let SharedWriter { stream, state } = &mut *guard;
+                    state.fail(stream, &error);
+                    return Err(error);
+                }
+            }
+            if self.reader.buffer.fill(&mut self.stream)? == 0 {
+                let mut guard = self.writer.lock();
+                let error = end_of_stream(guard.state.closing);
+                guard.state.closing = Closing::Done;
+                return Err(error);
+            }
+        }
+    }
+
+    /// The write half this read half answers through.
+    pub fn writer(&self) -> &WriteHalf<S> {
+        &self.writer
+    }
+
+    /// The read side's stream, for example to set a read timeout.
+    pub fn get_ref(&self) -> &S {
+        &self.stream
+    }
+}
