@@ -1,1 +1,1 @@
-//! Criterion benchmarks for rusty_socket live in `benches/`.
+//! Criterion benchmarks for rusty_socket: see `benches/protocol.rs`.

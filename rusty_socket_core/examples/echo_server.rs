@@ -13,12 +13,14 @@
 //! [`WebSocket::read`] flushes before it waits for more input, so all the
 //! echoes of one read go out in one system call.
 
-use rusty_socket_core::{handshake, Config, Error, Message, WebSocket};
+use rusty_socket_core::{handshake, Config, Error, WebSocket};
 use std::net::{TcpListener, TcpStream};
 use std::thread;
 
 fn main() {
-    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:9001".to_string());
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:9001".to_string());
     let listener = match TcpListener::bind(&addr) {
         Ok(listener) => listener,
         Err(e) => {
@@ -62,10 +64,10 @@ fn serve(stream: TcpStream) {
 
 fn echo(mut ws: WebSocket<TcpStream>) -> Result<(), Error> {
     loop {
-        match ws.read()? {
-            message @ (Message::Text(_) | Message::Binary(_)) => ws.write(message)?,
-            // Pings are answered by `read`; a close is answered there too.
-            _ => {}
+        let message = ws.read()?;
+        // Pings and closes are answered inside `read`; only data is echoed.
+        if message.is_data() {
+            ws.write(message)?;
         }
     }
 }

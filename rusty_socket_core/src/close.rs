@@ -142,7 +142,8 @@ pub fn parse_close_payload(payload: &[u8]) -> Result<Option<CloseFrame>, Protoco
             if !code.is_sendable() {
                 return Err(ProtocolError::InvalidCloseCode(code.0));
             }
-            let reason = std::str::from_utf8(reason).map_err(|_| ProtocolError::InvalidCloseReason)?;
+            let reason =
+                std::str::from_utf8(reason).map_err(|_| ProtocolError::InvalidCloseReason)?;
             Ok(Some(CloseFrame {
                 code,
                 reason: reason.to_owned(),
@@ -174,7 +175,9 @@ mod tests {
 
     #[test]
     fn payload_table() {
-        let cases: &[(&[u8], Result<Option<(u16, &str)>, ProtocolError>)] = &[
+        /// The payload, and what it decodes to: `Some((code, reason))`.
+        type Expected = Result<Option<(u16, &'static str)>, ProtocolError>;
+        let cases: &[(&[u8], Expected)] = &[
             (b"", Ok(None)),
             (b"\x03", Err(ProtocolError::InvalidClosePayload)),
             (b"\x03\xe8", Ok(Some((1000, "")))),
@@ -185,14 +188,15 @@ mod tests {
             (b"\x03\xf7", Err(ProtocolError::InvalidCloseCode(1015))),
             (b"\x00\x00", Err(ProtocolError::InvalidCloseCode(0))),
             (b"\x13\x88", Err(ProtocolError::InvalidCloseCode(5000))),
-            (b"\x03\xe8\xce\xba\xe1", Err(ProtocolError::InvalidCloseReason)),
+            (
+                b"\x03\xe8\xce\xba\xe1",
+                Err(ProtocolError::InvalidCloseReason),
+            ),
         ];
         for (payload, expected) in cases {
-            let got = parse_close_payload(payload)
-                .map(|frame| frame.map(|f| (f.code.0, f.reason)));
-            let expected = expected
-                .clone()
-                .map(|frame| frame.map(|(code, reason)| (code, reason.to_owned())));
+            let got = parse_close_payload(payload).map(|frame| frame.map(|f| (f.code.0, f.reason)));
+            let expected =
+                (*expected).map(|frame| frame.map(|(code, reason)| (code, reason.to_owned())));
             assert_eq!(got, expected, "payload {payload:x?}");
         }
     }

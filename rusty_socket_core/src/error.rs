@@ -274,7 +274,9 @@ impl fmt::Display for HandshakeError {
                 let line = head.lines().next().unwrap_or_default();
                 write!(f, "server refused the upgrade with status {status}: {line}")
             }
-            HandshakeError::InvalidAccept => f.write_str("Sec-WebSocket-Accept does not match the key"),
+            HandshakeError::InvalidAccept => {
+                f.write_str("Sec-WebSocket-Accept does not match the key")
+            }
             HandshakeError::UnrequestedNegotiation(what) => {
                 write!(f, "server selected a {what} that was not requested")
             }

@@ -250,10 +250,18 @@ mod tests {
     fn rfc_section_5_7_examples() {
         // A single-frame unmasked text message.
         let (h, used) = complete(&[0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]);
-        assert_eq!((h.fin, h.opcode, h.masking_key, h.payload_len, used), (true, OpCode::Text, None, 5, 2));
+        assert_eq!(
+            (h.fin, h.opcode, h.masking_key, h.payload_len, used),
+            (true, OpCode::Text, None, 5, 2)
+        );
         // A single-frame masked text message.
-        let (h, used) = complete(&[0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58]);
-        assert_eq!((h.masking_key, h.payload_len, used), (Some([0x37, 0xfa, 0x21, 0x3d]), 5, 6));
+        let (h, used) = complete(&[
+            0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+        ]);
+        assert_eq!(
+            (h.masking_key, h.payload_len, used),
+            (Some([0x37, 0xfa, 0x21, 0x3d]), 5, 6)
+        );
         // A fragmented unmasked text message: "Hel" then "lo".
         let (h, _) = complete(&[0x01, 0x03, 0x48, 0x65, 0x6c]);
         assert_eq!((h.fin, h.opcode), (false, OpCode::Text));
@@ -262,7 +270,9 @@ mod tests {
         // Unmasked ping and masked pong.
         let (h, _) = complete(&[0x89, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]);
         assert_eq!(h.opcode, OpCode::Ping);
-        let (h, used) = complete(&[0x8a, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58]);
+        let (h, used) = complete(&[
+            0x8a, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+        ]);
         assert_eq!((h.opcode, used), (OpCode::Pong, 6));
         // 256 bytes binary in a single unmasked frame.
         let (h, used) = complete(&[0x82, 0x7E, 0x01, 0x00]);
@@ -276,7 +286,10 @@ mod tests {
     fn length_boundaries_round_trip_with_minimal_encoding() {
         for len in [0u64, 1, 125, 126, 127, 65535, 65536, 1 << 32, (1 << 63) - 1] {
             for key in [None, Some([1, 2, 3, 4])] {
-                let header = FrameHeader { masking_key: key, ..FrameHeader::new(OpCode::Binary, len) };
+                let header = FrameHeader {
+                    masking_key: key,
+                    ..FrameHeader::new(OpCode::Binary, len)
+                };
                 let mut bytes = [0u8; MAX_HEADER_LEN];
                 let used = header.encode(&mut bytes);
                 assert_eq!(used, header.encoded_len());
@@ -285,7 +298,10 @@ mod tests {
                     126..=65535 => 2,
                     _ => 8,
                 };
-                assert_eq!(used, 2 + expected_len_bytes + if key.is_some() { 4 } else { 0 });
+                assert_eq!(
+                    used,
+                    2 + expected_len_bytes + if key.is_some() { 4 } else { 0 }
+                );
                 assert_eq!(complete(&bytes[..used]), (header, used), "len {len}");
             }
         }
@@ -300,7 +316,11 @@ mod tests {
         let mut bytes = [0u8; MAX_HEADER_LEN];
         let used = header.encode(&mut bytes);
         for cut in 0..used {
-            assert_eq!(FrameHeader::decode(&bytes[..cut]), Ok(Decoded::Partial), "prefix {cut}");
+            assert_eq!(
+                FrameHeader::decode(&bytes[..cut]),
+                Ok(Decoded::Partial),
+                "prefix {cut}"
+            );
         }
         assert_eq!(complete(&bytes[..used]).0, header);
     }
@@ -308,9 +328,15 @@ mod tests {
     #[test]
     fn bits_are_decoded_where_the_rfc_puts_them() {
         let (h, _) = complete(&[0b0111_0010, 0x00]);
-        assert_eq!((h.fin, h.rsv1, h.rsv2, h.rsv3, h.opcode), (false, true, true, true, OpCode::Binary));
+        assert_eq!(
+            (h.fin, h.rsv1, h.rsv2, h.rsv3, h.opcode),
+            (false, true, true, true, OpCode::Binary)
+        );
         let (h, _) = complete(&[0b1100_1001, 0x00]);
-        assert_eq!((h.fin, h.rsv1, h.rsv2, h.rsv3, h.opcode), (true, true, false, false, OpCode::Ping));
+        assert_eq!(
+            (h.fin, h.rsv1, h.rsv2, h.rsv3, h.opcode),
+            (true, true, false, false, OpCode::Ping)
+        );
     }
 
     #[test]
@@ -319,21 +345,43 @@ mod tests {
             (&[0x83], ProtocolError::ReservedOpcode(3)),
             (&[0x8B, 0x00], ProtocolError::ReservedOpcode(0xB)),
             (&[0x8F, 0x00], ProtocolError::ReservedOpcode(0xF)),
-            (&[0x82, 0x7F, 0x80, 0, 0, 0, 0, 0, 0, 0], ProtocolError::PayloadLengthOverflow),
-            (&[0x82, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF], ProtocolError::PayloadLengthOverflow),
+            (
+                &[0x82, 0x7F, 0x80, 0, 0, 0, 0, 0, 0, 0],
+                ProtocolError::PayloadLengthOverflow,
+            ),
+            (
+                &[0x82, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF],
+                ProtocolError::PayloadLengthOverflow,
+            ),
             (&[0x82, 0x7E, 0x00, 0x7D], ProtocolError::NonMinimalLength),
-            (&[0x82, 0x7F, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF], ProtocolError::NonMinimalLength),
+            (
+                &[0x82, 0x7F, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF],
+                ProtocolError::NonMinimalLength,
+            ),
         ];
         for (input, expected) in cases {
-            assert_eq!(FrameHeader::decode(input), Err(*expected), "input {input:x?}");
+            assert_eq!(
+                FrameHeader::decode(input),
+                Err(*expected),
+                "input {input:x?}"
+            );
         }
     }
 
     #[test]
     fn encode_frame_masks_the_payload_only() {
         let mut out = Vec::new();
-        encode_frame(&mut out, true, OpCode::Text, b"Hello", Some([0x37, 0xfa, 0x21, 0x3d]));
-        assert_eq!(out, [0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58]);
+        encode_frame(
+            &mut out,
+            true,
+            OpCode::Text,
+            b"Hello",
+            Some([0x37, 0xfa, 0x21, 0x3d]),
+        );
+        assert_eq!(
+            out,
+            [0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58]
+        );
     }
 
     #[test]

@@ -332,7 +332,9 @@ pub fn validate_response(
     }
     match headers.get("sec-websocket-protocol") {
         None => Ok(None),
-        Some(chosen) if requested_protocols.iter().any(|p| p == chosen) => Ok(Some(chosen.to_owned())),
+        Some(chosen) if requested_protocols.iter().any(|p| p == chosen) => {
+            Ok(Some(chosen.to_owned()))
+        }
         Some(_) => Err(HandshakeError::UnrequestedNegotiation("subprotocol")),
     }
 }
@@ -355,7 +357,11 @@ pub fn connect<S: Read + Write>(
     stream.flush()?;
     let (response, leftover) = read_head(&mut stream, Limits::default(), Response::parse)?;
     let protocol = validate_response(&response, request.key, request.protocols)?;
-    Ok((WebSocket::from_raw(stream, Role::Client, config, &leftover), response, protocol))
+    Ok((
+        WebSocket::from_raw(stream, Role::Client, config, &leftover),
+        response,
+        protocol,
+    ))
 }
 
 #[cfg(test)]
@@ -405,7 +411,10 @@ mod tests {
             let err = validate_request(&request(headers)).expect_err(name);
             assert_eq!(err.status(), *status, "{name}");
             let response = String::from_utf8(error_response(&err)).unwrap();
-            assert!(response.starts_with(&format!("HTTP/1.1 {status} ")), "{name}: {response}");
+            assert!(
+                response.starts_with(&format!("HTTP/1.1 {status} ")),
+                "{name}: {response}"
+            );
         }
         let mut post = request(GOOD);
         post.method = "POST".into();
@@ -413,16 +422,23 @@ mod tests {
         let mut old = request(GOOD);
         old.minor_version = 0;
         assert_eq!(validate_request(&old).unwrap_err().status(), 505);
-        let no_host = match Request::parse(format!("GET / HTTP/1.1\r\n{GOOD}\r\n").as_bytes(), Limits::default()) {
+        let no_host = match Request::parse(
+            format!("GET / HTTP/1.1\r\n{GOOD}\r\n").as_bytes(),
+            Limits::default(),
+        ) {
             Ok(Decoded::Complete(r, _)) => r,
             other => panic!("{other:?}"),
         };
-        assert_eq!(validate_request(&no_host), Err(HandshakeError::MissingOrInvalidHeader("Host")));
+        assert_eq!(
+            validate_request(&no_host),
+            Err(HandshakeError::MissingOrInvalidHeader("Host"))
+        );
     }
 
     #[test]
     fn a_426_names_version_13() {
-        let response = String::from_utf8(error_response(&HandshakeError::UnsupportedVersion)).unwrap();
+        let response =
+            String::from_utf8(error_response(&HandshakeError::UnsupportedVersion)).unwrap();
         assert!(response.contains("\r\nSec-WebSocket-Version: 13\r\n"));
     }
 
@@ -437,26 +453,53 @@ mod tests {
     fn client_validates_the_response() {
         let key = "dGhlIHNhbXBsZSBub25jZQ==";
         let ok = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n";
-        assert_eq!(validate_response(&response(&format!("{ok}\r\n")), key, &[]), Ok(None));
+        assert_eq!(
+            validate_response(&response(&format!("{ok}\r\n")), key, &[]),
+            Ok(None)
+        );
         let chat = ["chat".to_string()];
         assert_eq!(
-            validate_response(&response(&format!("{ok}Sec-WebSocket-Protocol: chat\r\n\r\n")), key, &chat),
+            validate_response(
+                &response(&format!("{ok}Sec-WebSocket-Protocol: chat\r\n\r\n")),
+                key,
+                &chat
+            ),
             Ok(Some("chat".into()))
         );
         assert_eq!(
-            validate_response(&response(&format!("{ok}Sec-WebSocket-Protocol: chat\r\n\r\n")), key, &[]),
+            validate_response(
+                &response(&format!("{ok}Sec-WebSocket-Protocol: chat\r\n\r\n")),
+                key,
+                &[]
+            ),
             Err(HandshakeError::UnrequestedNegotiation("subprotocol"))
         );
         assert_eq!(
-            validate_response(&response(&format!("{ok}Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n")), key, &[]),
+            validate_response(
+                &response(&format!(
+                    "{ok}Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n"
+                )),
+                key,
+                &[]
+            ),
             Err(HandshakeError::UnrequestedNegotiation("extension"))
         );
         assert_eq!(
-            validate_response(&response(&format!("{ok}\r\n")), "AAAAAAAAAAAAAAAAAAAAAA==", &[]),
+            validate_response(
+                &response(&format!("{ok}\r\n")),
+                "AAAAAAAAAAAAAAAAAAAAAA==",
+                &[]
+            ),
             Err(HandshakeError::InvalidAccept)
         );
-        let rejected = validate_response(&response("HTTP/1.1 403 Forbidden\r\nX-Why: no\r\n\r\n"), key, &[]);
-        assert!(matches!(rejected, Err(HandshakeError::Rejected { status: 403, ref head }) if head.contains("X-Why: no")));
+        let rejected = validate_response(
+            &response("HTTP/1.1 403 Forbidden\r\nX-Why: no\r\n\r\n"),
+            key,
+            &[],
+        );
+        assert!(
+            matches!(rejected, Err(HandshakeError::Rejected { status: 403, ref head }) if head.contains("X-Why: no"))
+        );
     }
 
     #[test]

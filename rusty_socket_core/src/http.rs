@@ -239,7 +239,9 @@ fn parse_fields<'a>(
             return Err(HandshakeError::Malformed("header field name"));
         }
         if value.bytes().any(|b| b.is_ascii_control() && b != b'\t') {
-            return Err(HandshakeError::Malformed("control character in a header value"));
+            return Err(HandshakeError::Malformed(
+                "control character in a header value",
+            ));
         }
         headers.push(Header {
             name: name.to_owned(),
@@ -306,17 +308,43 @@ mod tests {
     fn malformed_heads_table() {
         let cases: &[(&[u8], HandshakeError)] = &[
             (b"GET /\r\n\r\n", HandshakeError::Malformed("request line")),
-            (b"GET / HTTP/1.1 extra\r\n\r\n", HandshakeError::Malformed("request line")),
-            (b"G(T / HTTP/1.1\r\n\r\n", HandshakeError::Malformed("method")),
+            (
+                b"GET / HTTP/1.1 extra\r\n\r\n",
+                HandshakeError::Malformed("request line"),
+            ),
+            (
+                b"G(T / HTTP/1.1\r\n\r\n",
+                HandshakeError::Malformed("method"),
+            ),
             (b"GET / HTTP/2.0\r\n\r\n", HandshakeError::HttpVersion),
-            (b"GET / HTTQ/1.1\r\n\r\n", HandshakeError::Malformed("HTTP version")),
-            (b"GET / HTTP/1.1\r\nHost\r\n\r\n", HandshakeError::Malformed("header field without a colon")),
-            (b"GET / HTTP/1.1\r\nHost : x\r\n\r\n", HandshakeError::Malformed("header field name")),
-            (b"GET / HTTP/1.1\r\n folded: x\r\n\r\n", HandshakeError::Malformed("header field name")),
-            (b"GET / HTTP/1.1\r\nX: \xff\r\n\r\n", HandshakeError::Malformed("head is not UTF-8")),
+            (
+                b"GET / HTTQ/1.1\r\n\r\n",
+                HandshakeError::Malformed("HTTP version"),
+            ),
+            (
+                b"GET / HTTP/1.1\r\nHost\r\n\r\n",
+                HandshakeError::Malformed("header field without a colon"),
+            ),
+            (
+                b"GET / HTTP/1.1\r\nHost : x\r\n\r\n",
+                HandshakeError::Malformed("header field name"),
+            ),
+            (
+                b"GET / HTTP/1.1\r\n folded: x\r\n\r\n",
+                HandshakeError::Malformed("header field name"),
+            ),
+            (
+                b"GET / HTTP/1.1\r\nX: \xff\r\n\r\n",
+                HandshakeError::Malformed("head is not UTF-8"),
+            ),
         ];
         for (input, expected) in cases {
-            assert_eq!(parse(input).as_ref().err(), Some(expected), "{:?}", String::from_utf8_lossy(input));
+            assert_eq!(
+                parse(input).as_ref().err(),
+                Some(expected),
+                "{:?}",
+                String::from_utf8_lossy(input)
+            );
         }
     }
 
@@ -326,7 +354,10 @@ mod tests {
         let Ok(Decoded::Complete(response, len)) = Response::parse(input, Limits::default()) else {
             panic!("complete response expected");
         };
-        assert_eq!((response.status, response.reason.as_str()), (503, "Service Unavailable"));
+        assert_eq!(
+            (response.status, response.reason.as_str()),
+            (503, "Service Unavailable")
+        );
         assert_eq!(response.headers.get("retry-after"), Some("5"));
         assert_eq!(&input[len..], b"body");
         assert!(response.head.starts_with("HTTP/1.1 503"));

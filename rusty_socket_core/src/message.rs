@@ -131,7 +131,9 @@ impl Assembler {
     /// [`CapacityError::MessageTooLarge`].
     pub fn begin_frame(&mut self, opcode: OpCode, payload_len: u64) -> Result<(), Error> {
         match (opcode, self.opcode) {
-            (OpCode::Continuation, None) => return Err(ProtocolError::UnexpectedContinuation.into()),
+            (OpCode::Continuation, None) => {
+                return Err(ProtocolError::UnexpectedContinuation.into())
+            }
             (OpCode::Continuation, Some(_)) => {}
             (_, Some(_)) => return Err(ProtocolError::ExpectedContinuation.into()),
             (_, None) => {

@@ -179,7 +179,8 @@ impl Receiver {
             }
             .into());
         }
-        self.assembler.begin_frame(header.opcode, header.payload_len)
+        self.assembler
+            .begin_frame(header.opcode, header.payload_len)
     }
 
     /// Called once the whole payload of `header` has been consumed.
@@ -250,7 +251,11 @@ mod tests {
             Message::Close(Some(CloseFrame::new(CloseCode::NORMAL, "done"))),
         ];
         for step in [1, 2, 3, 7, 64, 1000, stream.len()] {
-            assert_eq!(feed(&mut server(), &stream, step).unwrap(), expected, "step {step}");
+            assert_eq!(
+                feed(&mut server(), &stream, step).unwrap(),
+                expected,
+                "step {step}"
+            );
         }
     }
 
@@ -258,7 +263,8 @@ mod tests {
     fn payload_length_boundaries() {
         for len in [0usize, 1, 125, 126, 127, 65535, 65536, 100_000] {
             let payload: Vec<u8> = (0..len).map(|i| i as u8).collect();
-            let messages = feed(&mut server(), &masked(true, OpCode::Binary, &payload), 4096).unwrap();
+            let messages =
+                feed(&mut server(), &masked(true, OpCode::Binary, &payload), 4096).unwrap();
             assert_eq!(messages, vec![Message::Binary(payload)], "len {len}");
         }
     }
@@ -280,12 +286,24 @@ mod tests {
             ("unmasked client frame", unmasked, 1002),
             ("rsv1 without extension", with_rsv1, 1002),
             ("reserved opcode", vec![0x83, 0x80, 0, 0, 0, 0], 1002),
-            ("ping of 126 bytes", masked(true, OpCode::Ping, &[0; 126]), 1002),
+            (
+                "ping of 126 bytes",
+                masked(true, OpCode::Ping, &[0; 126]),
+                1002,
+            ),
             ("fragmented ping", masked(false, OpCode::Ping, b"x"), 1002),
-            ("continuation first", masked(true, OpCode::Continuation, b"x"), 1002),
+            (
+                "continuation first",
+                masked(true, OpCode::Continuation, b"x"),
+                1002,
+            ),
             (
                 "text inside a fragmented message",
-                [masked(false, OpCode::Text, b"a"), masked(true, OpCode::Text, b"b")].concat(),
+                [
+                    masked(false, OpCode::Text, b"a"),
+                    masked(true, OpCode::Text, b"b"),
+                ]
+                .concat(),
                 1002,
             ),
             ("invalid utf-8", masked(true, OpCode::Text, b"\xff"), 1007),
@@ -294,13 +312,33 @@ mod tests {
                 masked(true, OpCode::Text, b"\xe2\x82"),
                 1007,
             ),
-            ("close with one byte", masked(true, OpCode::Close, b"\x03"), 1002),
-            ("close code 1005", masked(true, OpCode::Close, b"\x03\xed"), 1002),
-            ("close code 999", masked(true, OpCode::Close, b"\x03\xe7"), 1002),
-            ("close with bad reason", masked(true, OpCode::Close, b"\x03\xe8\xff"), 1002),
+            (
+                "close with one byte",
+                masked(true, OpCode::Close, b"\x03"),
+                1002,
+            ),
+            (
+                "close code 1005",
+                masked(true, OpCode::Close, b"\x03\xed"),
+                1002,
+            ),
+            (
+                "close code 999",
+                masked(true, OpCode::Close, b"\x03\xe7"),
+                1002,
+            ),
+            (
+                "close with bad reason",
+                masked(true, OpCode::Close, b"\x03\xe8\xff"),
+                1002,
+            ),
             (
                 "close inside a fragmented message is fine, but a bad one is not",
-                [masked(false, OpCode::Text, b"a"), masked(true, OpCode::Close, b"\x00")].concat(),
+                [
+                    masked(false, OpCode::Text, b"a"),
+                    masked(true, OpCode::Close, b"\x00"),
+                ]
+                .concat(),
                 1002,
             ),
         ];
@@ -313,20 +351,33 @@ mod tests {
     #[test]
     fn a_client_refuses_masked_frames() {
         let mut client = Receiver::new(Role::Client, Config::default());
-        let err = client.decode(&mut masked(true, OpCode::Text, b"x")).unwrap_err();
+        let err = client
+            .decode(&mut masked(true, OpCode::Text, b"x"))
+            .unwrap_err();
         assert!(matches!(err, Error::Protocol(ProtocolError::MaskedFrame)));
     }
 
     #[test]
     fn a_close_inside_a_fragmented_message_is_delivered() {
-        let input = [masked(false, OpCode::Text, b"half"), masked(true, OpCode::Close, b"")].concat();
-        assert_eq!(feed(&mut server(), &input, 1).unwrap(), vec![Message::Close(None)]);
+        let input = [
+            masked(false, OpCode::Text, b"half"),
+            masked(true, OpCode::Close, b""),
+        ]
+        .concat();
+        assert_eq!(
+            feed(&mut server(), &input, 1).unwrap(),
+            vec![Message::Close(None)]
+        );
     }
 
     #[test]
     fn invalid_utf8_fails_before_the_frame_is_complete() {
         // Autobahn 6.4.3: one frame whose invalid byte arrives in the middle.
-        let frame = masked(true, OpCode::Text, b"\xce\xba\xe1\xbd\xb9\xf4\x90\x80\x80 and more");
+        let frame = masked(
+            true,
+            OpCode::Text,
+            b"\xce\xba\xe1\xbd\xb9\xf4\x90\x80\x80 and more",
+        );
         let mut receiver = server();
         let mut head = frame[..6 + 5].to_vec(); // header + the valid "κό"
         assert_eq!(receiver.decode(&mut head).unwrap(), (11, None));
@@ -343,14 +394,29 @@ mod tests {
         };
         // Only the header of a frame claiming 2^62 bytes: refused at once.
         let mut huge = vec![0x82, 0xFF, 0x40, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4];
-        let err = Receiver::new(Role::Server, config).decode(&mut huge).unwrap_err();
-        assert!(matches!(err, Error::Capacity(CapacityError::FrameTooLarge { .. })));
+        let err = Receiver::new(Role::Server, config)
+            .decode(&mut huge)
+            .unwrap_err();
+        assert!(matches!(
+            err,
+            Error::Capacity(CapacityError::FrameTooLarge { .. })
+        ));
         assert_eq!(err.close_code(), Some(CloseCode::MESSAGE_TOO_BIG));
         // Fragments of 100 each: the second takes the message to 200 > 150.
-        let input = [masked(false, OpCode::Binary, &[0; 100]), masked(true, OpCode::Continuation, &[0; 100])].concat();
+        let input = [
+            masked(false, OpCode::Binary, &[0; 100]),
+            masked(true, OpCode::Continuation, &[0; 100]),
+        ]
+        .concat();
         let mut receiver = Receiver::new(Role::Server, config);
         let err = feed(&mut receiver, &input, 106 + 14).unwrap_err();
-        assert!(matches!(err, Error::Capacity(CapacityError::MessageTooLarge { size: 200, max: 150 })));
+        assert!(matches!(
+            err,
+            Error::Capacity(CapacityError::MessageTooLarge {
+                size: 200,
+                max: 150
+            })
+        ));
     }
 
     #[test]
@@ -369,7 +435,11 @@ mod tests {
             if len > 1 {
                 bytes[1] = 0x80 | (bytes[1] % 40);
             }
-            let role = if next() % 2 == 0 { Role::Server } else { Role::Client };
+            let role = if next() % 2 == 0 {
+                Role::Server
+            } else {
+                Role::Client
+            };
             let mut receiver = Receiver::new(role, Config::default());
             let mut offset = 0;
             while offset < bytes.len() {

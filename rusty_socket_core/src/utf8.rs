@@ -168,10 +168,10 @@ mod tests {
         }
         let invalid: [&[u8]; 8] = [
             b"\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xed\xa0\x80", // surrogate
-            b"\xf4\x90\x80\x80", // above U+10FFFF
-            b"\xc0\xaf",         // overlong '/'
-            b"\xe0\x80\xaf",     // overlong
-            b"\x80",             // lone continuation
+            b"\xf4\x90\x80\x80",                                         // above U+10FFFF
+            b"\xc0\xaf",                                                 // overlong '/'
+            b"\xe0\x80\xaf",                                             // overlong
+            b"\x80",                                                     // lone continuation
             b"\xfe",
             b"abc\xe2\x82", // truncated at the end
             b"\xc2\x41",    // lead byte followed by ASCII

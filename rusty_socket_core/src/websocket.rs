@@ -155,7 +155,9 @@ impl WriteState {
             return Err(ProtocolError::ControlFrameTooLong.into());
         }
         match self.role {
-            Role::Client => encode_frame(&mut self.buffer, fin, opcode, payload, Some(masking_key()?)),
+            Role::Client => {
+                encode_frame(&mut self.buffer, fin, opcode, payload, Some(masking_key()?))
+            }
             Role::Server if payload.len() >= self.flush_at => {
                 let header = FrameHeader {
                     fin,
@@ -190,7 +192,11 @@ impl WriteState {
         self.frame(stream, fin, opcode, payload)
     }
 
-    fn send_close<W: Write + ?Sized>(&mut self, stream: &mut W, frame: Option<&CloseFrame>) -> Result<()> {
+    fn send_close<W: Write + ?Sized>(
+        &mut self,
+        stream: &mut W,
+        frame: Option<&CloseFrame>,
+    ) -> Result<()> {
         if self.closing != Closing::Open {
             return Err(Error::ConnectionClosed);
         }
@@ -342,7 +348,9 @@ impl<S: Read + Write> WebSocket<S> {
                 Closing::Draining => {
                     // Wait for the server to close the TCP connection,
                     // discarding anything that still arrives.
-                    self.reader.buffer.consume(self.reader.buffer.end - self.reader.buffer.start);
+                    self.reader
+                        .buffer
+                        .consume(self.reader.buffer.end - self.reader.buffer.start);
                     if self.reader.buffer.fill(&mut self.stream)? == 0 {
                         self.writer.closing = Closing::Done;
                     }
@@ -380,13 +388,16 @@ impl<S: Read + Write> WebSocket<S> {
     /// had to be flushed.
     pub fn write(&mut self, message: Message) -> Result<()> {
         let (opcode, payload): (OpCode, &[u8]) = match &message {
-            Message::Close(frame) => return self.writer.send_close(&mut self.stream, frame.as_ref()),
+            Message::Close(frame) => {
+                return self.writer.send_close(&mut self.stream, frame.as_ref())
+            }
             Message::Text(text) => (OpCode::Text, text.as_bytes()),
             Message::Binary(data) => (OpCode::Binary, data),
             Message::Ping(data) => (OpCode::Ping, data),
             Message::Pong(data) => (OpCode::Pong, data),
         };
-        self.writer.send_frame(&mut self.stream, true, opcode, payload)
+        self.writer
+            .send_frame(&mut self.stream, true, opcode, payload)
     }
 
     /// Writes one frame of a message you fragment yourself: the first with
@@ -396,7 +407,8 @@ impl<S: Read + Write> WebSocket<S> {
     /// # Errors
     /// As [`Self::write`].
     pub fn write_frame(&mut self, fin: bool, opcode: OpCode, payload: &[u8]) -> Result<()> {
-        self.writer.send_frame(&mut self.stream, fin, opcode, payload)
+        self.writer
+            .send_frame(&mut self.stream, fin, opcode, payload)
     }
 
     /// Writes and flushes a message.
@@ -413,7 +425,8 @@ impl<S: Read + Write> WebSocket<S> {
     /// # Errors
     /// As [`Self::write`].
     pub fn ping(&mut self, payload: &[u8]) -> Result<()> {
-        self.writer.send_frame(&mut self.stream, true, OpCode::Ping, payload)?;
+        self.writer
+            .send_frame(&mut self.stream, true, OpCode::Ping, payload)?;
         self.flush()
     }
 
@@ -512,7 +525,9 @@ impl<S: Write> WriteHalf<S> {
     fn lock(&self) -> MutexGuard<'_, SharedWriter<S>> {
         // A thread that panicked while writing leaves at worst a partly
         // written buffer; the state itself stays consistent.
-        self.shared.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.shared
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Writes and flushes a message ([`Message::Close`] starts the closing
@@ -572,7 +587,9 @@ impl<S: Read + Write> ReadHalf<S> {
             match closing {
                 Closing::Done => return Err(Error::ConnectionClosed),
                 Closing::Draining => {
-                    self.reader.buffer.consume(self.reader.buffer.end - self.reader.buffer.start);
+                    self.reader
+                        .buffer
+                        .consume(self.reader.buffer.end - self.reader.buffer.start);
                     if self.reader.buffer.fill(&mut self.stream)? == 0 {
                         self.writer.lock().state.closing = Closing::Done;
                     }

@@ -1,0 +1,530 @@
+#!/usr/bin/env bash
+# Autobahn TestSuite (RFC 6455 conformance) runs for rusty_socket.
+#
+# Usage: scripts/autobahn.sh server|client|all
+#
+#   server  build rusty_socket_core's echo_server example, run wstest's
+#           fuzzingclient against it, check the report.
+#   client  start wstest's fuzzingserver, run rusty_socket_client's
+#           autobahn_client example against it, check the report.
+#   all     server, then client (both run even if the first fails).
+#
+# Reports land in target/autobahn/{server,client}/ (open index.html there);
+# logs and generated specs in target/autobahn/. Cases 12.* and 13.*
+# (permessage-deflate) are excluded.
+#
+# wstest is Python 2.7 software. It is installed on first use into a
+# virtualenv at $AUTOBAHN_VENV (default ~/.cache/rusty_socket/autobahn-venv)
+# with every package pinned below, and reused as long as it still works and
+# the pins are unchanged.
+#
+# Environment overrides:
+#   AUTOBAHN_SERVER_PORT   port of the testee server (default 9001)
+#   AUTOBAHN_CLIENT_PORT   port of wstest's fuzzingserver (default 9002)
+#   AUTOBAHN_SERVER_CMD    testee server command template; "{addr}" is
+#                          replaced by 127.0.0.1:PORT. Skips the cargo build.
+#   AUTOBAHN_CLIENT_CMD    testee client command template; "{url}" is replaced
+#                          by ws://127.0.0.1:PORT. Skips the cargo build.
+#   AUTOBAHN_TIMEOUT       time limit of one wstest / testee run (default 40m,
+#                          any timeout(1) duration)
+#   AUTOBAHN_LISTEN_WAIT   seconds to wait for a listener to come up (default 20)
+#   AUTOBAHN_VENV          virtualenv location
+#   AUTOBAHN_PYTHON2       python2.7 interpreter used to create the virtualenv
+#
+# Exit status: 0 when every case passed, non-zero otherwise (a failing case,
+# an incomplete run, a build, setup or timeout error).
+
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+REPO_ROOT=$(pwd)
+
+SERVER_PORT=${AUTOBAHN_SERVER_PORT:-9001}
+CLIENT_PORT=${AUTOBAHN_CLIENT_PORT:-9002}
+RUN_TIMEOUT=${AUTOBAHN_TIMEOUT:-40m}
+LISTEN_WAIT=${AUTOBAHN_LISTEN_WAIT:-20}
+VENV=${AUTOBAHN_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/rusty_socket/autobahn-venv}
+AGENT=rusty_socket
+OUT=target/autobahn            # relative: wstest runs from the repo root
+CHECK="$REPO_ROOT/scripts/autobahn_check.py"
+CARGO_TARGET=${CARGO_TARGET_DIR:-$REPO_ROOT/target}   # where cargo puts the testees
+
+# Packages of the wstest virtualenv. autobahntestsuite 25.10.1 is the latest
+# release and still Python 2.7 only (autobahn 0.10.9 on Twisted 19.10).
+# Everything is pinned, transitive dependencies included, because pip on
+# Python 2.7 would otherwise pick releases that no longer support it.
+VIRTUALENV_PIN='virtualenv==20.15.1'
+PINS='
+autobahntestsuite==25.10.1
+autobahn[twisted,accelerate]==0.10.9
+txaio==2.1.0
+Twisted==19.10.0
+zope.interface==4.6.0
+Automat==22.10.0
+attrs==21.4.0
+constantly==15.1.0
+hyperlink==21.0.0
+idna==2.10
+incremental==16.10.1
+PyHamcrest==1.10.1
+typing==3.10.0.0
+pyOpenSSL==19.1.0
+cryptography==3.3.2
+cffi==1.15.1
+pycparser==2.21
+enum34==1.1.10
+ipaddress==1.0.23
+service-identity==18.1.0
+pyasn1==0.5.1
+pyasn1-modules==0.3.0
+klein==17.10.0
+Werkzeug==1.0.1
+Jinja2==2.11.3
+MarkupSafe==1.1.1
+unittest2==1.1.0
+argparse==1.4.0
+linecache2==1.0.0
+traceback2==1.4.0
+six==1.16.0
+wsaccel==0.6.6
+ujson==2.0.3
+setuptools==44.0.0
+'
+
+# ---------------------------------------------------------------------------
+# helpers
+
+log() { printf '[autobahn] %s\n' "$*"; }
+die() { printf '[autobahn] ERROR: %s\n' "$*" >&2; exit 1; }
+
+# Print the last lines of a log file to stderr, for error reports.
+show_tail() {
+    local file=$1 n=${2:-30}
+    [[ -s $file ]] || return 0
+    printf '[autobahn] --- last %d lines of %s ---\n' "$n" "$file" >&2
+    tail -n "$n" "$file" >&2
+    printf '[autobahn] ---\n' >&2
+}
+
+# Is something listening on 127.0.0.1:PORT? Prefer ss, which does not open a
+# connection to the process under test; fall back to a bash /dev/tcp connect.
+port_listening() {
+    local port=$1
+    if command -v ss >/dev/null 2>&1; then
+        [[ -n $(ss -Hltn "sport = :$port" 2>/dev/null) ]]
+    else
+        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null
+    fi
+}
+
+# Background processes started by this script, stopped on exit.
+BG_PIDS=()
+
+# Start a command in the background, in its own process group when setsid is
+# available so that stopping it also stops anything it spawned. Output goes
+# to LOGFILE. Sets BG_PID.
+start_bg() {
+    local logfile=$1; shift
+    if command -v setsid >/dev/null 2>&1; then
+        setsid "$@" >"$logfile" 2>&1 </dev/null &
+    else
+        "$@" >"$logfile" 2>&1 </dev/null &
+    fi
+    BG_PID=$!
+    BG_PIDS+=("$BG_PID")
+}
+
+# Stop one background process (and its process group): TERM, then KILL after
+# 5 s. Safe to call on a process that already exited.
+stop_bg() {
+    local pid=$1 i
+    kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
+    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < 50; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+    fi
+    wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+    local pid
+    for pid in "${BG_PIDS[@]+"${BG_PIDS[@]}"}"; do
+        stop_bg "$pid"
+    done
+    BG_PIDS=()
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# Run a command under timeout(1) with output to LOGFILE and return its exit
+# status (124 or 137 on timeout). It runs in the background while this shell
+# waits, so that a signal to this script interrupts the wait at once and the
+# EXIT trap stops the command.
+run_with_timeout() {
+    local logfile=$1; shift
+    local rc=0
+    start_bg "$logfile" timeout --kill-after=30s "$RUN_TIMEOUT" "$@"
+    wait "$BG_PID" || rc=$?
+    return "$rc"
+}
+
+# Wait until PID listens on PORT; fail if it exits first or LISTEN_WAIT
+# seconds pass. NAME and LOGFILE are for error messages.
+wait_listening() {
+    local pid=$1 port=$2 name=$3 logfile=$4 i
+    for ((i = 0; i < LISTEN_WAIT * 10; i++)); do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            local rc=0
+            wait "$pid" || rc=$?
+            show_tail "$logfile"
+            die "$name exited (status $rc) before listening on port $port"
+        fi
+        port_listening "$port" && return 0
+        sleep 0.1
+    done
+    show_tail "$logfile"
+    die "$name did not listen on 127.0.0.1:$port within ${LISTEN_WAIT}s"
+}
+
+require_free_port() {
+    local port=$1 var=$2
+    if port_listening "$port"; then
+        die "port $port is already in use; stop whatever listens there or set $var"
+    fi
+}
+
+# The "will run N test cases" count wstest printed, or nothing.
+announced_cases() {
+    sed -n 's/.*will run \([0-9][0-9]*\) test cases.*/\1/p; T; q' "$1"
+}
+
+# ---------------------------------------------------------------------------
+# wstest virtualenv
+
+find_python2() {
+    local candidates=() c
+    [[ -n ${AUTOBAHN_PYTHON2:-} ]] && candidates+=("$AUTOBAHN_PYTHON2")
+    if command -v pyenv >/dev/null 2>&1; then
+        candidates+=("$(pyenv root)/versions/2.7.18/bin/python2.7")
+    fi
+    candidates+=("$HOME/.pyenv/versions/2.7.18/bin/python2.7" python2.7 python2)
+    for c in "${candidates[@]}"; do
+        if "$c" -c 'import sys; sys.exit(sys.version_info[:2] != (2, 7))' >/dev/null 2>&1; then
+            command -v "$c"
+            return 0
+        fi
+    done
+    return 1
+}
+
+# Checksum of the pin lists, stored in the virtualenv once it is complete.
+pins_stamp() {
+    printf '%s\n' "$VIRTUALENV_PIN" "$PINS" | cksum
+}
+
+# Does the virtualenv hold a working wstest installed from the current pins?
+venv_ok() {
+    [[ -x $VENV/bin/wstest ]] &&
+        [[ -f $VENV/.rusty_socket_pins ]] &&
+        [[ $(cat "$VENV/.rusty_socket_pins") == "$(pins_stamp)" ]] &&
+        "$VENV/bin/wstest" --help >/dev/null 2>&1
+}
+
+ensure_wstest() {
+    mkdir -p "$(dirname "$VENV")" "$OUT"
+    # Serialise concurrent setups of the same virtualenv.
+    if command -v flock >/dev/null 2>&1; then
+        exec 9>"$VENV.lock"
+        flock 9
+    fi
+    if venv_ok; then
+        WSTEST=$VENV/bin/wstest
+        release_venv_lock
+        return 0
+    fi
+
+    local setup_log="$REPO_ROOT/$OUT/venv-setup.log" py2
+    log "setting up wstest virtualenv in $VENV (log: $OUT/venv-setup.log)"
+    py2=$(find_python2) ||
+        die "no Python 2.7 found (tried \$AUTOBAHN_PYTHON2, pyenv's 2.7.18, python2.7); wstest needs Python 2.7"
+    : >"$setup_log"
+    # Start from scratch, but never delete a directory that is not ours.
+    if [[ -d $VENV && ! -f $VENV/pyvenv.cfg ]] && [[ -n $(ls -A "$VENV") ]]; then
+        die "$VENV exists and is not a virtualenv; refusing to replace it (set AUTOBAHN_VENV)"
+    fi
+    rm -rf "$VENV" "$VENV.bootstrap"
+
+    # virtualenv itself goes to a private directory so that the Python 2.7
+    # installation is left untouched.
+    local pipflags=(--disable-pip-version-check --no-python-version-warning)
+    if ! "$py2" -m pip install --disable-pip-version-check \
+        --target "$VENV.bootstrap" "$VIRTUALENV_PIN" >>"$setup_log" 2>&1; then
+        show_tail "$setup_log"
+        die "could not install $VIRTUALENV_PIN with $py2"
+    fi
+    if ! PYTHONPATH="$VENV.bootstrap" "$py2" -m virtualenv "$VENV" >>"$setup_log" 2>&1; then
+        show_tail "$setup_log"
+        die "could not create the virtualenv $VENV"
+    fi
+    rm -rf "$VENV.bootstrap"
+
+    local reqs="$VENV/requirements.txt"
+    printf '%s\n' "$PINS" >"$reqs"
+    if ! "$VENV/bin/pip" install "${pipflags[@]}" -r "$reqs" >>"$setup_log" 2>&1; then
+        show_tail "$setup_log"
+        die "pip install of the pinned wstest packages failed"
+    fi
+    if ! "$VENV/bin/wstest" --help >>"$setup_log" 2>&1; then
+        show_tail "$setup_log"
+        die "wstest was installed but 'wstest --help' fails"
+    fi
+    pins_stamp >"$VENV/.rusty_socket_pins"
+    log "wstest ready: $("$VENV/bin/wstest" -a 2>/dev/null | tr '\n' ' ')"
+    WSTEST=$VENV/bin/wstest
+    release_venv_lock
+}
+
+# Close the lock fd so that the processes started later do not inherit it.
+release_venv_lock() {
+    { exec 9>&-; } 2>/dev/null || true
+}
+
+# ---------------------------------------------------------------------------
+# spec files
+
+# Shared case selection: everything except compression (12.*, 13.*).
+CASES_JSON='"cases": ["*"],
+  "exclude-cases": ["12.*", "13.*"],
+  "exclude-agent-cases": {}'
+
+write_fuzzingclient_spec() {
+    local file=$1 url=$2
+    cat >"$file" <<EOF
+{
+  "outdir": "$OUT/server",
+  "servers": [{"agent": "$AGENT", "url": "$url"}],
+  $CASES_JSON
+}
+EOF
+}
+
+write_fuzzingserver_spec() {
+    local file=$1 url=$2
+    cat >"$file" <<EOF
+{
+  "url": "$url",
+  "outdir": "$OUT/client",
+  $CASES_JSON
+}
+EOF
+}
+
+# ---------------------------------------------------------------------------
+# server mode: wstest fuzzingclient -> our echo server
+
+run_server() {
+    local addr="127.0.0.1:$SERVER_PORT" cmd
+    log "== server: fuzzingclient against ws://$addr =="
+
+    if [[ -n ${AUTOBAHN_SERVER_CMD:-} ]]; then
+        cmd=${AUTOBAHN_SERVER_CMD//\{addr\}/$addr}
+        log "testee server (AUTOBAHN_SERVER_CMD): $cmd"
+    else
+        log "building echo_server (cargo build --release -p rusty_socket_core --example echo_server)"
+        cargo build --release -p rusty_socket_core --example echo_server ||
+            die "cargo build of the echo_server example failed"
+        cmd="$(printf '%q' "$CARGO_TARGET/release/examples/echo_server") $addr"
+    fi
+
+    ensure_wstest
+    rm -rf "$OUT/server"
+    mkdir -p "$OUT/server"
+    local spec="$OUT/fuzzingclient.json"
+    local server_log="$OUT/server-testee.log" wstest_log="$OUT/server-wstest.log"
+    write_fuzzingclient_spec "$spec" "ws://$addr"
+
+    require_free_port "$SERVER_PORT" AUTOBAHN_SERVER_PORT
+    start_bg "$server_log" bash -c "$cmd"
+    local server_pid=$BG_PID
+    wait_listening "$server_pid" "$SERVER_PORT" "testee server" "$server_log"
+    log "testee server up (pid $server_pid, log: $server_log)"
+
+    log "running wstest -m fuzzingclient (timeout $RUN_TIMEOUT, log: $wstest_log)"
+    local start=$SECONDS rc=0
+    run_with_timeout "$wstest_log" env PYTHONUNBUFFERED=1 \
+        "$WSTEST" -m fuzzingclient -s "$spec" || rc=$?
+    local elapsed=$((SECONDS - start))
+
+    local server_alive=1
+    kill -0 "$server_pid" 2>/dev/null || server_alive=0
+    stop_bg "$server_pid"
+
+    if ((rc == 124 || rc == 137)); then
+        show_tail "$wstest_log"
+        die "wstest fuzzingclient timed out after $RUN_TIMEOUT"
+    elif ((rc != 0)); then
+        show_tail "$wstest_log"
+        die "wstest fuzzingclient failed (status $rc)"
+    fi
+    log "wstest finished in ${elapsed}s"
+    local status=0
+    if ((!server_alive)); then
+        show_tail "$server_log"
+        printf '[autobahn] ERROR: the testee server exited during the run (crash?)\n' >&2
+        status=1
+    fi
+    if grep -q '^Connection to .* failed' "$wstest_log"; then
+        grep -m 3 '^Connection to .* failed' "$wstest_log" >&2 || true
+        printf '[autobahn] ERROR: wstest lost the testee server; the run stopped early\n' >&2
+        status=1
+    fi
+
+    local expect
+    expect=$(announced_cases "$wstest_log")
+    [[ -n $expect ]] || die "could not find wstest's 'will run N test cases' line in $wstest_log"
+    python3 "$CHECK" autobahn-server "$OUT/server" --agent "$AGENT" --expect "$expect" || status=1
+    log "report: $OUT/server/index.html"
+    return "$status"
+}
+
+# ---------------------------------------------------------------------------
+# client mode: our client -> wstest fuzzingserver
+
+run_client() {
+    local url="ws://127.0.0.1:$CLIENT_PORT" cmd
+    log "== client: autobahn_client against fuzzingserver $url =="
+
+    if [[ -n ${AUTOBAHN_CLIENT_CMD:-} ]]; then
+        cmd=${AUTOBAHN_CLIENT_CMD//\{url\}/$url}
+        log "testee client (AUTOBAHN_CLIENT_CMD): $cmd"
+    else
+        log "building autobahn_client (cargo build --release -p rusty_socket_client --example autobahn_client)"
+        cargo build --release -p rusty_socket_client --example autobahn_client ||
+            die "cargo build of the autobahn_client example failed"
+        cmd="$(printf '%q' "$CARGO_TARGET/release/examples/autobahn_client") $url"
+    fi
+
+    ensure_wstest
+    rm -rf "$OUT/client"
+    mkdir -p "$OUT/client"
+    local spec="$OUT/fuzzingserver.json"
+    local wstest_log="$OUT/client-wstest.log" client_log="$OUT/client-testee.log"
+    write_fuzzingserver_spec "$spec" "$url"
+
+    require_free_port "$CLIENT_PORT" AUTOBAHN_CLIENT_PORT
+    # -u 0: no embedded web server (it would want port 8080).
+    start_bg "$wstest_log" env PYTHONUNBUFFERED=1 "$WSTEST" -m fuzzingserver -s "$spec" -u 0
+    local wstest_pid=$BG_PID
+    wait_listening "$wstest_pid" "$CLIENT_PORT" "wstest fuzzingserver" "$wstest_log"
+    log "fuzzingserver up (pid $wstest_pid, log: $wstest_log)"
+
+    log "running testee client (timeout $RUN_TIMEOUT, log: $client_log)"
+    local start=$SECONDS rc=0
+    run_with_timeout "$client_log" bash -c "$cmd" || rc=$?
+    local elapsed=$((SECONDS - start))
+
+    local wstest_alive=1
+    kill -0 "$wstest_pid" 2>/dev/null || wstest_alive=0
+    stop_bg "$wstest_pid"
+
+    local status=0
+    if ((rc == 124 || rc == 137)); then
+        show_tail "$client_log"
+        printf '[autobahn] ERROR: testee client timed out after %s\n' "$RUN_TIMEOUT" >&2
+        status=1
+    elif ((rc != 0)); then
+        show_tail "$client_log"
+        printf '[autobahn] ERROR: testee client failed (status %d): %s\n' "$rc" "$cmd" >&2
+        status=1
+    else
+        log "testee client finished in ${elapsed}s"
+    fi
+    if ((!wstest_alive)); then
+        show_tail "$wstest_log"
+        printf '[autobahn] ERROR: wstest fuzzingserver exited during the run\n' >&2
+        status=1
+    fi
+
+    if [[ ! -f $OUT/client/index.json ]]; then
+        printf '[autobahn] ERROR: no report in %s: the testee never called /updateReports?agent=%s\n' \
+            "$OUT/client" "$AGENT" >&2
+        printf 'autobahn-client: 0 passed, 0 failed\n'
+        return 1
+    fi
+    local expect
+    expect=$(announced_cases "$wstest_log")
+    [[ -n $expect ]] || die "could not find wstest's 'will run N test cases' line in $wstest_log"
+    python3 "$CHECK" autobahn-client "$OUT/client" --agent "$AGENT" --expect "$expect" || status=1
+    log "report: $OUT/client/index.html"
+    return "$status"
+}
+
+# ---------------------------------------------------------------------------
+# all: both roles
+
+# Each role runs in its own invocation of this script, so that a failure in
+# one (including an early die) does not skip the other. Their outputs are
+# kept to pick up the checker's "N passed, M failed" lines for a combined
+# summary.
+run_all() {
+    mkdir -p "$OUT"
+    local role rc out line passed failed total_passed=0 total_failed=0 overall=0
+    local summary=()
+    for role in server client; do
+        out="$OUT/all-$role.out"
+        rc=0
+        bash "$REPO_ROOT/scripts/autobahn.sh" "$role" 2>&1 | tee "$out" || rc=$?
+        line=$(grep -E "^autobahn-$role: [0-9]+ passed, [0-9]+ failed$" "$out" | tail -n 1 || true)
+        passed=0 failed=0
+        if [[ $line =~ ([0-9]+)\ passed,\ ([0-9]+)\ failed ]]; then
+            passed=${BASH_REMATCH[1]} failed=${BASH_REMATCH[2]}
+        fi
+        # A failing role must never add up to "0 failed" (e.g. it died
+        # before running any case, or the testee crashed after the last one).
+        if ((rc != 0 && failed == 0)); then
+            failed=1
+        fi
+        total_passed=$((total_passed + passed))
+        total_failed=$((total_failed + failed))
+        if ((rc == 0)); then
+            summary+=("$role: PASS (${line:-no result line})")
+        else
+            summary+=("$role: FAIL, exit $rc (${line:-no result line})")
+            overall=1
+        fi
+    done
+    echo "== autobahn summary =="
+    printf '  %s\n' "${summary[@]}"
+    echo "autobahn: $total_passed passed, $total_failed failed"
+    return "$overall"
+}
+
+# ---------------------------------------------------------------------------
+# main
+
+usage() {
+    echo "usage: $0 server|client|all" >&2
+    exit 2
+}
+
+[[ $# -eq 1 ]] || usage
+
+case $1 in
+server)
+    run_server
+    ;;
+client)
+    run_client
+    ;;
+all)
+    run_all
+    ;;
+*)
+    usage
+    ;;
+esac

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Real-browser end-to-end test of the chat example (tests/browser/).
+#
+#   scripts/browser-test.sh            # from any directory
+#
+# 1. installs Debian's chromium with apt if $CHROMIUM_BIN (/usr/bin/chromium)
+#    is missing (no tool ever downloads a browser of its own);
+# 2. `npm ci` in tests/browser (playwright-core only, from the lock file);
+# 3. `cargo build -p chat_server -p chat_client`;
+# 4. `node --test tests/browser/chat.test.mjs` against those binaries.
+# Safe to run again and again; exits non-zero when anything fails.
+#
+# Env: CHROMIUM_BIN, CARGO_TARGET_DIR, BROWSER_TEST_WAIT_MS (per-wait bound,
+#      default 15000), BROWSER_TEST_VERBOSE=1 (echo the children's output).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TEST_DIR="$ROOT/tests/browser"
+export CHROMIUM_BIN="${CHROMIUM_BIN:-/usr/bin/chromium}"
+# Belt and braces: playwright-core never downloads a browser, but make sure.
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+# --- 1. chromium from Debian --------------------------------------------------
+if [[ ! -x "$CHROMIUM_BIN" ]]; then
+  if [[ "$CHROMIUM_BIN" != /usr/bin/chromium ]]; then
+    echo "CHROMIUM_BIN=$CHROMIUM_BIN is not an executable" >&2
+    exit 1
+  fi
+  SUDO=()
+  if [[ "$(id -u)" -ne 0 ]]; then SUDO=(sudo); fi
+  log "installing chromium from Debian (apt)"
+  export DEBIAN_FRONTEND=noninteractive
+  "${SUDO[@]}" apt-get update -q
+  "${SUDO[@]}" apt-get install -y -q chromium
+fi
+log "$("$CHROMIUM_BIN" --version 2>/dev/null || echo "chromium at $CHROMIUM_BIN")"
+
+# --- 2. node + playwright-core ------------------------------------------------
+command -v node >/dev/null || { echo "node (>= 20) is required" >&2; exit 1; }
+NODE_MAJOR="$(node -p 'process.versions.node.split(".")[0]')"
+if (( NODE_MAJOR < 20 )); then
+  echo "node >= 20 is required (found $(node --version))" >&2
+  exit 1
+fi
+log "npm ci in tests/browser"
+(cd "$TEST_DIR" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+
+# --- 3. the binaries under test -----------------------------------------------
+log "cargo build -p chat_server -p chat_client"
+(cd "$ROOT" && cargo build -p chat_server -p chat_client)
+TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+[[ "$TARGET_DIR" = /* ]] || TARGET_DIR="$ROOT/$TARGET_DIR"
+export CHAT_SERVER_BIN="$TARGET_DIR/debug/chat_server"
+export CHAT_CLIENT_BIN="$TARGET_DIR/debug/chat_client"
+
+# --- 4. the test ----------------------------------------------------------------
+log "node --test tests/browser/chat.test.mjs"
+cd "$ROOT"
+node --test --test-reporter=spec tests/browser/chat.test.mjs
