@@ -1,7 +1,139 @@
 //! # rusty_socket_core
 //!
-//! The WebSocket protocol (RFC 6455) written from scratch on the standard
-//! library alone. Placeholder docs; the walkthrough comes with the docs issue.
+//! The WebSocket protocol, [RFC 6455], written from scratch on the standard
+//! library alone: no dependencies, no `unsafe`. Every module owns one concept
+//! of the RFC and names the section it implements, so the code can be read
+//! side by side with the specification.
+//!
+//! [RFC 6455]: https://www.rfc-editor.org/rfc/rfc6455
+//!
+//! ## The pieces
+//!
+//! | module | RFC 6455 | what it does |
+//! |---|---|---|
+//! | [`http`] | 4 (HTTP/1.1 syntax) | push parser for request and response heads |
+//! | [`handshake`] | 4.1, 4.2, 4.4 | opening handshake, both roles |
+//! | [`sha1`], [`base64`] | 1.3, 4.2.2 | `Sec-WebSocket-Accept` = base64(SHA-1(key + GUID)) |
+//! | [`entropy`] | 4.1, 5.3, 10.3 | OS randomness for keys and masks |
+//! | [`frame`] | 5.2 | frame header syntax: decode and encode |
+//! | [`opcode`] | 5.2, 11.8 | what a frame carries |
+//! | [`mask`] | 5.3 | XOR masking, eight bytes at a time |
+//! | [`protocol`] | 5.1-5.5, 7 | the rules each role enforces; bytes to messages |
+//! | [`message`] | 5.4, 5.6 | messages and reassembly of fragments |
+//! | [`utf8`] | 5.6, 8.1 | incremental UTF-8 validation, fail fast |
+//! | [`close`] | 5.5.1, 7.1.5, 7.4 | close codes and close payloads |
+//! | [`error`] | 7.1.7, 7.4.1 | errors that know their close code or HTTP status |
+//! | [`config`] | 10.4 | limits on what a peer can make us hold |
+//! | [`websocket`] | 5.5.2, 7.1 | the blocking connection, and its split halves |
+//!
+//! The bottom layers are *sans-IO*: [`http::Request::parse`],
+//! [`frame::FrameHeader::decode`] and [`Receiver::decode`] take the bytes
+//! received so far and answer "need more" ([`frame::Decoded::Partial`]) or a
+//! value and how many bytes it used. They never read a socket. The blocking
+//! [`WebSocket`] is a thin layer that owns one read buffer and feeds them.
+//!
+//! ## Walkthrough: one connection, first byte to last
+//!
+//! 1. **The upgrade request arrives.** The server reads whatever the socket
+//!    has and asks [`http::Request::parse`] whether a whole head is there;
+//!    until the blank line arrives the answer is `Partial` and it reads more
+//!    ([`handshake::read_head`]). Heads over 8 KiB or with more than 64
+//!    fields are refused ([`http::Limits`]).
+//! 2. **The request is judged** by [`handshake::validate_request`]
+//!    (section 4.2.1): GET, HTTP/1.1, `Host`, `Upgrade: websocket`,
+//!    `Connection: upgrade` (both as comma lists, any case), a
+//!    `Sec-WebSocket-Key` that is base64 of 16 bytes, and version 13. A
+//!    failure becomes an HTTP status ([`HandshakeError::status`]) and a short
+//!    response ([`handshake::error_response`]): 400, 405, 426 (naming version
+//!    13), 431 or 505.
+//! 3. **The server answers 101** ([`handshake::response_101`]) with
+//!    [`handshake::accept_key`]: SHA-1 ([`sha1`]) of the key and the RFC's
+//!    GUID, in base64 ([`base64`]). Bytes that came after the request head
+//!    are kept: they are the first frames ([`handshake::accept`]).
+//!    (A client does the mirror image: [`handshake::generate_key`],
+//!    [`handshake::ClientRequest`], [`handshake::validate_response`],
+//!    [`handshake::connect`].)
+//! 4. **Frames arrive.** [`WebSocket::read`] hands the buffered bytes to the
+//!    [`Receiver`]. [`frame::FrameHeader::decode`] reads FIN, RSV1-3, the
+//!    opcode ([`OpCode`]), the mask bit, the 7/16/64-bit payload length and
+//!    the masking key (section 5.2).
+//! 5. **The rules are applied to the header**, before any payload is held
+//!    ([`protocol`]): the client must mask and the server must not (5.1), RSV
+//!    bits need an extension (5.2), control frames are final and at most 125
+//!    bytes (5.5), continuation frames follow a fragmented message and
+//!    nothing else interrupts it but control frames (5.4), and the frame and
+//!    message fit in the configured [`Config`] limits (else 1009).
+//! 6. **The payload is unmasked** as it arrives ([`mask::apply_mask`], 5.3),
+//!    with the offset into the payload so that a frame split across reads
+//!    unmasks correctly; text is validated as it arrives ([`utf8`]), so
+//!    invalid UTF-8 fails the connection (1007) at its first bad byte, even
+//!    in the middle of a frame.
+//! 7. **Fragments become a message** ([`message::Assembler`], 5.4): the
+//!    final fragment completes a [`Message::Text`] or [`Message::Binary`].
+//!    A ping in between is answered with a pong by [`WebSocket::read`] and
+//!    returned too (5.5.2).
+//! 8. **Replies are batched**: [`WebSocket::write`] encodes a frame
+//!    ([`frame::encode_frame`]; a client masks it with a fresh key from
+//!    [`entropy`]) into a buffer, and [`WebSocket::read`] flushes that
+//!    buffer before it blocks for more input.
+//! 9. **A protocol violation fails the connection** (7.1.7): the error knows
+//!    its close code ([`Error::close_code`]: 1002, 1007, 1009), a close frame
+//!    with it is sent, and the connection is over.
+//! 10. **The closing handshake** (5.5.1, 7.1): one side sends a close
+//!     ([`WebSocket::close`]), the other answers it once, echoing the code
+//!     ([`close::parse_close_payload`] checks it against section 7.4). Both
+//!     sides see [`Message::Close`], then [`Error::ConnectionClosed`], the
+//!     clean end. The server closes the TCP connection first; a client waits
+//!     for it (7.1.1).
+//!
+//! ## How a message travels
+//!
+//! ```text
+//!  peer ──TCP──▶ ReadBuffer ──bytes──▶ Receiver ─────────────▶ Message ──▶ your code
+//!                (websocket)           │ frame::FrameHeader::decode  (syntax)
+//!                                      │ protocol rules (role, RSV, control, limits)
+//!                                      │ mask::apply_mask + utf8::Utf8Validator
+//!                                      └ message::Assembler (fragments)
+//!
+//!  your code ──Message──▶ frame::encode_frame (+ mask for a client) ──▶ write buffer ──flush──▶ peer
+//!                         answers owed by read(): pong, close reply ─┘
+//! ```
+//!
+//! ## Example: an echo server and a client, over loopback
+//!
+//! ```
+//! use rusty_socket_core::handshake::{self, ClientRequest};
+//! use rusty_socket_core::{CloseCode, Config, Message};
+//! use std::net::{TcpListener, TcpStream};
+//!
+//! let listener = TcpListener::bind("127.0.0.1:0")?;
+//! let addr = listener.local_addr()?;
+//! let server = std::thread::spawn(move || -> rusty_socket_core::Result<()> {
+//!     let (stream, _) = listener.accept()?;
+//!     let mut ws = handshake::accept(stream, Config::default(), |_, _| None)?;
+//!     loop {
+//!         match ws.read() {
+//!             Ok(message) if message.is_data() => ws.write(message)?,
+//!             Ok(_) => {}
+//!             Err(e) if e.is_closed() => return Ok(()),
+//!             Err(e) => return Err(e),
+//!         }
+//!     }
+//! });
+//!
+//! let key = handshake::generate_key()?;
+//! let host = addr.to_string();
+//! let request = ClientRequest { host: &host, target: "/", key: &key, protocols: &[], extra_headers: &[] };
+//! let (mut ws, _response, _protocol) =
+//!     handshake::connect(TcpStream::connect(addr)?, &request, Config::default())?;
+//! ws.send("hello")?;
+//! assert_eq!(ws.read()?, Message::text("hello"));
+//! ws.close(CloseCode::NORMAL, "bye")?;
+//! assert!(matches!(ws.read()?, Message::Close(Some(frame)) if frame.code == CloseCode::NORMAL));
+//! assert!(ws.read().unwrap_err().is_closed());
+//! server.join().unwrap()?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
