@@ -1,0 +1,313 @@
+//! The blocking `WebSocket` over real loopback sockets: the parts of the
+//! protocol that need both directions (pongs, the closing handshake, failing
+//! the connection with the right code) and the handshake on the wire.
+
+use rusty_socket_core::frame::encode_frame;
+use rusty_socket_core::handshake::{self, ClientRequest};
+use rusty_socket_core::{CloseCode, Config, Error, Message, OpCode, ProtocolError, WebSocket};
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::thread;
+use std::time::Duration;
+
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A listener on an OS-chosen loopback port.
+fn listener() -> (TcpListener, String) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr").to_string();
+    (listener, addr)
+}
+
+fn accept(
+    listener: &TcpListener,
+    config: Config,
+) -> rusty_socket_core::Result<WebSocket<TcpStream>> {
+    let (stream, _) = listener.accept()?;
+    stream.set_read_timeout(Some(TIMEOUT))?;
+    handshake::accept(stream, config, |_, _| None)
+}
+
+fn connect(addr: &str) -> WebSocket<TcpStream> {
+    let stream = TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+    let key = handshake::generate_key().unwrap();
+    let request = ClientRequest {
+        host: addr,
+        target: "/",
+        key: &key,
+        protocols: &[],
+        extra_headers: &[],
+    };
+    handshake::connect(stream, &request, Config::default())
+        .expect("handshake")
+        .0
+}
+
+/// A raw client: handshake by hand, then arbitrary bytes.
+fn raw_client(addr: &str) -> TcpStream {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        .unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        stream.read_exact(&mut byte).unwrap();
+        head.push(byte[0]);
+    }
+    assert!(head.starts_with(b"HTTP/1.1 101 "));
+    stream
+}
+
+/// Reads everything until the server closes, and returns the close code of
+/// the close frame at the start (an unmasked server frame).
+fn close_code_then_eof(stream: &mut TcpStream) -> u16 {
+    let mut bytes = Vec::new();
+    stream
+        .read_to_end(&mut bytes)
+        .expect("server closes the connection");
+    assert_eq!(bytes[0], 0x88, "a close frame: {bytes:x?}");
+    u16::from_be_bytes([bytes[2], bytes[3]])
+}
+
+fn masked(fin: bool, opcode: OpCode, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    encode_frame(&mut out, fin, opcode, payload, Some([1, 2, 3, 4]));
+    out
+}
+
+#[test]
+fn pings_are_answered_with_the_same_payload() {
+    let (listener, addr) = listener();
+    let server = thread::spawn(move || {
+        let mut ws = accept(&listener, Config::default()).unwrap();
+        assert_eq!(ws.read().unwrap(), Message::Ping(b"are you there".to_vec()));
+        assert_eq!(ws.read().unwrap(), Message::text("after the ping"));
+    });
+    let mut client = connect(&addr);
+    client.ping(b"are you there").unwrap();
+    client.send("after the ping").unwrap();
+    assert_eq!(
+        client.read().unwrap(),
+        Message::Pong(b"are you there".to_vec())
+    );
+    server.join().unwrap();
+}
+
+#[test]
+fn closing_handshake_started_by_the_server() {
+    let (listener, addr) = listener();
+    let server = thread::spawn(move || {
+        let mut ws = accept(&listener, Config::default()).unwrap();
+        ws.close(CloseCode::GOING_AWAY, "shutting down").unwrap();
+        // No data after a close.
+        assert!(matches!(ws.send("late"), Err(Error::ConnectionClosed)));
+        // Data the client sent before it saw our close still arrives.
+        assert_eq!(ws.read().unwrap(), Message::text("in flight"));
+        let reply = ws.read().unwrap();
+        assert!(
+            matches!(reply, Message::Close(Some(ref f)) if f.code == CloseCode::GOING_AWAY),
+            "{reply:?}"
+        );
+        assert!(ws.read().unwrap_err().is_closed());
+        // Dropping the server's WebSocket closes TCP: the server closes first.
+    });
+    let mut client = connect(&addr);
+    client.send("in flight").unwrap();
+    let close = client.read().unwrap();
+    assert!(
+        matches!(close, Message::Close(Some(ref f)) if f.code == CloseCode::GOING_AWAY && f.reason == "shutting down")
+    );
+    assert!(!client.is_open());
+    // The client waits for the server to close TCP, then ends cleanly.
+    assert!(client.read().unwrap_err().is_closed());
+    server.join().unwrap();
+}
+
+#[test]
+fn closing_handshake_started_by_the_client() {
+    let (listener, addr) = listener();
+    let server = thread::spawn(move || {
+        let mut ws = accept(&listener, Config::default()).unwrap();
+        let close = ws.read().unwrap();
+        assert!(matches!(close, Message::Close(Some(ref f)) if f.code == CloseCode::NORMAL));
+        assert!(ws.read().unwrap_err().is_closed());
+    });
+    let mut client = connect(&addr);
+    client.close(CloseCode::NORMAL, "done").unwrap();
+    assert!(matches!(
+        client.close(CloseCode::NORMAL, "twice"),
+        Err(Error::ConnectionClosed)
+    ));
+    assert!(
+        matches!(client.read().unwrap(), Message::Close(Some(f)) if f.code == CloseCode::NORMAL)
+    );
+    assert!(client.read().unwrap_err().is_closed());
+    server.join().unwrap();
+}
+
+/// Each case: bytes a misbehaving client sends after the handshake, and the
+/// close code the server must fail the connection with.
+#[test]
+fn violations_close_the_connection_with_the_right_code() {
+    let mut unmasked = Vec::new();
+    encode_frame(&mut unmasked, true, OpCode::Text, b"hi", None);
+    let cases: Vec<(&str, Vec<u8>, u16)> = vec![
+        ("unmasked frame", unmasked, 1002),
+        ("reserved opcode", vec![0x85, 0x80, 1, 2, 3, 4], 1002),
+        (
+            "invalid utf-8",
+            masked(true, OpCode::Text, b"ok \xc0\xaf"),
+            1007,
+        ),
+        // Only the header of a 2^40-byte frame: refused before any payload.
+        (
+            "huge frame",
+            vec![0x82, 0xFF, 0, 0, 1, 0, 0, 0, 0, 0, 1, 2, 3, 4],
+            1009,
+        ),
+        (
+            "bad close code",
+            masked(true, OpCode::Close, b"\x03\xee"),
+            1002,
+        ),
+    ];
+    for (name, bytes, code) in cases {
+        let (listener, addr) = listener();
+        let server = thread::spawn(move || {
+            let mut ws = accept(&listener, Config::default()).unwrap();
+            ws.read().unwrap_err()
+        });
+        let mut client = raw_client(&addr);
+        client.write_all(&bytes).unwrap();
+        assert_eq!(close_code_then_eof(&mut client), code, "{name}");
+        let error = server.join().unwrap();
+        assert_eq!(error.close_code(), Some(CloseCode(code)), "{name}: {error}");
+    }
+}
+
+#[test]
+fn frames_sent_with_the_request_are_not_lost() {
+    let (listener, addr) = listener();
+    let server = thread::spawn(move || {
+        let mut ws = accept(&listener, Config::default()).unwrap();
+        (ws.read().unwrap(), ws.read().unwrap())
+    });
+    let mut stream = TcpStream::connect(&addr).unwrap();
+    let mut bytes = b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n".to_vec();
+    bytes.extend(masked(true, OpCode::Text, b"first"));
+    bytes.extend(masked(true, OpCode::Binary, b"second"));
+    stream.write_all(&bytes).unwrap();
+    let (first, second) = server.join().unwrap();
+    assert_eq!(first, Message::text("first"));
+    assert_eq!(second, Message::binary(b"second".to_vec()));
+}
+
+#[test]
+fn bad_handshakes_get_an_http_status() {
+    let cases: &[(&[u8], &str)] = &[
+        (b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n\r\n", "HTTP/1.1 426 "),
+        (b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\r\n", "HTTP/1.1 400 "),
+        (b"POST / HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 405 "),
+        (b"NOT HTTP AT ALL\r\n\r\n", "HTTP/1.1 400 "),
+    ];
+    for (request, status) in cases {
+        let (listener, addr) = listener();
+        let server = thread::spawn(move || accept(&listener, Config::default()).map(|_| ()));
+        let mut stream = TcpStream::connect(&addr).unwrap();
+        stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+        stream.write_all(request).unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        assert!(response.starts_with(status), "{response}");
+        assert!(matches!(server.join().unwrap(), Err(Error::Handshake(_))));
+    }
+}
+
+#[test]
+fn a_server_refusal_reaches_the_client_with_its_status() {
+    let (listener, addr) = listener();
+    let server = thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 1024];
+        let _ = stream.read(&mut buf).unwrap();
+        stream
+            .write_all(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
+            .unwrap();
+    });
+    let stream = TcpStream::connect(&addr).unwrap();
+    stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+    let key = handshake::generate_key().unwrap();
+    let request = ClientRequest {
+        host: &addr,
+        target: "/",
+        key: &key,
+        protocols: &[],
+        extra_headers: &[],
+    };
+    let error = handshake::connect(stream, &request, Config::default()).unwrap_err();
+    assert!(
+        matches!(error, Error::Handshake(ref e) if e.status() == 403),
+        "{error}"
+    );
+    server.join().unwrap();
+}
+
+#[test]
+fn split_halves_share_the_closing_state() {
+    let (listener, addr) = listener();
+    let server = thread::spawn(move || {
+        let mut ws = accept(&listener, Config::default()).unwrap();
+        loop {
+            match ws.read() {
+                Ok(m) if m.is_data() => ws.write(m).unwrap(),
+                Ok(Message::Close(_)) => break,
+                Ok(_) => {}
+                Err(e) => panic!("server: {e}"),
+            }
+        }
+    });
+    let client = connect(&addr);
+    let (mut reader, writer) = client.split(TcpStream::try_clone).unwrap();
+    let reading = thread::spawn(move || {
+        let mut seen = Vec::new();
+        loop {
+            match reader.read() {
+                Ok(message) => seen.push(message),
+                Err(e) => return (seen, e),
+            }
+        }
+    });
+    for i in 0..100 {
+        writer.send(format!("message {i}")).unwrap();
+    }
+    writer.close(CloseCode::NORMAL, "").unwrap();
+    assert!(!writer.is_open());
+    assert!(matches!(
+        writer.send("too late"),
+        Err(Error::ConnectionClosed)
+    ));
+    let (seen, end) = reading.join().unwrap();
+    assert!(end.is_closed(), "{end}");
+    let expected: Vec<Message> = (0..100)
+        .map(|i| Message::text(format!("message {i}")))
+        .collect();
+    assert_eq!(&seen[..100], &expected[..], "echoes arrive in order");
+    assert!(matches!(seen[100], Message::Close(_)));
+    server.join().unwrap();
+}
+
+#[test]
+fn control_frames_longer_than_125_bytes_are_refused_locally() {
+    let (listener, addr) = listener();
+    let server = thread::spawn(move || accept(&listener, Config::default()).map(|_| ()));
+    let mut client = connect(&addr);
+    assert!(matches!(
+        client.ping(&[0; 126]),
+        Err(Error::Protocol(ProtocolError::ControlFrameTooLong))
+    ));
+    drop(client);
+    server.join().unwrap().unwrap();
+}
