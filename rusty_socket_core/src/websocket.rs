@@ -281,6 +281,118 @@ impl Reader {
         self.buffer.consume(used);
         Ok(message)
     }
+
+    /// The read loop shared by [`WebSocket::read`] and [`ReadHalf::read`]:
+    /// decode what is buffered; if no message is complete, flush what we
+    /// owe the peer and block for more bytes.
+    fn read<L: Link>(&mut self, link: &mut L) -> Result<Message> {
+        loop {
+            match link.closing() {
+                Closing::Done => return Err(Error::ConnectionClosed),
+                Closing::Draining => {
+                    // Wait for the server to close the TCP connection,
+                    // discarding anything that still arrives.
+                    self.buffer.consume(self.buffer.end - self.buffer.start);
+                    if link.fill(&mut self.buffer)? == 0 {
+                        link.set_closing(Closing::Done);
+                    }
+                    continue;
+                }
+                Closing::Open | Closing::Sent => {}
+            }
+            match self.poll() {
+                Ok(Some(message)) => {
+                    link.answer(&message)?;
+                    return Ok(message);
+                }
+                Ok(None) => {}
+                Err(error) => {
+                    link.fail(&error);
+                    return Err(error);
+                }
+            }
+            link.flush()?;
+            if link.fill(&mut self.buffer)? == 0 {
+                let error = end_of_stream(link.closing());
+                link.set_closing(Closing::Done);
+                return Err(error);
+            }
+        }
+    }
+}
+
+/// What the read loop needs besides the read buffer: the stream to read
+/// from, and the write side, to answer pings and closes and to share the
+/// closing state.
+trait Link {
+    fn fill(&mut self, buffer: &mut ReadBuffer) -> io::Result<usize>;
+    fn closing(&mut self) -> Closing;
+    fn set_closing(&mut self, closing: Closing);
+    fn answer(&mut self, message: &Message) -> Result<()>;
+    fn fail(&mut self, error: &Error);
+    fn flush(&mut self) -> Result<()>;
+}
+
+/// The link of a whole [`WebSocket`]: one stream for both directions.
+struct Whole<'a, S> {
+    stream: &'a mut S,
+    writer: &'a mut WriteState,
+}
+
+impl<S: Read + Write> Link for Whole<'_, S> {
+    fn fill(&mut self, buffer: &mut ReadBuffer) -> io::Result<usize> {
+        buffer.fill(self.stream)
+    }
+    fn closing(&mut self) -> Closing {
+        self.writer.closing
+    }
+    fn set_closing(&mut self, closing: Closing) {
+        self.writer.closing = closing;
+    }
+    fn answer(&mut self, message: &Message) -> Result<()> {
+        self.writer.answer(self.stream, message)
+    }
+    fn fail(&mut self, error: &Error) {
+        self.writer.fail(self.stream, error);
+    }
+    fn flush(&mut self) -> Result<()> {
+        self.writer.flush(self.stream)
+    }
+}
+
+/// The link of a [`ReadHalf`]: its own stream handle to read from, and the
+/// shared [`WriteHalf`] to answer through. Answers are flushed at once,
+/// since the write half may be idle on another thread.
+struct Halves<'a, S> {
+    stream: &'a mut S,
+    writer: &'a WriteHalf<S>,
+}
+
+impl<S: Read + Write> Link for Halves<'_, S> {
+    fn fill(&mut self, buffer: &mut ReadBuffer) -> io::Result<usize> {
+        buffer.fill(self.stream)
+    }
+    fn closing(&mut self) -> Closing {
+        self.writer.lock().state.closing
+    }
+    fn set_closing(&mut self, closing: Closing) {
+        self.writer.lock().state.closing = closing;
+    }
+    fn answer(&mut self, message: &Message) -> Result<()> {
+        let mut guard = self.writer.lock();
+        let SharedWriter { stream, state } = &mut *guard;
+        state.answer(stream, message)?;
+        state.flush(stream)
+    }
+    fn fail(&mut self, error: &Error) {
+        let mut guard = self.writer.lock();
+        let SharedWriter { stream, state } = &mut *guard;
+        state.fail(stream, error);
+    }
+    fn flush(&mut self) -> Result<()> {
+        // Answers were flushed when they were made; sends flush themselves.
+        Ok(())
+    }
 }
 
 /// What to do when the stream reports end of file.
@@ -342,40 +454,10 @@ impl<S: Read + Write> WebSocket<S> {
     /// frame it implies has been sent when the error is returned. I/O errors
     /// come from the stream, including timeouts set on it.
     pub fn read(&mut self) -> Result<Message> {
-        loop {
-            match self.writer.closing {
-                Closing::Done => return Err(Error::ConnectionClosed),
-                Closing::Draining => {
-                    // Wait for the server to close the TCP connection,
-                    // discarding anything that still arrives.
-                    self.reader
-                        .buffer
-                        .consume(self.reader.buffer.end - self.reader.buffer.start);
-                    if self.reader.buffer.fill(&mut self.stream)? == 0 {
-                        self.writer.closing = Closing::Done;
-                    }
-                    continue;
-                }
-                Closing::Open | Closing::Sent => {}
-            }
-            match self.reader.poll() {
-                Ok(Some(message)) => {
-                    self.writer.answer(&mut self.stream, &message)?;
-                    return Ok(message);
-                }
-                Ok(None) => {}
-                Err(error) => {
-                    self.writer.fail(&mut self.stream, &error);
-                    return Err(error);
-                }
-            }
-            self.writer.flush(&mut self.stream)?;
-            if self.reader.buffer.fill(&mut self.stream)? == 0 {
-                let error = end_of_stream(self.writer.closing);
-                self.writer.closing = Closing::Done;
-                return Err(error);
-            }
-        }
+        self.reader.read(&mut Whole {
+            stream: &mut self.stream,
+            writer: &mut self.writer,
+        })
     }
 
     /// Buffers a message to be sent with the next flush (or the next read,
@@ -387,17 +469,12 @@ impl<S: Read + Write> WebSocket<S> {
     /// or pong longer than 125 bytes is refused; I/O errors if the buffer
     /// had to be flushed.
     pub fn write(&mut self, message: Message) -> Result<()> {
-        let (opcode, payload): (OpCode, &[u8]) = match &message {
-            Message::Close(frame) => {
-                return self.writer.send_close(&mut self.stream, frame.as_ref())
-            }
-            Message::Text(text) => (OpCode::Text, text.as_bytes()),
-            Message::Binary(data) => (OpCode::Binary, data),
-            Message::Ping(data) => (OpCode::Ping, data),
-            Message::Pong(data) => (OpCode::Pong, data),
-        };
-        self.writer
-            .send_frame(&mut self.stream, true, opcode, payload)
+        match &message {
+            Message::Close(frame) => self.writer.send_close(&mut self.stream, frame.as_ref()),
+            data => self
+                .writer
+                .send_frame(&mut self.stream, true, data.opcode(), data.as_bytes()),
+        }
     }
 
     /// Writes one frame of a message you fragment yourself: the first with
@@ -539,15 +616,13 @@ impl<S: Write> WriteHalf<S> {
         let message = message.into();
         let mut guard = self.lock();
         let SharedWriter { stream, state } = &mut *guard;
-        let (opcode, payload): (OpCode, &[u8]) = match &message {
-            Message::Close(frame) => return state.send_close(stream, frame.as_ref()),
-            Message::Text(text) => (OpCode::Text, text.as_bytes()),
-            Message::Binary(data) => (OpCode::Binary, data),
-            Message::Ping(data) => (OpCode::Ping, data),
-            Message::Pong(data) => (OpCode::Pong, data),
-        };
-        state.send_frame(stream, true, opcode, payload)?;
-        state.flush(stream)
+        match &message {
+            Message::Close(frame) => state.send_close(stream, frame.as_ref()),
+            data => {
+                state.send_frame(stream, true, data.opcode(), data.as_bytes())?;
+                state.flush(stream)
+            }
+        }
     }
 
     /// Starts the closing handshake; the read half receives the peer's
@@ -582,44 +657,10 @@ impl<S: Read + Write> ReadHalf<S> {
     /// # Errors
     /// As [`WebSocket::read`].
     pub fn read(&mut self) -> Result<Message> {
-        loop {
-            let closing = self.writer.lock().state.closing;
-            match closing {
-                Closing::Done => return Err(Error::ConnectionClosed),
-                Closing::Draining => {
-                    self.reader
-                        .buffer
-                        .consume(self.reader.buffer.end - self.reader.buffer.start);
-                    if self.reader.buffer.fill(&mut self.stream)? == 0 {
-                        self.writer.lock().state.closing = Closing::Done;
-                    }
-                    continue;
-                }
-                Closing::Open | Closing::Sent => {}
-            }
-            match self.reader.poll() {
-                Ok(Some(message)) => {
-                    let mut guard = self.writer.lock();
-                    let SharedWriter { stream, state } = &mut *guard;
-                    state.answer(stream, &message)?;
-                    state.flush(stream)?;
-                    return Ok(message);
-                }
-                Ok(None) => {}
-                Err(error) => {
-                    let mut guard = self.writer.lock();
-                    let SharedWriter { stream, state } = &mut *guard;
-                    state.fail(stream, &error);
-                    return Err(error);
-                }
-            }
-            if self.reader.buffer.fill(&mut self.stream)? == 0 {
-                let mut guard = self.writer.lock();
-                let error = end_of_stream(guard.state.closing);
-                guard.state.closing = Closing::Done;
-                return Err(error);
-            }
-        }
+        self.reader.read(&mut Halves {
+            stream: &mut self.stream,
+            writer: &self.writer,
+        })
     }
 
     /// The write half this read half answers through.
