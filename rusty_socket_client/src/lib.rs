@@ -1,1 +1,75 @@
-//! placeholder
+//! # rusty_socket_client
+//!
+//! A blocking WebSocket client (RFC 6455) on top of [`rusty_socket_core`],
+//! with nothing else but the standard library.
+//!
+//! ```text
+//! "ws://host:port/path?query"
+//!   └─ Url::parse (section 3) ─ resolve ─ TCP connect (per-address timeout)
+//!        └─ opening handshake (section 4.1, whole-handshake deadline)
+//!             └─ Client ── read / send_text / send_binary / ping / close
+//!                  └─ split() ─ ClientReader (one thread)
+//!                               ClientWriter (Clone + Send, any thread)
+//! ```
+//!
+//! - [`url`]: the `ws://` URL parser; `wss://` is recognised but refused,
+//!   TLS is not supported yet.
+//! - [`ClientBuilder`]: connect and handshake timeouts, extra request
+//!   headers, subprotocols, the core's [`Config`].
+//! - [`Client`]: one connection on one thread. Reading answers pings and
+//!   closes by itself; a close from the server is a [`Message::Close`],
+//!   followed by [`Error::Closed`], the clean end.
+//! - [`ClientReader`] / [`ClientWriter`]: the same connection on two
+//!   threads, sharing its closing state; the writer can end a connection
+//!   whose server never answers its close.
+//! - [`Error`]: one error type; a refused upgrade keeps the server's status
+//!   and headers ([`Rejection`]).
+//!
+//! ```no_run
+//! use rusty_socket_client::{Client, Message};
+//! let mut client = Client::connect("ws://127.0.0.1:9001/")?;
+//! client.send_text("hello")?;
+//! assert_eq!(client.read()?, Message::text("hello")); // an echo server
+//! client.close(1000, "bye")?;
+//! loop {
+//!     match client.read() {
+//!         Ok(Message::Close(frame)) => println!("server closed: {frame:?}"),
+//!         Ok(_) => {}
+//!         Err(e) if e.is_closed() => break, // the clean end
+//!         Err(e) => return Err(e),
+//!     }
+//! }
+//! # Ok::<(), rusty_socket_client::Error>(())
+//! ```
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod builder;
+mod client;
+pub mod error;
+mod split;
+mod stream;
+pub mod url;
+
+pub use builder::ClientBuilder;
+pub use client::Client;
+pub use error::{Error, Rejection, Result, Stage};
+pub use rusty_socket_core::{CloseCode, CloseFrame, Config, Message};
+pub use split::{ClientReader, ClientWriter};
+pub use url::{Url, UrlError};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send<T: Send>() {}
+    fn assert_send_sync_clone<T: Send + Sync + Clone>() {}
+
+    #[test]
+    fn halves_can_move_to_threads() {
+        assert_send::<Client>();
+        assert_send::<ClientReader>();
+        assert_send_sync_clone::<ClientWriter>();
+        assert_send::<Error>();
+    }
+}

@@ -291,10 +291,14 @@ impl Reader {
                 Closing::Done => return Err(Error::ConnectionClosed),
                 Closing::Draining => {
                     // Wait for the server to close the TCP connection,
-                    // discarding anything that still arrives.
+                    // discarding anything that still arrives. A reset is
+                    // as good as a close here: the handshake is complete.
                     self.buffer.consume(self.buffer.end - self.buffer.start);
-                    if link.fill(&mut self.buffer)? == 0 {
-                        link.set_closing(Closing::Done);
+                    match link.fill(&mut self.buffer) {
+                        Ok(0) => link.set_closing(Closing::Done),
+                        Ok(_) => {}
+                        Err(e) if is_disconnect(&e) => link.set_closing(Closing::Done),
+                        Err(e) => return Err(e.into()),
                     }
                     continue;
                 }
@@ -313,9 +317,7 @@ impl Reader {
             }
             link.flush()?;
             if link.fill(&mut self.buffer)? == 0 {
-                let error = end_of_stream(link.closing());
-                link.set_closing(Closing::Done);
-                return Err(error);
+                return Err(link.end_of_stream());
             }
         }
     }
@@ -331,6 +333,9 @@ trait Link {
     fn answer(&mut self, message: &Message) -> Result<()>;
     fn fail(&mut self, error: &Error);
     fn flush(&mut self) -> Result<()>;
+    /// The stream reported end of file: the connection is over. Returns
+    /// how it ended.
+    fn end_of_stream(&mut self) -> Error;
 }
 
 /// The link of a whole [`WebSocket`]: one stream for both directions.
@@ -358,14 +363,23 @@ impl<S: Read + Write> Link for Whole<'_, S> {
     fn flush(&mut self) -> Result<()> {
         self.writer.flush(self.stream)
     }
+    fn end_of_stream(&mut self) -> Error {
+        let error = end_of_stream(self.writer.closing);
+        self.writer.closing = Closing::Done;
+        error
+    }
 }
 
 /// The link of a [`ReadHalf`]: its own stream handle to read from, and the
-/// shared [`WriteHalf`] to answer through. Answers are flushed at once,
-/// since the write half may be idle on another thread.
+/// shared [`WriteHalf`] to answer through. The read side keeps its own view
+/// of the closing state (`local`), so that reading data never waits for the
+/// writer's lock: only pings, closes and the end of the stream take it.
+/// Answers are flushed at once, since the write half may be idle on another
+/// thread.
 struct Halves<'a, S> {
     stream: &'a mut S,
     writer: &'a WriteHalf<S>,
+    local: &'a mut Closing,
 }
 
 impl<S: Read + Write> Link for Halves<'_, S> {
@@ -373,39 +387,68 @@ impl<S: Read + Write> Link for Halves<'_, S> {
         buffer.fill(self.stream)
     }
     fn closing(&mut self) -> Closing {
-        self.writer.lock().state.closing
+        // `Sent` (by the write half) reads the same as `Open` here.
+        *self.local
     }
     fn set_closing(&mut self, closing: Closing) {
+        *self.local = closing;
         self.writer.lock().state.closing = closing;
     }
     fn answer(&mut self, message: &Message) -> Result<()> {
+        if !matches!(message, Message::Ping(_) | Message::Close(_)) {
+            return Ok(());
+        }
         let mut guard = self.writer.lock();
         let SharedWriter { stream, state } = &mut *guard;
-        state.answer(stream, message)?;
-        state.flush(stream)
+        let answered = state
+            .answer(stream, message)
+            .and_then(|()| state.flush(stream));
+        if matches!(message, Message::Close(_)) {
+            *self.local = state.closing;
+        }
+        answered
     }
     fn fail(&mut self, error: &Error) {
         let mut guard = self.writer.lock();
         let SharedWriter { stream, state } = &mut *guard;
         state.fail(stream, error);
+        *self.local = Closing::Done;
     }
     fn flush(&mut self) -> Result<()> {
         // Answers were flushed when they were made; sends flush themselves.
         Ok(())
     }
+    fn end_of_stream(&mut self) -> Error {
+        let mut guard = self.writer.lock();
+        let error = end_of_stream(guard.state.closing);
+        guard.state.closing = Closing::Done;
+        *self.local = Closing::Done;
+        error
+    }
 }
 
-/// What to do when the stream reports end of file.
+/// The error for an end of file in state `closing`.
 fn end_of_stream(closing: Closing) -> Error {
     match closing {
         // The server closed after the closing handshake, or after we sent a
-        // close and gave up waiting: both are the normal end.
+        // close: both are the normal end.
         Closing::Draining | Closing::Sent | Closing::Done => Error::ConnectionClosed,
         Closing::Open => Error::Io(io::Error::new(
             io::ErrorKind::UnexpectedEof,
             "the peer closed the connection without a close frame (1006)",
         )),
     }
+}
+
+/// Errors that mean the peer has gone: after a completed closing handshake
+/// they end the connection as cleanly as an end of file does.
+fn is_disconnect(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe
+    )
 }
 
 /// A WebSocket connection over a blocking stream, after the opening
@@ -562,6 +605,7 @@ impl<S: Read + Write> WebSocket<S> {
         try_clone: impl FnOnce(&S) -> io::Result<S>,
     ) -> io::Result<(ReadHalf<S>, WriteHalf<S>)> {
         let read_stream = try_clone(&self.stream)?;
+        let closing = self.writer.closing;
         let writer = WriteHalf {
             shared: Arc::new(Mutex::new(SharedWriter {
                 stream: self.stream,
@@ -572,6 +616,7 @@ impl<S: Read + Write> WebSocket<S> {
             stream: read_stream,
             reader: self.reader,
             writer: writer.clone(),
+            closing,
         };
         Ok((reader, writer))
     }
@@ -648,6 +693,8 @@ pub struct ReadHalf<S> {
     stream: S,
     reader: Reader,
     writer: WriteHalf<S>,
+    /// The read side's view of the closing state (see `Halves`).
+    closing: Closing,
 }
 
 impl<S: Read + Write> ReadHalf<S> {
@@ -660,6 +707,7 @@ impl<S: Read + Write> ReadHalf<S> {
         self.reader.read(&mut Halves {
             stream: &mut self.stream,
             writer: &self.writer,
+            local: &mut self.closing,
         })
     }
 

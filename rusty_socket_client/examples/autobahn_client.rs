@@ -1,0 +1,90 @@
+//! Autobahn TestSuite testee (client mode): `autobahn_client ws://127.0.0.1:9002`.
+//!
+//! Against `wstest -m fuzzingserver`: asks for the number of cases
+//! (`/getCaseCount`), runs each case (`/runCase?case=N&agent=...`) by echoing
+//! every text and binary message until the connection ends, then asks the
+//! server to write its reports (`/updateReports?agent=...`). An error ends a
+//! case, never the run.
+
+use rusty_socket_client::{Client, Error, Message};
+use std::process::ExitCode;
+use std::time::Duration;
+
+const AGENT: &str = "rusty_socket";
+
+fn main() -> ExitCode {
+    let base = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "ws://127.0.0.1:9002".into());
+    let base = base.trim_end_matches('/');
+    let count = match case_count(base) {
+        Ok(count) => count,
+        Err(e) => {
+            eprintln!("cannot get the case count from {base}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    eprintln!("running {count} cases against {base}");
+    for case in 1..=count {
+        let url = format!("{base}/runCase?case={case}&agent={AGENT}");
+        if let Err(e) = run_case(&url) {
+            eprintln!("case {case}: {e}");
+        }
+    }
+    match update_reports(base) {
+        Ok(()) => {
+            eprintln!("reports updated");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("cannot update the reports: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The first text message on `/getCaseCount` is the number of cases.
+fn case_count(base: &str) -> Result<u32, Error> {
+    let mut client = Client::connect(&format!("{base}/getCaseCount"))?;
+    let count = loop {
+        match client.read()? {
+            Message::Text(text) => break text.trim().parse().unwrap_or(0),
+            Message::Close(_) => break 0,
+            _ => {}
+        }
+    };
+    finish(client);
+    Ok(count)
+}
+
+/// Echoes every data message until the connection ends.
+fn run_case(url: &str) -> Result<(), Error> {
+    let mut client = Client::connect(url)?;
+    // A stuck case must not stall the run: every case ends well within this.
+    client.set_read_timeout(Some(Duration::from_secs(30)))?;
+    loop {
+        match client.read() {
+            Ok(message @ (Message::Text(_) | Message::Binary(_))) => match client.send(message) {
+                // The server may have started closing: keep reading its close.
+                Ok(()) | Err(Error::Closed) => {}
+                Err(e) => return Err(e),
+            },
+            Ok(_) => {}
+            Err(Error::Closed) => return Ok(()),
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn update_reports(base: &str) -> Result<(), Error> {
+    let mut client = Client::connect(&format!("{base}/updateReports?agent={AGENT}"))?;
+    client.close(1000, "")?;
+    finish(client);
+    Ok(())
+}
+
+/// Closes (if still open) and reads until the server ends the connection.
+fn finish(mut client: Client) {
+    let _ = client.close(1000, "");
+    while client.read().is_ok() {}
+}

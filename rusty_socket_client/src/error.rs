@@ -1,0 +1,302 @@
+//! The client's one error type: every way a connection can fail, from the
+//! URL to the closing handshake, each with the data a caller needs to act
+//! on it (the address that refused, the HTTP status and headers of a refused
+//! upgrade, the stage that timed out).
+
+use crate::url::UrlError;
+use rusty_socket_core::frame::Decoded;
+use rusty_socket_core::http::{Headers, Limits, Response};
+use rusty_socket_core::HandshakeError;
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+
+/// The result type of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What the client was doing when a timeout expired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Opening the TCP connection ([`crate::ClientBuilder::connect_timeout`]).
+    Connect,
+    /// The opening handshake ([`crate::ClientBuilder::handshake_timeout`]).
+    Handshake,
+    /// Waiting for a message, with a read timeout set by the caller.
+    Read,
+    /// Sending, with a write timeout set on the stream.
+    Write,
+    /// Waiting for the server to answer our close frame.
+    Close,
+}
+
+impl fmt::Display for Stage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Stage::Connect => "connecting",
+            Stage::Handshake => "the opening handshake",
+            Stage::Read => "waiting for a message",
+            Stage::Write => "sending",
+            Stage::Close => "waiting for the server's close",
+        })
+    }
+}
+
+/// A server's refusal of the opening handshake: any status but 101 (RFC
+/// 6455 section 4.1: "If the status code received from the server is not
+/// 101, the client handles the response per HTTP procedures").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    /// The HTTP status, such as 403 or 503.
+    pub status: u16,
+    /// The reason phrase, such as `Forbidden`.
+    pub reason: String,
+    /// The response's header fields (`Retry-After`, `WWW-Authenticate`, ...).
+    pub headers: Headers,
+    /// The response head as received: status line and header fields.
+    pub head: String,
+}
+
+impl Rejection {
+    /// Rebuilds the status line and header fields from the head the core
+    /// kept. A head that does not parse again keeps its status and text.
+    pub(crate) fn from_head(status: u16, head: String) -> Rejection {
+        let complete = format!("{head}\r\n\r\n");
+        match Response::parse(complete.as_bytes(), Limits::default()) {
+            Ok(Decoded::Complete(response, _)) => Rejection {
+                status,
+                reason: response.reason,
+                headers: response.headers,
+                head,
+            },
+            _ => Rejection {
+                status,
+                reason: String::new(),
+                headers: Headers::default(),
+                head,
+            },
+        }
+    }
+
+    /// The value of the header field `name` (any case), if present.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name)
+    }
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.reason.is_empty() {
+            write!(f, "{}", self.status)
+        } else {
+            write!(f, "{} {}", self.status, self.reason)
+        }
+    }
+}
+
+/// Everything that can go wrong, from parsing the URL to the last read.
+#[derive(Debug)]
+pub enum Error {
+    /// The URL is not a usable `ws://` URL (including `wss://`: no TLS yet).
+    Url(UrlError),
+    /// An extra header or subprotocol cannot be sent as given.
+    InvalidRequest {
+        /// The header name or subprotocol.
+        name: String,
+        /// What is wrong with it.
+        problem: &'static str,
+    },
+    /// The host name could not be resolved.
+    Resolve {
+        /// The host that was looked up.
+        host: String,
+        /// The resolver's error.
+        source: io::Error,
+    },
+    /// No address of the host accepted the TCP connection; this is the
+    /// error of the last one tried (`ConnectionRefused` for a closed port).
+    Connect {
+        /// The last address tried.
+        addr: SocketAddr,
+        /// Why it failed.
+        source: io::Error,
+    },
+    /// A timeout expired.
+    Timeout(Stage),
+    /// The server answered the upgrade request with a status other than 101.
+    Rejected(Rejection),
+    /// The server's 101 response broke the handshake rules (a wrong
+    /// `Sec-WebSocket-Accept`, an unrequested subprotocol, ...).
+    Handshake(HandshakeError),
+    /// The connection failed after the handshake: a protocol violation by
+    /// the server (the core has already sent the close code it implies), a
+    /// message over a limit, or an I/O error such as a reset. A server that
+    /// drops the connection without a close frame shows up here as an I/O
+    /// error of kind `UnexpectedEof` (close code 1006).
+    WebSocket(rusty_socket_core::Error),
+    /// A socket operation outside reading and writing frames failed (setting
+    /// options, cloning the stream for [`crate::Client::split`]).
+    Io(io::Error),
+    /// The connection is closed: after a close frame was sent nothing more
+    /// may be sent, and after the closing handshake nothing more can be
+    /// read. After [`rusty_socket_core::Message::Close`] this is the normal,
+    /// clean end, not a failure.
+    Closed,
+}
+
+impl Error {
+    /// The HTTP status of a refused handshake.
+    pub fn status(&self) -> Option<u16> {
+        self.rejection().map(|r| r.status)
+    }
+
+    /// The refused handshake's response, if that is what happened.
+    pub fn rejection(&self) -> Option<&Rejection> {
+        match self {
+            Error::Rejected(rejection) => Some(rejection),
+            _ => None,
+        }
+    }
+
+    /// Whether this is the clean end of a closed connection.
+    pub fn is_closed(&self) -> bool {
+        matches!(self, Error::Closed)
+    }
+
+    /// Whether a timeout expired.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, Error::Timeout(_))
+    }
+
+    /// Converts a core error met during `stage`: a timed-out read or write
+    /// becomes [`Error::Timeout`], the clean end [`Error::Closed`], a refused
+    /// upgrade [`Error::Rejected`].
+    pub(crate) fn from_core(error: rusty_socket_core::Error, stage: Stage) -> Error {
+        use rusty_socket_core::Error as Core;
+        match error {
+            Core::ConnectionClosed => Error::Closed,
+            Core::Handshake(HandshakeError::Rejected { status, head }) => {
+                Error::Rejected(Rejection::from_head(status, head))
+            }
+            Core::Handshake(error) => Error::Handshake(error),
+            Core::Io(error) if is_timeout(&error) => Error::Timeout(stage),
+            other => Error::WebSocket(other),
+        }
+    }
+}
+
+/// Converts the outcome of a read. `close_seen` remembers whether the
+/// server's close frame has been returned: from then on the closing
+/// handshake is complete, and a connection reset instead of a clean end of
+/// stream (some servers, such as Autobahn's, abort the TCP connection right
+/// after their close) is still the clean end, [`Error::Closed`].
+pub(crate) fn map_read(
+    result: rusty_socket_core::Result<rusty_socket_core::Message>,
+    close_seen: &mut bool,
+) -> Result<rusty_socket_core::Message> {
+    match result {
+        Ok(message) => {
+            if matches!(message, rusty_socket_core::Message::Close(_)) {
+                *close_seen = true;
+            }
+            Ok(message)
+        }
+        Err(rusty_socket_core::Error::Io(e)) if *close_seen && is_reset(&e) => Err(Error::Closed),
+        Err(e) => Err(Error::from_core(e, Stage::Read)),
+    }
+}
+
+fn is_reset(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe
+    )
+}
+
+/// A timed-out socket operation reports `WouldBlock` on Unix and `TimedOut`
+/// on Windows.
+pub(crate) fn is_timeout(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Url(e) => write!(f, "invalid URL: {e}"),
+            Error::InvalidRequest { name, problem } => write!(f, "cannot send {name:?}: {problem}"),
+            Error::Resolve { host, source } => write!(f, "cannot resolve {host}: {source}"),
+            Error::Connect { addr, source } => write!(f, "cannot connect to {addr}: {source}"),
+            Error::Timeout(stage) => write!(f, "timed out {stage}"),
+            Error::Rejected(rejection) => {
+                write!(f, "the server refused the WebSocket upgrade: {rejection}")
+            }
+            Error::Handshake(e) => write!(f, "opening handshake failed: {e}"),
+            Error::WebSocket(e) => e.fmt(f),
+            Error::Io(e) => write!(f, "I/O error: {e}"),
+            Error::Closed => f.write_str("the connection is closed"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Url(e) => Some(e),
+            Error::Resolve { source, .. } | Error::Connect { source, .. } | Error::Io(source) => {
+                Some(source)
+            }
+            Error::Handshake(e) => Some(e),
+            Error::WebSocket(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<UrlError> for Error {
+    fn from(e: UrlError) -> Self {
+        Error::Url(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rejection_keeps_status_reason_and_headers() {
+        let core = rusty_socket_core::Error::Handshake(HandshakeError::Rejected {
+            status: 503,
+            head: "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 7\r\nX-Why: busy".into(),
+        });
+        let error = Error::from_core(core, Stage::Handshake);
+        assert_eq!(error.status(), Some(503));
+        let rejection = error.rejection().unwrap();
+        assert_eq!(rejection.reason, "Service Unavailable");
+        assert_eq!(rejection.header("retry-after"), Some("7"));
+        assert_eq!(rejection.header("X-WHY"), Some("busy"));
+        assert_eq!(
+            error.to_string(),
+            "the server refused the WebSocket upgrade: 503 Service Unavailable"
+        );
+    }
+
+    #[test]
+    fn core_errors_map_by_kind() {
+        let timeout = rusty_socket_core::Error::Io(io::ErrorKind::WouldBlock.into());
+        assert!(matches!(
+            Error::from_core(timeout, Stage::Read),
+            Error::Timeout(Stage::Read)
+        ));
+        let closed = rusty_socket_core::Error::ConnectionClosed;
+        assert!(Error::from_core(closed, Stage::Read).is_closed());
+        let utf8 = rusty_socket_core::Error::Utf8;
+        assert!(matches!(
+            Error::from_core(utf8, Stage::Read),
+            Error::WebSocket(_)
+        ));
+    }
+}
