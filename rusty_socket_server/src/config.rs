@@ -1,0 +1,205 @@
+//! [`ServerConfig`]: every limit and timeout of the server in one place,
+//! each default documented with the reason for it.
+
+use rusty_socket_core::Config;
+use std::time::Duration;
+
+/// How a [`crate::Server`] listens, what it accepts, and when it gives up on
+/// a peer. Start from [`ServerConfig::default`] (or [`ServerConfig::new`]) and
+/// change what you need with the builder methods, which are named after the
+/// fields:
+///
+/// ```
+/// use rusty_socket_server::ServerConfig;
+/// use std::time::Duration;
+/// let config = ServerConfig::new("127.0.0.1:0")
+///     .max_connections(100)
+///     .idle_timeout(Duration::from_secs(10));
+/// assert_eq!(config.max_connections, 100);
+/// assert_eq!(config.queue_len, 64); // the default
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerConfig {
+    /// The address to listen on, as `host:port`; port 0 picks a free port
+    /// (see [`crate::Server::local_addr`]).
+    ///
+    /// Default: `127.0.0.1:8080`, reachable from this machine only.
+    pub bind_addr: String,
+    /// The most WebSocket connections open at once. A client that asks for
+    /// an upgrade beyond it is answered `503 Service Unavailable` before any
+    /// upgrade. Clients still in their opening handshake count separately,
+    /// up to [`ServerConfig::max_handshakes`].
+    ///
+    /// Default: 10 000. Each connection holds two threads (about 25 KiB),
+    /// so this is about 250 MiB of memory at worst, and 10 000 file
+    /// descriptors: raise `ulimit -n` to match.
+    pub max_connections: usize,
+    /// The most sockets in their opening handshake (or a plain HTTP request)
+    /// at once. Beyond it new sockets are refused with a best-effort 503 and
+    /// closed at once, so a flood of sockets that never speak cannot make the
+    /// server spawn threads without bound.
+    ///
+    /// Default: 1 024.
+    pub max_handshakes: usize,
+    /// The largest message a client may send, summed over its fragments.
+    /// Larger ones fail the connection with close code 1009 before the
+    /// excess is buffered.
+    ///
+    /// Default: 16 MiB, the largest message the Autobahn TestSuite sends.
+    pub max_message_size: usize,
+    /// The largest payload a single frame may declare; checked on the frame
+    /// header, so a frame claiming 2^40 bytes is refused (1009) after 10
+    /// bytes.
+    ///
+    /// Default: 16 MiB.
+    pub max_frame_size: usize,
+    /// The time a client has to send its whole request head, counted from
+    /// the moment it was accepted. A client trickling a byte at a time cannot
+    /// extend it: it is a deadline, not a per-read timeout.
+    ///
+    /// Default: 10 s.
+    pub handshake_timeout: Duration,
+    /// How often the server pings a connection from which it has received
+    /// nothing for that long. A browser answers pings by itself.
+    ///
+    /// Default: 30 s, below the 60 s after which many proxies and NAT tables
+    /// drop a silent TCP connection.
+    pub ping_interval: Duration,
+    /// A connection from which nothing at all (not even a pong) has arrived
+    /// for this long is closed with code 1001 (going away): the peer is
+    /// presumed dead, which is not a policy violation on its part.
+    ///
+    /// Default: 75 s: two unanswered pings and a margin.
+    pub idle_timeout: Duration,
+    /// After the server sends a close frame, how long it waits for the
+    /// peer's close frame before closing the TCP connection anyway.
+    ///
+    /// Default: 5 s.
+    pub close_timeout: Duration,
+    /// How long one write to a client may block (its receive window stays
+    /// full because it does not read) before the connection is dropped.
+    ///
+    /// Default: 30 s.
+    pub write_timeout: Duration,
+    /// The number of outgoing messages that may wait for a client's writer
+    /// thread. A client that falls that far behind is closed with code 1008
+    /// (policy violation): it is not keeping up, and holding more for it
+    /// would let one slow reader grow the server's memory without bound.
+    /// The queue is allocated when the connection opens (32 bytes a slot).
+    ///
+    /// Default: 64 messages (2 KiB). A reader thread's broadcasts are
+    /// gathered per `read` (see [`crate::ServerHandle::broadcast`]), so a
+    /// burst of messages from one client usually takes one slot.
+    pub queue_len: usize,
+    /// The stack reserved for each connection thread (reader and writer).
+    /// A blocked thread only uses the few pages it touched, whatever is
+    /// reserved; a small reservation keeps thousands of threads within the
+    /// address space and makes a runaway recursion fail fast. Your
+    /// [`crate::Handler`] runs on the reader thread, so leave room for it.
+    ///
+    /// Default: 128 KiB.
+    pub stack_size: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            bind_addr: "127.0.0.1:8080".to_owned(),
+            max_connections: 10_000,
+            max_handshakes: 1024,
+            max_message_size: 16 << 20,
+            max_frame_size: 16 << 20,
+            handshake_timeout: Duration::from_secs(10),
+            ping_interval: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(75),
+            close_timeout: Duration::from_secs(5),
+            write_timeout: Duration::from_secs(30),
+            queue_len: 64,
+            stack_size: 128 << 10,
+        }
+    }
+}
+
+macro_rules! setters {
+    ($($(#[$doc:meta])* $name:ident: $ty:ty;)*) => {
+        $(
+            $(#[$doc])*
+            #[must_use]
+            pub fn $name(mut self, $name: $ty) -> Self {
+                self.$name = $name;
+                self
+            }
+        )*
+    };
+}
+
+impl ServerConfig {
+    /// The defaults, listening on `bind_addr`.
+    pub fn new(bind_addr: impl Into<String>) -> ServerConfig {
+        ServerConfig {
+            bind_addr: bind_addr.into(),
+            ..ServerConfig::default()
+        }
+    }
+
+    /// Sets [`ServerConfig::bind_addr`].
+    #[must_use]
+    pub fn bind_addr(mut self, bind_addr: impl Into<String>) -> Self {
+        self.bind_addr = bind_addr.into();
+        self
+    }
+
+    setters! {
+        /// Sets [`ServerConfig::max_connections`].
+        max_connections: usize;
+        /// Sets [`ServerConfig::max_handshakes`].
+        max_handshakes: usize;
+        /// Sets [`ServerConfig::max_message_size`].
+        max_message_size: usize;
+        /// Sets [`ServerConfig::max_frame_size`].
+        max_frame_size: usize;
+        /// Sets [`ServerConfig::handshake_timeout`].
+        handshake_timeout: Duration;
+        /// Sets [`ServerConfig::ping_interval`].
+        ping_interval: Duration;
+        /// Sets [`ServerConfig::idle_timeout`].
+        idle_timeout: Duration;
+        /// Sets [`ServerConfig::close_timeout`].
+        close_timeout: Duration;
+        /// Sets [`ServerConfig::write_timeout`].
+        write_timeout: Duration;
+        /// Sets [`ServerConfig::queue_len`].
+        queue_len: usize;
+        /// Sets [`ServerConfig::stack_size`].
+        stack_size: usize;
+    }
+
+    /// The core's per-connection limits derived from this configuration.
+    pub(crate) fn core(&self) -> Config {
+        Config {
+            max_frame_size: self.max_frame_size.min(self.max_message_size),
+            max_message_size: self.max_message_size,
+            ..Config::default()
+        }
+    }
+
+    /// Replaces zero durations and lengths, which would mean "block
+    /// forever" to the socket API or "no room at all" to the queue, with the
+    /// smallest usable values.
+    pub(crate) fn sanitized(mut self) -> ServerConfig {
+        let min = Duration::from_millis(1);
+        for d in [
+            &mut self.handshake_timeout,
+            &mut self.ping_interval,
+            &mut self.idle_timeout,
+            &mut self.close_timeout,
+            &mut self.write_timeout,
+        ] {
+            *d = (*d).max(min);
+        }
+        self.queue_len = self.queue_len.max(1);
+        self.max_handshakes = self.max_handshakes.max(1);
+        self.stack_size = self.stack_size.max(32 << 10);
+        self
+    }
+}

@@ -1,0 +1,170 @@
+//! What an application plugs into the server: the [`Handler`] callbacks,
+//! the [`ConnectionInfo`] they receive, and [`HttpResponse`] for plain HTTP
+//! routes served on the same port.
+
+use crate::server::ServerHandle;
+use rusty_socket_core::http::Request;
+use rusty_socket_core::{CloseFrame, Message};
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::SystemTime;
+
+/// The server's name for one WebSocket connection: unique for the life of
+/// the server, never reused, counting up from 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnectionId(pub u64);
+
+impl fmt::Display for ConnectionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// What the server knows about an open connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionInfo {
+    /// The connection's id.
+    pub id: ConnectionId,
+    /// The client's address.
+    pub peer_addr: SocketAddr,
+    /// The request target of the upgrade request, such as `/chat?room=1`.
+    pub target: String,
+    /// When the upgrade completed.
+    pub opened_at: SystemTime,
+}
+
+/// The application's side of the server. Every method has a default that
+/// does nothing, so implement only what you need.
+///
+/// The callbacks of one connection run on that connection's reader thread,
+/// one at a time and in order: `on_open`, then `on_message` for each text or
+/// binary message, then `on_close` exactly once. Callbacks of different
+/// connections run concurrently, hence `Sync`. A callback should not block
+/// for long: while it runs, its connection's messages wait (other
+/// connections are not affected). Sending never blocks: see
+/// [`ServerHandle::send_to`].
+///
+/// A callback that panics closes its connection with code 1011 (internal
+/// error); the server goes on.
+///
+/// ```no_run
+/// use rusty_socket_server::{ConnectionId, Handler, Server, ServerConfig, ServerHandle};
+/// use rusty_socket_core::Message;
+///
+/// /// Sends every message back to everyone.
+/// struct Echo;
+///
+/// impl Handler for Echo {
+///     fn on_message(&self, server: &ServerHandle, _id: ConnectionId, message: Message) {
+///         server.broadcast(message);
+///     }
+/// }
+///
+/// Server::bind(ServerConfig::new("127.0.0.1:9001"), Echo)?.run()?;
+/// # Ok::<(), rusty_socket_server::Error>(())
+/// ```
+pub trait Handler: Send + Sync + 'static {
+    /// A client completed the opening handshake. It is already registered:
+    /// messages sent to it from here are delivered after the handshake.
+    fn on_open(&self, server: &ServerHandle, connection: &ConnectionInfo) {
+        let _ = (server, connection);
+    }
+
+    /// A complete text or binary message arrived. Pings are answered by the
+    /// server and are not reported here.
+    fn on_message(&self, server: &ServerHandle, id: ConnectionId, message: Message) {
+        let _ = (server, id, message);
+    }
+
+    /// The connection is over and no longer registered. `frame` is the
+    /// close frame the client sent, if it sent one (`None` also when it sent
+    /// an empty close frame, or the server closed it for a reason of its
+    /// own: a limit, a timeout, a shutdown).
+    fn on_close(&self, server: &ServerHandle, id: ConnectionId, frame: Option<CloseFrame>) {
+        let _ = (server, id, frame);
+    }
+
+    /// A plain HTTP request (one that does not ask for an upgrade). Return
+    /// `Some` to answer it; `None` falls through to the built-in routes
+    /// (`GET /health`, `GET /stats`) and then to `404 Not Found`.
+    fn on_http(&self, request: &Request) -> Option<HttpResponse> {
+        let _ = request;
+        None
+    }
+}
+
+/// An answer to a plain HTTP request. The server adds `Content-Length` and
+/// `Connection: close` (one request per TCP connection).
+///
+/// ```
+/// use rusty_socket_server::HttpResponse;
+/// let page = HttpResponse::html("<h1>hi</h1>");
+/// assert_eq!(page.status, 200);
+/// assert!(String::from_utf8(page.encode()).unwrap().ends_with("\r\n\r\n<h1>hi</h1>"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpResponse {
+    /// The status code, such as 200.
+    pub status: u16,
+    /// The `Content-Type` header.
+    pub content_type: String,
+    /// More header fields.
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl HttpResponse {
+    /// A response with `status`, `content_type` and `body`.
+    pub fn new(status: u16, content_type: &str, body: impl Into<Vec<u8>>) -> HttpResponse {
+        HttpResponse {
+            status,
+            content_type: content_type.to_owned(),
+            headers: Vec::new(),
+            body: body.into(),
+        }
+    }
+
+    /// A `text/plain` response.
+    pub fn text(status: u16, body: impl Into<Vec<u8>>) -> HttpResponse {
+        HttpResponse::new(status, "text/plain; charset=utf-8", body)
+    }
+
+    /// A `200 OK` HTML page.
+    pub fn html(body: impl Into<Vec<u8>>) -> HttpResponse {
+        HttpResponse::new(200, "text/html; charset=utf-8", body)
+    }
+
+    /// A `200 OK` JSON document.
+    pub fn json(body: impl Into<Vec<u8>>) -> HttpResponse {
+        HttpResponse::new(200, "application/json", body)
+    }
+
+    /// Adds a header field.
+    #[must_use]
+    pub fn header(mut self, name: &str, value: &str) -> HttpResponse {
+        self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// The response as bytes on the wire.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut head = format!(
+            "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n",
+            self.status,
+            rusty_socket_core::handshake::reason_phrase(self.status),
+            self.content_type,
+            self.body.len()
+        );
+        for (name, value) in &self.headers {
+            head.push_str(name);
+            head.push_str(": ");
+            head.push_str(value);
+            head.push_str("\r\n");
+        }
+        head.push_str("\r\n");
+        let mut out = head.into_bytes();
+        out.extend_from_slice(&self.body);
+        out
+    }
+}

@@ -1,0 +1,332 @@
+//! The read loop of an open connection: bytes from the socket into the
+//! core's sans-IO [`Receiver`], messages out to the [`crate::Handler`], and
+//! the timers of the connection (pings, idle timeout), all driven by the
+//! socket's read timeout: the thread sleeps in `read` and nowhere else.
+//!
+//! The read buffer is allocated when the first bytes arrive (the thread
+//! waits for them with a one-byte `peek`), grows while reads fill it, and is
+//! freed again when the connection falls silent, so an idle connection holds
+//! no buffer at all. The receiver consumes payload as it arrives, so what
+//! stays in the buffer between reads is at most a partial frame header.
+
+use crate::conn::{Conn, Outgoing};
+use crate::server::{ServerHandle, Shared};
+use rusty_socket_core::frame::encode_frame;
+use rusty_socket_core::{CloseCode, CloseFrame, Message, OpCode, Receiver, Role};
+use std::io::{self, Read};
+use std::net::TcpStream;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::{Duration, Instant};
+
+/// How a connection's read loop ended.
+pub(crate) enum End {
+    /// The closing handshake is done or under way: a close frame is queued
+    /// (or was sent). Carries the peer's close frame, if it sent one.
+    Done(Option<CloseFrame>),
+    /// The connection is unusable: the peer vanished, a read failed, or it
+    /// did not answer our close in time.
+    Dead,
+}
+
+/// A lazily allocated, growable read buffer: bytes `start..end` of `data`
+/// are received but not yet consumed.
+struct ReadBuffer {
+    data: Vec<u8>,
+    start: usize,
+    end: usize,
+    initial: usize,
+    max: usize,
+}
+
+impl ReadBuffer {
+    fn new(initial: usize, max: usize, leftover: &[u8]) -> ReadBuffer {
+        ReadBuffer {
+            data: leftover.to_vec(),
+            start: 0,
+            end: leftover.len(),
+            initial: initial.max(64),
+            max: max.max(initial),
+        }
+    }
+
+    fn pending(&mut self) -> &mut [u8] {
+        &mut self.data[self.start..self.end]
+    }
+
+    fn is_empty(&self) -> bool {
+        self.start == self.end
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.start += n;
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        }
+    }
+
+    /// Frees the buffer if nothing is pending in it.
+    fn release(&mut self) {
+        if self.is_empty() {
+            self.data = Vec::new();
+        }
+    }
+
+    /// One `read`; returns the number of bytes received (0: end of file).
+    fn fill(&mut self, stream: &TcpStream) -> io::Result<usize> {
+        if self.data.is_empty() {
+            // Wait for data before allocating anything.
+            if stream.peek(&mut [0u8; 1])? == 0 {
+                return Ok(0);
+            }
+            self.data = vec![0; self.initial];
+        } else if self.end == self.data.len() {
+            if self.start > 0 {
+                self.data.copy_within(self.start..self.end, 0);
+                self.end -= self.start;
+                self.start = 0;
+            } else {
+                let grown = (self.data.len() * 2).min(self.max).max(self.end + 64);
+                self.data.resize(grown, 0);
+            }
+        }
+        let free = self.data.len() - self.end;
+        let n = (&mut &*stream).read(&mut self.data[self.end..])?;
+        self.end += n;
+        // A read that fills the buffer means the peer sends faster than we
+        // read: a bigger buffer takes fewer system calls.
+        if n == free && self.data.len() < self.max {
+            let grown = (self.data.len() * 2).min(self.max);
+            self.data.resize(grown, 0);
+        }
+        Ok(n)
+    }
+}
+
+/// The state of one connection's read loop.
+struct Reader<'a> {
+    shared: &'a Shared,
+    handle: &'a ServerHandle,
+    conn: &'a Conn,
+    receiver: Receiver,
+    buffer: ReadBuffer,
+    /// When the last bytes arrived.
+    last_received: Instant,
+    /// When we last sent a ping.
+    last_ping: Instant,
+    /// When we noticed that a close is under way; the peer has until then
+    /// plus the close timeout to answer.
+    closing_since: Option<Instant>,
+    /// The read timeout currently set on the socket.
+    timeout: Option<Duration>,
+}
+
+/// Runs the read loop of `conn` until the connection ends.
+pub(crate) fn run(shared: &Shared, handle: &ServerHandle, conn: &Conn, leftover: &[u8]) -> End {
+    let now = Instant::now();
+    let mut reader = Reader {
+        shared,
+        handle,
+        conn,
+        receiver: Receiver::new(Role::Server, shared.core),
+        buffer: ReadBuffer::new(
+            shared.core.read_buffer_size,
+            shared.core.max_read_buffer,
+            leftover,
+        ),
+        last_received: now,
+        last_ping: now,
+        closing_since: None,
+        timeout: None,
+    };
+    reader.run()
+}
+
+impl Reader<'_> {
+    fn run(&mut self) -> End {
+        let _batching = crate::server::Batching::start();
+        loop {
+            if let Some(end) = self.decode_buffered() {
+                return end;
+            }
+            // This read's messages are handled: send what they broadcast.
+            crate::server::flush_deferred();
+            let now = Instant::now();
+            if self.closing_since.is_none() && self.conn.is_closing() {
+                self.closing_since = Some(now);
+            }
+            let timeout = match self.next_deadline().checked_duration_since(now) {
+                Some(left) if !left.is_zero() => left,
+                _ => {
+                    if let Some(end) = self.on_timer(now) {
+                        return end;
+                    }
+                    continue;
+                }
+            };
+            // Setting a timeout is a system call: only when it changes much.
+            let stale = self.timeout.map_or(true, |t| {
+                t > timeout || t + Duration::from_millis(5) < timeout
+            });
+            if stale {
+                if let Err(e) = self.conn.stream.set_read_timeout(Some(timeout)) {
+                    return self.dead(&e);
+                }
+                self.timeout = Some(timeout);
+            }
+            match self.buffer.fill(&self.conn.stream) {
+                Ok(0) => {
+                    if self.closing_since.is_none() {
+                        crate::log::peer(
+                            self.conn.info.peer_addr,
+                            format_args!(
+                                "connection {}: closed without a close frame (1006)",
+                                self.conn.id()
+                            ),
+                        );
+                    }
+                    return End::Dead;
+                }
+                Ok(_) => self.last_received = Instant::now(),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    // An idle moment: give the buffer back.
+                    if self.receiver.is_idle() {
+                        self.buffer.release();
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return self.dead(&e),
+            }
+        }
+    }
+
+    fn dead(&self, e: &io::Error) -> End {
+        if self.closing_since.is_none() && !crate::writer::is_disconnect(e) {
+            crate::log::peer(
+                self.conn.info.peer_addr,
+                format_args!("connection {}: read failed: {e}", self.conn.id()),
+            );
+        }
+        End::Dead
+    }
+
+    /// When the read loop must next wake up by itself.
+    fn next_deadline(&self) -> Instant {
+        let config = &self.shared.config;
+        if let Some(since) = self.closing_since {
+            return since + config.close_timeout;
+        }
+        let idle = self.last_received + config.idle_timeout;
+        let ping = self.last_received.max(self.last_ping) + config.ping_interval;
+        idle.min(ping)
+    }
+
+    /// A deadline passed.
+    fn on_timer(&mut self, now: Instant) -> Option<End> {
+        let config = &self.shared.config;
+        if self.closing_since.is_some() {
+            // The peer did not answer our close in time.
+            return Some(End::Dead);
+        }
+        if now >= self.last_received + config.idle_timeout {
+            crate::log::peer(
+                self.conn.info.peer_addr,
+                format_args!(
+                    "connection {}: silent for {:?}; closing with 1001",
+                    self.conn.id(),
+                    config.idle_timeout
+                ),
+            );
+            self.conn
+                .close(Some(CloseFrame::new(CloseCode::GOING_AWAY, "idle timeout")));
+            self.closing_since = Some(now);
+            return None;
+        }
+        // Time for a ping; a full queue closes the connection with 1008.
+        self.last_ping = now;
+        let mut ping = Vec::with_capacity(2);
+        encode_frame(&mut ping, true, OpCode::Ping, &[], None);
+        let _ = self.conn.enqueue(Outgoing::Owned(ping.into_boxed_slice()));
+        None
+    }
+
+    /// Hands every complete message in the buffer to `dispatch`.
+    fn decode_buffered(&mut self) -> Option<End> {
+        while !self.buffer.is_empty() {
+            match self.receiver.decode(self.buffer.pending()) {
+                Ok((used, message)) => {
+                    self.buffer.consume(used);
+                    match message {
+                        Some(message) => {
+                            if let Some(end) = self.dispatch(message) {
+                                return Some(end);
+                            }
+                        }
+                        None => break,
+                    }
+                }
+                Err(e) => {
+                    // Section 7.1.7: fail the connection with the code the
+                    // error implies (1002, 1007 or 1009).
+                    let code = e.close_code().unwrap_or(CloseCode::PROTOCOL_ERROR);
+                    crate::log::peer(
+                        self.conn.info.peer_addr,
+                        format_args!("connection {}: {e}; closing with {code}", self.conn.id()),
+                    );
+                    self.conn.close(Some(CloseFrame::new(code, &e.to_string())));
+                    return Some(End::Done(None));
+                }
+            }
+        }
+        None
+    }
+
+    fn dispatch(&mut self, message: Message) -> Option<End> {
+        match message {
+            Message::Text(_) | Message::Binary(_) => {
+                self.shared.counters.received(message.len());
+                // Section 5.5.1: after sending a close, an endpoint may
+                // discard what still arrives.
+                if self.conn.is_closing() {
+                    return None;
+                }
+                let id = self.conn.id();
+                let delivered = catch_unwind(AssertUnwindSafe(|| {
+                    self.shared.handler.on_message(self.handle, id, message);
+                }));
+                if delivered.is_err() {
+                    crate::session::handler_panicked(self.conn, "on_message");
+                }
+                None
+            }
+            // Section 5.5.2: "Upon receipt of a Ping frame, an endpoint MUST
+            // send a Pong frame in response, unless it already received a
+            // Close frame." It goes through the queue like everything else,
+            // so a client that pings without reading fills its own queue and
+            // is closed (1008), instead of growing our memory.
+            Message::Ping(payload) => {
+                if !self.conn.is_closing() {
+                    let mut pong = Vec::with_capacity(2 + payload.len());
+                    encode_frame(&mut pong, true, OpCode::Pong, &payload, None);
+                    let _ = self.conn.enqueue(Outgoing::Owned(pong.into_boxed_slice()));
+                }
+                None
+            }
+            Message::Pong(_) => None,
+            // Section 5.5.1: "If an endpoint receives a Close frame and did
+            // not previously send a Close frame, the endpoint MUST send a
+            // Close frame in response." It echoes the status code. If we
+            // sent ours first, the closing handshake is now complete.
+            Message::Close(frame) => {
+                let reply = frame.as_ref().map(|f| CloseFrame::new(f.code, ""));
+                self.conn.close(reply);
+                Some(End::Done(frame))
+            }
+        }
+    }
+}

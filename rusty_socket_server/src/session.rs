@@ -1,0 +1,293 @@
+//! The life of one accepted socket, on its reader thread: read the request
+//! head within the handshake deadline, then either answer plain HTTP, refuse
+//! the upgrade (400/405/426/431/503/505), or accept it, start the writer
+//! thread, register the connection and hand over to [`crate::reader`].
+//! When the reader is done, the connection is torn down here: writer joined,
+//! socket closed, registry entry removed, [`crate::Handler::on_close`] called.
+
+use crate::conn::Conn;
+use crate::handler::{ConnectionId, ConnectionInfo, HttpResponse};
+use crate::reader::{self, End};
+use crate::server::{lock, ServerHandle, Shared};
+use rusty_socket_core::frame::Decoded;
+use rusty_socket_core::handshake::{
+    error_response, is_upgrade_request, response_101, validate_request,
+};
+use rusty_socket_core::http::{Limits, Request};
+use rusty_socket_core::{CloseCode, CloseFrame, HandshakeError};
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::Ordering;
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::thread;
+use std::time::{Instant, SystemTime};
+
+/// Why the request head did not arrive.
+enum HeadError {
+    /// The deadline passed.
+    Timeout,
+    /// The peer closed before a whole head arrived.
+    Closed,
+    /// The head is not acceptable HTTP; answered with its status.
+    Bad(HandshakeError),
+    Io(io::Error),
+}
+
+const SERVICE_UNAVAILABLE: &str = "too many connections, try again later\n";
+
+/// Answers `503` on a socket the server has no thread for, without reading
+/// or waiting: a best effort.
+pub(crate) fn refuse_now(stream: &TcpStream) {
+    let _ = stream.set_nonblocking(true);
+    let mut stream = stream;
+    let _ = stream.write_all(&HttpResponse::text(503, SERVICE_UNAVAILABLE).encode());
+    let _ = stream.shutdown(Shutdown::Both);
+}
+
+/// Runs the socket's whole life. `pending_id` is its entry in the table of
+/// handshakes in progress.
+pub(crate) fn run(shared: &Arc<Shared>, stream: Arc<TcpStream>, peer: SocketAddr, pending_id: u64) {
+    let deadline = Instant::now() + shared.config.handshake_timeout;
+    let head = read_head(&stream, deadline);
+    lock(&shared.pending).remove(&pending_id);
+    shared.handshaking.fetch_sub(1, Ordering::AcqRel);
+    let (request, leftover) = match head {
+        Ok(head) => head,
+        Err(HeadError::Timeout) => {
+            crate::log::peer(peer, format_args!("handshake timed out"));
+            return;
+        }
+        Err(HeadError::Closed) => return,
+        Err(HeadError::Io(e)) => {
+            if !crate::writer::is_disconnect(&e) && !shared.shutting_down.load(Ordering::Acquire) {
+                crate::log::peer(peer, format_args!("handshake failed: {e}"));
+            }
+            return;
+        }
+        Err(HeadError::Bad(e)) => {
+            crate::log::peer(peer, format_args!("bad request: {e}"));
+            reply(&stream, &error_response(&e));
+            return;
+        }
+    };
+    let _ = stream.set_write_timeout(Some(shared.config.write_timeout));
+    if !is_upgrade_request(&request) {
+        reply(&stream, &crate::routes::respond(shared, &request).encode());
+        return;
+    }
+    let key = match validate_request(&request) {
+        Ok(upgrade) => upgrade.key.to_owned(),
+        Err(e) => {
+            crate::log::peer(peer, format_args!("bad upgrade request: {e}"));
+            reply(&stream, &error_response(&e));
+            return;
+        }
+    };
+    if !reserve_slot(shared) {
+        crate::log::peer(peer, format_args!("connection limit reached; answered 503"));
+        reply(
+            &stream,
+            &HttpResponse::text(503, SERVICE_UNAVAILABLE).encode(),
+        );
+        return;
+    }
+    let _slot = Slot(shared);
+    if let Err(e) = (&*stream).write_all(&response_101(&key, None)) {
+        crate::log::peer(peer, format_args!("cannot answer the handshake: {e}"));
+        return;
+    }
+    let info = ConnectionInfo {
+        id: ConnectionId(shared.next_id.fetch_add(1, Ordering::Relaxed)),
+        peer_addr: peer,
+        target: request.target,
+        opened_at: SystemTime::now(),
+    };
+    drop(request.headers);
+    open(shared, stream, info, &leftover);
+}
+
+/// Takes one of the `max_connections` slots, if one is free.
+fn reserve_slot(shared: &Shared) -> bool {
+    let max = shared.config.max_connections as u64;
+    shared
+        .counters
+        .connections
+        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+            (n < max).then_some(n + 1)
+        })
+        .is_ok()
+}
+
+/// Gives a slot back when the connection ends.
+struct Slot<'a>(&'a Shared);
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        self.0.counters.connections.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Writes a whole answer and closes our side.
+fn reply(stream: &TcpStream, bytes: &[u8]) {
+    let mut stream = stream;
+    let _ = stream.write_all(bytes);
+    let _ = stream.shutdown(Shutdown::Write);
+}
+
+/// Reads until a whole request head has arrived or `deadline` passes. Each
+/// read waits at most until the deadline, so a client sending one byte at a
+/// time gains nothing. The head may not exceed 8 KiB
+/// ([`Limits::max_head_size`]).
+fn read_head(stream: &TcpStream, deadline: Instant) -> Result<(Request, Vec<u8>), HeadError> {
+    // Read straight into the heap buffer: a chunk on the stack would stay
+    // resident in every connection thread's stack afterwards.
+    let mut buffer: Vec<u8> = Vec::new();
+    let mut stream = stream;
+    loop {
+        let now = Instant::now();
+        if now >= deadline {
+            return Err(HeadError::Timeout);
+        }
+        stream
+            .set_read_timeout(Some(deadline - now))
+            .map_err(HeadError::Io)?;
+        let filled = buffer.len();
+        buffer.resize(filled + 1024, 0);
+        let read = stream.read(&mut buffer[filled..]);
+        buffer.truncate(filled + *read.as_ref().unwrap_or(&0));
+        let n = match read {
+            Ok(0) => return Err(HeadError::Closed),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                return Err(HeadError::Timeout)
+            }
+            Err(e) => return Err(HeadError::Io(e)),
+        };
+        debug_assert!(n > 0);
+        match Request::parse(&buffer, Limits::default()) {
+            Ok(Decoded::Partial) => {}
+            Ok(Decoded::Complete(request, len)) => {
+                buffer.drain(..len);
+                return Ok((request, buffer));
+            }
+            Err(e) => return Err(HeadError::Bad(e)),
+        }
+    }
+}
+
+/// Starts the writer, registers the connection and runs it to the end.
+fn open(shared: &Arc<Shared>, stream: Arc<TcpStream>, info: ConnectionInfo, leftover: &[u8]) {
+    let peer = info.peer_addr;
+    let id = info.id;
+    let (queue, outgoing) = mpsc::sync_channel(shared.config.queue_len);
+    let conn = Arc::new(Conn::new(info, Arc::clone(&stream), queue));
+    let writer_conn = Arc::clone(&conn);
+    let close_timeout = shared.config.close_timeout;
+    let reader_thread = thread::current();
+    let writer = match shared.spawn("ws-writer", move || {
+        crate::writer::run(&writer_conn, &outgoing, close_timeout);
+        writer_conn.writer_done.store(true, Ordering::Release);
+        reader_thread.unpark();
+    }) {
+        Ok(writer) => writer,
+        Err(e) => {
+            crate::log::peer(peer, format_args!("cannot spawn a writer thread: {e}"));
+            let _ = stream.shutdown(Shutdown::Both);
+            return;
+        }
+    };
+    let registered = {
+        let mut registry = shared.registry.write().unwrap_or_else(|p| p.into_inner());
+        if shared.shutting_down.load(Ordering::Acquire) {
+            false
+        } else {
+            registry.insert(id, Arc::clone(&conn));
+            true
+        }
+    };
+    let handle = ServerHandle::new(Arc::clone(shared));
+    let end = if registered {
+        shared
+            .counters
+            .total_accepted
+            .fetch_add(1, Ordering::Relaxed);
+        let opened = catch_unwind(AssertUnwindSafe(|| {
+            shared.handler.on_open(&handle, &conn.info)
+        }));
+        if opened.is_err() {
+            handler_panicked(&conn, "on_open");
+        }
+        reader::run(shared, &handle, &conn, leftover)
+    } else {
+        conn.close(Some(CloseFrame::new(
+            CloseCode::GOING_AWAY,
+            "server shutting down",
+        )));
+        End::Done(None)
+    };
+
+    // Teardown. The reader is done: let the writer finish (its close frame,
+    // if any, is at the end of its queue) for at most the close timeout.
+    let peer_close = match end {
+        End::Done(frame) => frame,
+        End::Dead => {
+            conn.abandon();
+            let _ = stream.shutdown(Shutdown::Both);
+            None
+        }
+    };
+    conn.reader_done.store(true, Ordering::Release);
+    writer.thread().unpark();
+    let deadline = Instant::now() + close_timeout;
+    while !conn.writer_done.load(Ordering::Acquire) {
+        let now = Instant::now();
+        if now >= deadline {
+            conn.abandon();
+            break;
+        }
+        thread::park_timeout(deadline - now);
+    }
+    // The server closes the TCP connection (section 7.1.1); this also ends
+    // a write the writer may still be blocked in.
+    let _ = stream.shutdown(Shutdown::Both);
+    let _ = writer.join();
+    if registered {
+        shared
+            .registry
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&id);
+        let closed = catch_unwind(AssertUnwindSafe(|| {
+            shared.handler.on_close(&handle, id, peer_close)
+        }));
+        if closed.is_err() {
+            crate::log::peer(
+                peer,
+                format_args!("connection {id}: the handler panicked in on_close"),
+            );
+        }
+    }
+}
+
+/// A handler callback panicked: close the connection with 1011.
+pub(crate) fn handler_panicked(conn: &Conn, callback: &str) {
+    crate::log::peer(
+        conn.info.peer_addr,
+        format_args!(
+            "connection {}: the handler panicked in {callback}; closing with 1011",
+            conn.id()
+        ),
+    );
+    conn.close(Some(CloseFrame::new(
+        CloseCode::INTERNAL_ERROR,
+        "internal error",
+    )));
+}

@@ -1,0 +1,309 @@
+//! The server over real sockets on 127.0.0.1:0. Every wait is bounded by a
+//! read timeout or a channel timeout; nothing sleeps to synchronise.
+
+mod common;
+
+use common::{get, raw_http, read_text, TestServer, WAIT};
+use rusty_socket_core::{CloseCode, Config, Message, Receiver, Role};
+use rusty_socket_server::ServerConfig;
+use std::io::{self, Read, Write};
+use std::net::TcpStream;
+use std::thread;
+use std::time::{Duration, Instant};
+
+fn config() -> ServerConfig {
+    ServerConfig::default().close_timeout(Duration::from_secs(1))
+}
+
+/// Reads until a close frame and returns its code.
+fn read_close_code(ws: &mut rusty_socket_core::WebSocket<TcpStream>) -> Option<CloseCode> {
+    loop {
+        match ws.read() {
+            Ok(Message::Close(frame)) => return frame.map(|f| f.code),
+            Ok(_) => {}
+            Err(e) => panic!("no close frame: {e}"),
+        }
+    }
+}
+
+#[test]
+fn broadcast_reaches_everyone_in_order() {
+    let server = TestServer::start(config());
+    let mut clients: Vec<_> = (0..3).map(|_| server.client().0).collect();
+    for i in 0..50 {
+        clients[0]
+            .write(Message::text(format!("message {i}")))
+            .unwrap();
+    }
+    clients[0].flush().unwrap();
+    for ws in &mut clients {
+        for i in 0..50 {
+            assert_eq!(read_text(ws), format!("message {i}"));
+        }
+    }
+    let stats = server.handle.stats();
+    assert_eq!(
+        (stats.connections, stats.messages_in, stats.messages_out),
+        (3, 50, 150)
+    );
+    server.handle.shutdown();
+}
+
+#[test]
+fn send_to_reaches_only_its_target() {
+    let server = TestServer::start(config());
+    let (mut a, _) = server.client();
+    let (mut b, b_id) = server.client();
+    let (mut c, _) = server.client();
+    a.send(format!("to {b_id} just for b")).unwrap();
+    assert_eq!(read_text(&mut b), "just for b");
+    // A broadcast after it: the next thing a and c see must be that.
+    a.send("everyone").unwrap();
+    for ws in [&mut a, &mut b, &mut c] {
+        assert_eq!(read_text(ws), "everyone");
+    }
+    assert!(server
+        .handle
+        .send_to(rusty_socket_server::ConnectionId(999), "x")
+        .is_err());
+    server.handle.shutdown();
+}
+
+#[test]
+fn a_stalled_client_is_closed_with_1008_without_delaying_others() {
+    let server = TestServer::start(config().queue_len(4));
+    let (mut fast, _) = server.client();
+    let (mut stalled, stalled_id) = server.client();
+    let payload = vec![7u8; 64 << 10];
+    let started = Instant::now();
+    let mut sent = 0;
+    // The fast client reads each message before the next is sent; the
+    // stalled one never reads, until its queue overflows.
+    while server.handle.broadcast(payload.clone()) == 2 {
+        assert_eq!(fast.read().unwrap(), Message::Binary(payload.clone()));
+        sent += 1;
+        assert!(sent < 5_000, "the stalled client was never closed");
+    }
+    // The message that found the queue full still reached the fast client.
+    assert_eq!(fast.read().unwrap(), Message::Binary(payload.clone()));
+    assert!(started.elapsed() < WAIT);
+    assert!(server.handle.connection(stalled_id).is_some() || sent > 0);
+    // Now read: the backlog, then the close.
+    assert_eq!(
+        read_close_code(&mut stalled),
+        Some(CloseCode::POLICY_VIOLATION)
+    );
+    // The fast client goes on.
+    fast.send("still here").unwrap();
+    assert_eq!(read_text(&mut fast), "still here");
+    server.handle.shutdown();
+}
+
+#[test]
+fn max_connections_answers_503() {
+    let server = TestServer::start(config().max_connections(2));
+    let _a = server.client();
+    let _b = server.client();
+    match common::try_client(server.addr()) {
+        Err(rusty_socket_core::Error::Handshake(rusty_socket_core::HandshakeError::Rejected {
+            status,
+            ..
+        })) => assert_eq!(status, 503),
+        other => panic!("expected a 503, got {:?}", other.map(|_| ())),
+    }
+    server.handle.shutdown();
+}
+
+/// Waits for the server to close `stream`; returns how long it took.
+fn time_until_closed(stream: &mut TcpStream, started: Instant) -> Duration {
+    stream.set_read_timeout(Some(WAIT)).unwrap();
+    let mut buf = [0u8; 64];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return started.elapsed(),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => return started.elapsed(),
+            Err(e) => panic!("not closed: {e}"),
+        }
+    }
+}
+
+#[test]
+fn handshake_timeout_drops_silent_and_half_sent_handshakes() {
+    let timeout = Duration::from_millis(300);
+    let server = TestServer::start(config().handshake_timeout(timeout));
+    // Silent.
+    let started = Instant::now();
+    let mut silent = TcpStream::connect(server.addr()).unwrap();
+    let took = time_until_closed(&mut silent, started);
+    assert!(
+        took >= timeout - Duration::from_millis(50) && took < timeout * 5,
+        "{took:?}"
+    );
+    // Half a head, then a byte every 50 ms: the deadline still holds.
+    let started = Instant::now();
+    let mut trickle = TcpStream::connect(server.addr()).unwrap();
+    trickle.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").unwrap();
+    trickle
+        .set_read_timeout(Some(Duration::from_millis(50)))
+        .unwrap();
+    let mut buf = [0u8; 64];
+    let took = loop {
+        if trickle.write_all(b"X").is_err() {
+            break started.elapsed();
+        }
+        match trickle.read(&mut buf) {
+            Ok(0) => break started.elapsed(),
+            Ok(_) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => break started.elapsed(),
+        }
+        assert!(
+            started.elapsed() < WAIT,
+            "the trickling client was never dropped"
+        );
+    };
+    assert!(took < timeout * 5, "{took:?}");
+    server.handle.shutdown();
+}
+
+#[test]
+fn pings_at_the_interval_and_idle_timeout_closes_with_1001() {
+    let ping_interval = Duration::from_millis(100);
+    let idle = Duration::from_millis(600);
+    let server = TestServer::start(config().ping_interval(ping_interval).idle_timeout(idle));
+    let (mut ws, _) = server.client();
+    let opened = Instant::now();
+    // Read raw frames, never answering the pings.
+    let stream = ws.get_mut();
+    let mut receiver = Receiver::new(Role::Client, Config::default());
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 256];
+    let mut pings = Vec::new();
+    let close = 'outer: loop {
+        let n = stream.read(&mut chunk).expect("the server closes in time");
+        assert!(n > 0, "closed without a close frame");
+        buf.extend_from_slice(&chunk[..n]);
+        loop {
+            let (used, message) = receiver.decode(&mut buf).unwrap();
+            buf.drain(..used);
+            match message {
+                Some(Message::Ping(_)) => pings.push(opened.elapsed()),
+                Some(Message::Close(frame)) => break 'outer frame,
+                Some(other) => panic!("unexpected {other:?}"),
+                None => break,
+            }
+        }
+    };
+    let closed = opened.elapsed();
+    assert_eq!(close.map(|f| f.code), Some(CloseCode::GOING_AWAY));
+    assert!(
+        closed >= idle - Duration::from_millis(50) && closed < idle * 4,
+        "{closed:?}"
+    );
+    assert!(pings.len() >= 2, "pings: {pings:?}");
+    assert!(
+        pings[0] >= ping_interval - Duration::from_millis(30),
+        "pings: {pings:?}"
+    );
+    server.handle.shutdown();
+}
+
+#[test]
+fn health_stats_and_404() {
+    let server = TestServer::start(config());
+    let _ws = server.client();
+    assert_eq!(get(server.addr(), "/health"), (200, "ok".to_owned()));
+    let (status, body) = get(server.addr(), "/stats");
+    assert_eq!(status, 200);
+    assert!(
+        body.starts_with("{\"connections\":1,\"total_accepted\":1,\"messages_in\":0"),
+        "{body}"
+    );
+    assert!(
+        body.contains("\"uptime_secs\":") && body.ends_with('}'),
+        "{body}"
+    );
+    assert_eq!(get(server.addr(), "/nope").0, 404);
+    server.handle.shutdown();
+}
+
+#[test]
+fn bad_upgrades_get_400_and_426() {
+    let server = TestServer::start(config());
+    let addr = server.addr();
+    let no_key = raw_http(
+        addr,
+        "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    );
+    assert!(no_key.starts_with("HTTP/1.1 400 "), "{no_key}");
+    let old_version = raw_http(
+        addr,
+        "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n\r\n",
+    );
+    assert!(old_version.starts_with("HTTP/1.1 426 "), "{old_version}");
+    assert!(
+        old_version.contains("Sec-WebSocket-Version: 13"),
+        "{old_version}"
+    );
+    let garbage = raw_http(addr, "HELLO\r\n\r\n");
+    assert!(garbage.starts_with("HTTP/1.1 400 "), "{garbage}");
+    server.handle.shutdown();
+}
+
+#[test]
+fn a_declared_2_pow_40_byte_frame_is_refused_with_1009() {
+    let server = TestServer::start(config());
+    let (mut ws, _) = server.client();
+    let mut header = vec![0x82, 0x80 | 127];
+    header.extend_from_slice(&(1u64 << 40).to_be_bytes());
+    header.extend_from_slice(&[1, 2, 3, 4]);
+    ws.get_mut().write_all(&header).unwrap();
+    assert_eq!(read_close_code(&mut ws), Some(CloseCode::MESSAGE_TOO_BIG));
+    server.handle.shutdown();
+}
+
+#[test]
+fn shutdown_sends_1001_to_everyone_and_returns() {
+    let server = TestServer::start(config());
+    let readers: Vec<_> = (0..3)
+        .map(|_| {
+            let (mut ws, _) = server.client();
+            thread::spawn(move || read_close_code(&mut ws))
+        })
+        .collect();
+    let started = Instant::now();
+    server.handle.shutdown();
+    assert!(started.elapsed() < WAIT);
+    for reader in readers {
+        assert_eq!(reader.join().unwrap(), Some(CloseCode::GOING_AWAY));
+    }
+    assert_eq!(server.handle.connection_count(), 0);
+    assert!(TcpStream::connect(server.addr()).is_err() || get_fails(server.addr()));
+}
+
+/// After shutdown nothing answers any more.
+fn get_fails(addr: std::net::SocketAddr) -> bool {
+    let Ok(mut stream) = TcpStream::connect(addr) else {
+        return true;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
+    let _ = stream.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
+    let mut buf = Vec::new();
+    !matches!(stream.read_to_end(&mut buf), Ok(n) if n > 0)
+}
+
+#[test]
+fn client_close_is_echoed_and_reported() {
+    let server = TestServer::start(config());
+    let (mut ws, _) = server.client();
+    ws.close(CloseCode::NORMAL, "bye").unwrap();
+    assert_eq!(read_close_code(&mut ws), Some(CloseCode::NORMAL));
+    // The server then closes the TCP connection.
+    assert!(ws.read().is_err());
+    server.handle.shutdown();
+}
