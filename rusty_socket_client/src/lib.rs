@@ -25,21 +25,32 @@
 //! - [`Error`]: one error type; a refused upgrade keeps the server's status
 //!   and headers ([`Rejection`]).
 //!
-//! ```no_run
+//! ```
+//! # // An echo server on loopback, made with the core, for the example to talk to.
+//! # use rusty_socket_core::{handshake, Config};
+//! # let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+//! # let url = format!("ws://{}/", listener.local_addr()?);
+//! # std::thread::spawn(move || -> rusty_socket_core::Result<()> {
+//! #     let mut ws = handshake::accept(listener.accept()?.0, Config::default(), |_, _| None)?;
+//! #     loop {
+//! #         let message = ws.read()?;
+//! #         if message.is_data() { ws.write(message)?; }
+//! #     }
+//! # });
 //! use rusty_socket_client::{Client, Message};
-//! let mut client = Client::connect("ws://127.0.0.1:9001/")?;
+//! let mut client = Client::connect(&url)?; // url = "ws://127.0.0.1:PORT/", an echo server
 //! client.send_text("hello")?;
-//! assert_eq!(client.read()?, Message::text("hello")); // an echo server
+//! assert_eq!(client.read()?, Message::text("hello"));
 //! client.close(1000, "bye")?;
 //! loop {
 //!     match client.read() {
 //!         Ok(Message::Close(frame)) => println!("server closed: {frame:?}"),
 //!         Ok(_) => {}
 //!         Err(e) if e.is_closed() => break, // the clean end
-//!         Err(e) => return Err(e),
+//!         Err(e) => return Err(e.into()),
 //!     }
 //! }
-//! # Ok::<(), rusty_socket_client::Error>(())
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]

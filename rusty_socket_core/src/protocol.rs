@@ -129,7 +129,8 @@ impl Receiver {
                     if header.opcode.is_control() {
                         self.control.extend_from_slice(chunk);
                     } else {
-                        self.assembler.extend(chunk)?;
+                        let whole_frame = header.fin && take as u64 == header.payload_len;
+                        self.assembler.extend(chunk, whole_frame)?;
                     }
                     used += take;
                     let received = received + take as u64;

@@ -28,10 +28,11 @@ use crate::config::Config;
 use crate::entropy::masking_key;
 use crate::error::{Error, ProtocolError, Result};
 use crate::frame::{encode_frame, FrameHeader, MAX_HEADER_LEN};
+use crate::mask::apply_mask;
 use crate::message::Message;
 use crate::opcode::OpCode;
 use crate::protocol::{Receiver, Role};
-use std::io::{self, Read, Write};
+use std::io::{self, IoSlice, Read, Write};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Where a connection is in its closing handshake.
@@ -123,56 +124,101 @@ impl ReadBuffer {
     }
 }
 
-/// The write side: encodes frames into a buffer.
+/// The write side: encodes frames into a buffer, and queues large payloads
+/// that the caller gave away so that they are sent from where they are,
+/// without a copy, in the same system call as the rest
+/// (`write_vectored`).
 #[derive(Debug)]
 struct WriteState {
     role: Role,
+    /// Headers and small frames.
     buffer: Vec<u8>,
+    /// Large payloads, each to be sent after `buffer[..offset]`.
+    payloads: Vec<(usize, Vec<u8>)>,
+    /// Bytes queued in `buffer` and `payloads` together.
+    queued: usize,
     flush_at: usize,
     closing: Closing,
 }
+
+/// A frame's payload: borrowed (copied into the write buffer) or given
+/// away with the message (sent without a copy when it is large).
+enum Payload<'a> {
+    Borrowed(&'a [u8]),
+    Owned(Vec<u8>),
+}
+
+impl Payload<'_> {
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            Payload::Borrowed(bytes) => bytes,
+            Payload::Owned(bytes) => bytes,
+        }
+    }
+}
+
+/// Owned payloads at least this long are sent without being copied: below
+/// it, a copy costs less than one more entry in the vectored write.
+const ZERO_COPY_MIN: usize = 1024;
 
 impl WriteState {
     fn new(role: Role, config: &Config) -> WriteState {
         WriteState {
             role,
             buffer: Vec::new(),
+            payloads: Vec::new(),
+            queued: 0,
             flush_at: config.write_buffer_size.max(MAX_HEADER_LEN),
             closing: Closing::Open,
         }
     }
 
     /// Encodes one frame; a client masks it with a fresh key (section 5.3).
-    /// Large unmasked payloads are written straight from the caller's slice.
     fn frame<W: Write + ?Sized>(
         &mut self,
         stream: &mut W,
         fin: bool,
         opcode: OpCode,
-        payload: &[u8],
+        payload: Payload<'_>,
     ) -> Result<()> {
-        if opcode.is_control() && payload.len() > 125 {
+        let len = payload.as_slice().len();
+        if opcode.is_control() && len > 125 {
             return Err(ProtocolError::ControlFrameTooLong.into());
         }
-        match self.role {
-            Role::Client => {
-                encode_frame(&mut self.buffer, fin, opcode, payload, Some(masking_key()?))
-            }
-            Role::Server if payload.len() >= self.flush_at => {
+        let masking_key = match self.role {
+            Role::Client => Some(masking_key()?),
+            Role::Server => None,
+        };
+        let before = self.buffer.len();
+        match payload {
+            Payload::Owned(mut bytes) if len >= ZERO_COPY_MIN => {
                 let header = FrameHeader {
                     fin,
-                    ..FrameHeader::new(opcode, payload.len() as u64)
+                    masking_key,
+                    ..FrameHeader::new(opcode, len as u64)
                 };
-                let mut bytes = [0u8; MAX_HEADER_LEN];
-                let used = header.encode(&mut bytes);
-                self.buffer.extend_from_slice(&bytes[..used]);
-                self.flush(stream)?;
-                stream.write_all(payload)?;
-                return Ok(());
+                let mut head = [0u8; MAX_HEADER_LEN];
+                let used = header.encode(&mut head);
+                self.buffer.extend_from_slice(&head[..used]);
+                if let Some(key) = masking_key {
+                    // The payload is ours now: mask it in place.
+                    apply_mask(&mut bytes, key, 0);
+                }
+                self.payloads.push((self.buffer.len(), bytes));
+                self.queued += len;
             }
-            Role::Server => encode_frame(&mut self.buffer, fin, opcode, payload, None),
+            payload => {
+                encode_frame(
+                    &mut self.buffer,
+                    fin,
+                    opcode,
+                    payload.as_slice(),
+                    masking_key,
+                );
+            }
         }
-        if self.buffer.len() >= self.flush_at {
+        self.queued += self.buffer.len() - before;
+        if self.queued >= self.flush_at {
             self.flush(stream)?;
         }
         Ok(())
@@ -184,12 +230,23 @@ impl WriteState {
         stream: &mut W,
         fin: bool,
         opcode: OpCode,
-        payload: &[u8],
+        payload: Payload<'_>,
     ) -> Result<()> {
         if self.closing != Closing::Open {
             return Err(Error::ConnectionClosed);
         }
         self.frame(stream, fin, opcode, payload)
+    }
+
+    /// Queues a message (not a close), giving its payload away.
+    fn send_message<W: Write + ?Sized>(&mut self, stream: &mut W, message: Message) -> Result<()> {
+        let opcode = message.opcode();
+        let payload = match message {
+            Message::Text(text) => text.into_bytes(),
+            Message::Binary(data) | Message::Ping(data) | Message::Pong(data) => data,
+            Message::Close(frame) => return self.send_close(stream, frame.as_ref()),
+        };
+        self.send_frame(stream, true, opcode, Payload::Owned(payload))
     }
 
     fn send_close<W: Write + ?Sized>(
@@ -207,17 +264,30 @@ impl WriteState {
         }
         let mut payload = Vec::with_capacity(125);
         encode_close_payload(frame, &mut payload);
-        self.frame(stream, true, OpCode::Close, &payload)?;
+        self.frame(stream, true, OpCode::Close, Payload::Borrowed(&payload))?;
         self.closing = Closing::Sent;
         self.flush(stream)
     }
 
     fn flush<W: Write + ?Sized>(&mut self, stream: &mut W) -> Result<()> {
-        if !self.buffer.is_empty() {
-            let result = stream.write_all(&self.buffer);
-            self.buffer.clear();
-            result?;
-        }
+        let result = if self.payloads.is_empty() {
+            stream.write_all(&self.buffer)
+        } else {
+            // Interleave the buffer's pieces with the queued payloads.
+            let mut slices = Vec::with_capacity(2 * self.payloads.len() + 1);
+            let mut start = 0;
+            for (offset, payload) in &self.payloads {
+                slices.push(IoSlice::new(&self.buffer[start..*offset]));
+                slices.push(IoSlice::new(payload));
+                start = *offset;
+            }
+            slices.push(IoSlice::new(&self.buffer[start..]));
+            write_all_vectored(stream, &mut slices)
+        };
+        self.buffer.clear();
+        self.payloads.clear();
+        self.queued = 0;
+        result?;
         stream.flush()?;
         Ok(())
     }
@@ -231,7 +301,7 @@ impl WriteState {
             // send a Pong frame in response, unless it already received a
             // Close frame." It goes out with the next flush.
             Message::Ping(payload) if self.closing == Closing::Open => {
-                self.frame(stream, true, OpCode::Pong, payload)
+                self.frame(stream, true, OpCode::Pong, Payload::Borrowed(payload))
             }
             // Section 5.5.1: "If an endpoint receives a Close frame and did
             // not previously send a Close frame, the endpoint MUST send a
@@ -427,6 +497,24 @@ impl<S: Read + Write> Link for Halves<'_, S> {
     }
 }
 
+/// `write_all` for a list of slices: one `write_vectored` call when the
+/// stream takes everything at once, more when it does not.
+fn write_all_vectored<W: Write + ?Sized>(
+    stream: &mut W,
+    mut slices: &mut [IoSlice<'_>],
+) -> io::Result<()> {
+    IoSlice::advance_slices(&mut slices, 0);
+    while !slices.is_empty() {
+        match stream.write_vectored(slices) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => IoSlice::advance_slices(&mut slices, n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
 /// The error for an end of file in state `closing`.
 fn end_of_stream(closing: Closing) -> Error {
     match closing {
@@ -512,12 +600,7 @@ impl<S: Read + Write> WebSocket<S> {
     /// or pong longer than 125 bytes is refused; I/O errors if the buffer
     /// had to be flushed.
     pub fn write(&mut self, message: Message) -> Result<()> {
-        match &message {
-            Message::Close(frame) => self.writer.send_close(&mut self.stream, frame.as_ref()),
-            data => self
-                .writer
-                .send_frame(&mut self.stream, true, data.opcode(), data.as_bytes()),
-        }
+        self.writer.send_message(&mut self.stream, message)
     }
 
     /// Writes one frame of a message you fragment yourself: the first with
@@ -528,7 +611,7 @@ impl<S: Read + Write> WebSocket<S> {
     /// As [`Self::write`].
     pub fn write_frame(&mut self, fin: bool, opcode: OpCode, payload: &[u8]) -> Result<()> {
         self.writer
-            .send_frame(&mut self.stream, fin, opcode, payload)
+            .send_frame(&mut self.stream, fin, opcode, Payload::Borrowed(payload))
     }
 
     /// Writes and flushes a message.
@@ -545,8 +628,12 @@ impl<S: Read + Write> WebSocket<S> {
     /// # Errors
     /// As [`Self::write`].
     pub fn ping(&mut self, payload: &[u8]) -> Result<()> {
-        self.writer
-            .send_frame(&mut self.stream, true, OpCode::Ping, payload)?;
+        self.writer.send_frame(
+            &mut self.stream,
+            true,
+            OpCode::Ping,
+            Payload::Borrowed(payload),
+        )?;
         self.flush()
     }
 
@@ -658,16 +745,10 @@ impl<S: Write> WriteHalf<S> {
     /// # Errors
     /// As [`WebSocket::write`].
     pub fn send(&self, message: impl Into<Message>) -> Result<()> {
-        let message = message.into();
         let mut guard = self.lock();
         let SharedWriter { stream, state } = &mut *guard;
-        match &message {
-            Message::Close(frame) => state.send_close(stream, frame.as_ref()),
-            data => {
-                state.send_frame(stream, true, data.opcode(), data.as_bytes())?;
-                state.flush(stream)
-            }
-        }
+        state.send_message(stream, message.into())?;
+        state.flush(stream)
     }
 
     /// Starts the closing handshake; the read half receives the peer's
@@ -719,5 +800,72 @@ impl<S: Read + Write> ReadHalf<S> {
     /// The read side's stream, for example to set a read timeout.
     pub fn get_ref(&self) -> &S {
         &self.stream
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stream that accepts at most `step` bytes per write, as a busy
+    /// socket may, and has nothing to read.
+    struct Trickle {
+        written: Vec<u8>,
+        step: usize,
+    }
+
+    impl Read for Trickle {
+        fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+            Ok(0)
+        }
+    }
+
+    impl Write for Trickle {
+        fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+            let n = bytes.len().min(self.step);
+            self.written.extend_from_slice(&bytes[..n]);
+            Ok(n)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Small frames are copied, large owned payloads are queued and sent by
+    /// a vectored write: the bytes on the wire must be the same frames in the
+    /// same order, for both roles, however the stream splits the writes.
+    #[test]
+    fn queued_payloads_go_out_in_order_through_partial_writes() {
+        let messages = vec![
+            Message::text("small"),
+            Message::binary(vec![7u8; 5000]),
+            Message::Ping(b"ping".to_vec()),
+            Message::text("é".repeat(1500)),
+            Message::binary(vec![1u8; ZERO_COPY_MIN]),
+            Message::text(""),
+        ];
+        for (role, peer) in [(Role::Server, Role::Client), (Role::Client, Role::Server)] {
+            for step in [1, 7, 4096, usize::MAX] {
+                let stream = Trickle {
+                    written: Vec::new(),
+                    step,
+                };
+                let mut ws = WebSocket::from_raw(stream, role, Config::default(), &[]);
+                for message in messages.clone() {
+                    ws.write(message).unwrap();
+                }
+                ws.flush().unwrap();
+                let mut wire = std::mem::take(&mut ws.get_mut().written);
+                let mut receiver = Receiver::new(peer, Config::default());
+                let mut received = Vec::new();
+                let mut offset = 0;
+                while offset < wire.len() {
+                    let (used, message) = receiver.decode(&mut wire[offset..]).unwrap();
+                    offset += used;
+                    received.extend(message);
+                }
+                assert_eq!(received, messages, "{role:?}, writes of {step} bytes");
+            }
+        }
     }
 }

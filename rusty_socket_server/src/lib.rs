@@ -5,7 +5,7 @@
 //! can hold up another and no peer can make the server hold unbounded
 //! memory.
 //!
-//! ```no_run
+//! ```
 //! use rusty_socket_server::{ConnectionId, Handler, Message, Server, ServerConfig, ServerHandle};
 //!
 //! /// Every message goes to every client.
@@ -17,8 +17,23 @@
 //!     }
 //! }
 //!
-//! Server::bind(ServerConfig::new("127.0.0.1:9002"), Broadcast)?.run()?;
-//! # Ok::<(), rusty_socket_server::Error>(())
+//! // Port 0: the OS picks a free port. `run()` would serve on this thread;
+//! // `spawn()` serves in the background and hands back a handle.
+//! let server = Server::bind(ServerConfig::new("127.0.0.1:0"), Broadcast)?.spawn()?;
+//!
+//! // A client over loopback, made with the core's handshake.
+//! use rusty_socket_core::handshake::{connect, generate_key, ClientRequest};
+//! let addr = server.local_addr().to_string();
+//! let key = generate_key()?;
+//! let request = ClientRequest { host: &addr, target: "/", key: &key, protocols: &[], extra_headers: &[] };
+//! let stream = std::net::TcpStream::connect(&addr)?;
+//! let (mut client, _, _) = connect(stream, &request, rusty_socket_core::Config::default())?;
+//! client.send("hello, everyone")?;
+//! assert_eq!(client.read()?, Message::text("hello, everyone"));
+//!
+//! drop(client);
+//! server.shutdown(); // every client still there gets close 1001
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
 //! ## How a connection runs

@@ -68,3 +68,9 @@ pub fn bind(addr: &str) -> Result<Server> {
 pub fn spawn(addr: &str) -> Result<ServerHandle> {
     bind(addr)?.spawn()
 }
+
+/// The examples of the repository's README, compiled by `cargo test` so that
+/// they cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;
