@@ -199,6 +199,13 @@ impl FrameHeader {
         }
         used
     }
+
+    /// Appends the encoded header to `out`.
+    pub fn append_to(&self, out: &mut Vec<u8>) {
+        let mut bytes = [0u8; MAX_HEADER_LEN];
+        let used = self.encode(&mut bytes);
+        out.extend_from_slice(&bytes[..used]);
+    }
 }
 
 /// Appends one whole frame to `out`: the header, then `payload`, masked with
@@ -223,10 +230,8 @@ pub fn encode_frame(
         masking_key,
         ..FrameHeader::new(opcode, payload.len() as u64)
     };
-    let mut bytes = [0u8; MAX_HEADER_LEN];
-    let used = header.encode(&mut bytes);
-    out.reserve(used + payload.len());
-    out.extend_from_slice(&bytes[..used]);
+    out.reserve(header.encoded_len() + payload.len());
+    header.append_to(out);
     let start = out.len();
     out.extend_from_slice(payload);
     if let Some(key) = masking_key {

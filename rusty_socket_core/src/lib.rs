@@ -159,4 +159,4 @@ pub use error::{CapacityError, Error, HandshakeError, ProtocolError, Result};
 pub use message::Message;
 pub use opcode::OpCode;
 pub use protocol::{Receiver, Role};
-pub use websocket::{ReadHalf, WebSocket, WriteHalf};
+pub use websocket::{ReadBuffer, ReadHalf, WebSocket, WriteHalf};

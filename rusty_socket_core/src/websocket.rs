@@ -56,12 +56,17 @@ struct Reader {
     receiver: Receiver,
 }
 
-/// A growable read buffer: bytes `start..end` of `data` are received but not
-/// yet consumed. It is allocated on the first read and grows, while reads
-/// fill it, up to a maximum; since the receiver consumes payload as it
-/// arrives, what stays behind is at most a partial frame header.
+/// The read buffer of a blocking connection: bytes `start..end` of `data`
+/// are received but not yet consumed.
+///
+/// It is allocated on the first [`fill`](Self::fill), so an idle connection
+/// holds none, and it grows, while reads keep filling it, up to a maximum.
+/// Since a [`Receiver`] consumes payload as it arrives, what stays behind
+/// between reads is at most a partial frame header: the buffer never needs
+/// to hold a whole frame. [`WebSocket`] uses one; a server with its own
+/// read loop can too.
 #[derive(Debug)]
-struct ReadBuffer {
+pub struct ReadBuffer {
     data: Vec<u8>,
     start: usize,
     end: usize,
@@ -70,21 +75,37 @@ struct ReadBuffer {
 }
 
 impl ReadBuffer {
-    fn new(config: &Config, leftover: &[u8]) -> ReadBuffer {
+    /// A buffer that starts at `initial` bytes, may grow to `max`, and
+    /// holds `leftover` (bytes read past the handshake) to begin with.
+    pub fn new(initial: usize, max: usize, leftover: &[u8]) -> ReadBuffer {
+        let initial = initial.max(MAX_HEADER_LEN);
         ReadBuffer {
             data: leftover.to_vec(),
             start: 0,
             end: leftover.len(),
-            initial: config.read_buffer_size.max(MAX_HEADER_LEN),
-            max: config.max_read_buffer.max(config.read_buffer_size),
+            initial,
+            max: max.max(initial),
         }
     }
 
-    fn pending(&mut self) -> &mut [u8] {
+    /// The bytes received and not yet consumed (mutable: the receiver
+    /// unmasks in place).
+    pub fn pending(&mut self) -> &mut [u8] {
         &mut self.data[self.start..self.end]
     }
 
-    fn consume(&mut self, n: usize) {
+    /// Whether no received byte is waiting.
+    pub fn is_empty(&self) -> bool {
+        self.start == self.end
+    }
+
+    /// Whether memory is held; after [`release`](Self::release), none is.
+    pub fn is_allocated(&self) -> bool {
+        !self.data.is_empty()
+    }
+
+    /// Drops `n` bytes from the front of [`pending`](Self::pending).
+    pub fn consume(&mut self, n: usize) {
         self.start += n;
         if self.start == self.end {
             self.start = 0;
@@ -92,10 +113,22 @@ impl ReadBuffer {
         }
     }
 
-    /// One `read` call on `stream`; returns the number of bytes received.
-    fn fill<R: Read + ?Sized>(&mut self, stream: &mut R) -> io::Result<usize> {
+    /// Frees the memory if nothing is pending: for a connection that has
+    /// gone quiet.
+    pub fn release(&mut self) {
+        if self.is_empty() {
+            self.data = Vec::new();
+        }
+    }
+
+    /// One `read` call on `stream`; returns the number of bytes received
+    /// (0: end of file).
+    ///
+    /// # Errors
+    /// Whatever the stream's `read` fails with, `Interrupted` aside.
+    pub fn fill<R: Read + ?Sized>(&mut self, stream: &mut R) -> io::Result<usize> {
         if self.data.is_empty() {
-            self.data = vec![0; self.initial];
+            self.data = vec![0; self.initial.max(self.end)];
         } else if self.end == self.data.len() {
             if self.start > 0 {
                 self.data.copy_within(self.start..self.end, 0);
@@ -197,9 +230,7 @@ impl WriteState {
                     masking_key,
                     ..FrameHeader::new(opcode, len as u64)
                 };
-                let mut head = [0u8; MAX_HEADER_LEN];
-                let used = header.encode(&mut head);
-                self.buffer.extend_from_slice(&head[..used]);
+                header.append_to(&mut self.buffer);
                 if let Some(key) = masking_key {
                     // The payload is ours now: mask it in place.
                     apply_mask(&mut bytes, key, 0);
@@ -337,14 +368,14 @@ impl WriteState {
 impl Reader {
     fn new(role: Role, config: &Config, leftover: &[u8]) -> Reader {
         Reader {
-            buffer: ReadBuffer::new(config, leftover),
+            buffer: ReadBuffer::new(config.read_buffer_size, config.max_read_buffer, leftover),
             receiver: Receiver::new(role, *config),
         }
     }
 
     /// Decodes the next message from what is buffered, if there is one.
     fn poll(&mut self) -> Result<Option<Message>> {
-        if self.buffer.start == self.buffer.end {
+        if self.buffer.is_empty() {
             return Ok(None);
         }
         let (used, message) = self.receiver.decode(self.buffer.pending())?;
@@ -363,7 +394,8 @@ impl Reader {
                     // Wait for the server to close the TCP connection,
                     // discarding anything that still arrives. A reset is
                     // as good as a close here: the handshake is complete.
-                    self.buffer.consume(self.buffer.end - self.buffer.start);
+                    let pending = self.buffer.pending().len();
+                    self.buffer.consume(pending);
                     match link.fill(&mut self.buffer) {
                         Ok(0) => link.set_closing(Closing::Done),
                         Ok(_) => {}

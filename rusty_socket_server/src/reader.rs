@@ -12,8 +12,8 @@
 use crate::conn::{Conn, Outgoing};
 use crate::server::{ServerHandle, Shared};
 use rusty_socket_core::frame::encode_frame;
-use rusty_socket_core::{CloseCode, CloseFrame, Message, OpCode, Receiver, Role};
-use std::io::{self, Read};
+use rusty_socket_core::{CloseCode, CloseFrame, Message, OpCode, ReadBuffer, Receiver, Role};
+use std::io;
 use std::net::TcpStream;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
@@ -28,79 +28,14 @@ pub(crate) enum End {
     Dead,
 }
 
-/// A lazily allocated, growable read buffer: bytes `start..end` of `data`
-/// are received but not yet consumed.
-struct ReadBuffer {
-    data: Vec<u8>,
-    start: usize,
-    end: usize,
-    initial: usize,
-    max: usize,
-}
-
-impl ReadBuffer {
-    fn new(initial: usize, max: usize, leftover: &[u8]) -> ReadBuffer {
-        ReadBuffer {
-            data: leftover.to_vec(),
-            start: 0,
-            end: leftover.len(),
-            initial: initial.max(64),
-            max: max.max(initial),
-        }
+/// One `read` into `buffer`. While it holds no memory (a quiet connection,
+/// see [`ReadBuffer::release`]), wait for data with a one-byte `peek` first,
+/// so that an idle connection allocates nothing. Returns 0 at end of file.
+fn fill(buffer: &mut ReadBuffer, stream: &TcpStream) -> io::Result<usize> {
+    if !buffer.is_allocated() && stream.peek(&mut [0u8; 1])? == 0 {
+        return Ok(0);
     }
-
-    fn pending(&mut self) -> &mut [u8] {
-        &mut self.data[self.start..self.end]
-    }
-
-    fn is_empty(&self) -> bool {
-        self.start == self.end
-    }
-
-    fn consume(&mut self, n: usize) {
-        self.start += n;
-        if self.start == self.end {
-            self.start = 0;
-            self.end = 0;
-        }
-    }
-
-    /// Frees the buffer if nothing is pending in it.
-    fn release(&mut self) {
-        if self.is_empty() {
-            self.data = Vec::new();
-        }
-    }
-
-    /// One `read`; returns the number of bytes received (0: end of file).
-    fn fill(&mut self, stream: &TcpStream) -> io::Result<usize> {
-        if self.data.is_empty() {
-            // Wait for data before allocating anything.
-            if stream.peek(&mut [0u8; 1])? == 0 {
-                return Ok(0);
-            }
-            self.data = vec![0; self.initial];
-        } else if self.end == self.data.len() {
-            if self.start > 0 {
-                self.data.copy_within(self.start..self.end, 0);
-                self.end -= self.start;
-                self.start = 0;
-            } else {
-                let grown = (self.data.len() * 2).min(self.max).max(self.end + 64);
-                self.data.resize(grown, 0);
-            }
-        }
-        let free = self.data.len() - self.end;
-        let n = (&mut &*stream).read(&mut self.data[self.end..])?;
-        self.end += n;
-        // A read that fills the buffer means the peer sends faster than we
-        // read: a bigger buffer takes fewer system calls.
-        if n == free && self.data.len() < self.max {
-            let grown = (self.data.len() * 2).min(self.max);
-            self.data.resize(grown, 0);
-        }
-        Ok(n)
-    }
+    buffer.fill(&mut &*stream)
 }
 
 /// The state of one connection's read loop.
@@ -174,7 +109,7 @@ impl Reader<'_> {
                 }
                 self.timeout = Some(timeout);
             }
-            match self.buffer.fill(&self.conn.stream) {
+            match fill(&mut self.buffer, &self.conn.stream) {
                 Ok(0) => {
                     if self.closing_since.is_none() {
                         crate::log::peer(
