@@ -99,6 +99,14 @@ pub struct ServerConfig {
     ///
     /// Default: 128 KiB.
     pub stack_size: usize,
+    /// The subprotocols this server speaks, in order of preference (RFC 6455
+    /// section 1.9). Of those a client offers in `Sec-WebSocket-Protocol`,
+    /// the server picks the first one in this list and names it in its
+    /// answer ([`crate::ConnectionInfo::protocol`]); with none in common it
+    /// answers without one, and the client decides whether to go on.
+    ///
+    /// Default: none.
+    pub protocols: Vec<String>,
 }
 
 impl Default for ServerConfig {
@@ -116,6 +124,7 @@ impl Default for ServerConfig {
             write_timeout: Duration::from_secs(30),
             queue_len: 64,
             stack_size: 128 << 10,
+            protocols: Vec::new(),
         }
     }
 }
@@ -146,6 +155,14 @@ impl ServerConfig {
     #[must_use]
     pub fn bind_addr(mut self, bind_addr: impl Into<String>) -> Self {
         self.bind_addr = bind_addr.into();
+        self
+    }
+
+    /// Adds a subprotocol to [`ServerConfig::protocols`], after those
+    /// already there.
+    #[must_use]
+    pub fn protocol(mut self, protocol: impl Into<String>) -> Self {
+        self.protocols.push(protocol.into());
         self
     }
 

@@ -31,6 +31,9 @@ pub struct ConnectionInfo {
     pub target: String,
     /// When the upgrade completed.
     pub opened_at: SystemTime,
+    /// The subprotocol agreed in the handshake, if any (see
+    /// [`crate::ServerConfig::protocols`]).
+    pub protocol: Option<String>,
 }
 
 /// The application's side of the server. Every method has a default that

@@ -77,8 +77,11 @@ pub(crate) fn run(shared: &Arc<Shared>, stream: Arc<TcpStream>, peer: SocketAddr
         reply(&stream, &crate::routes::respond(shared, &request).encode());
         return;
     }
-    let key = match validate_request(&request) {
-        Ok(upgrade) => upgrade.key.to_owned(),
+    let (key, protocol) = match validate_request(&request) {
+        Ok(upgrade) => (
+            upgrade.key.to_owned(),
+            choose_protocol(shared, &upgrade.protocols),
+        ),
         Err(e) => {
             crate::log::peer(peer, format_args!("bad upgrade request: {e}"));
             reply(&stream, &error_response(&e));
@@ -94,7 +97,7 @@ pub(crate) fn run(shared: &Arc<Shared>, stream: Arc<TcpStream>, peer: SocketAddr
         return;
     }
     let _slot = Slot(shared);
-    if let Err(e) = (&*stream).write_all(&response_101(&key, None)) {
+    if let Err(e) = (&*stream).write_all(&response_101(&key, protocol.as_deref())) {
         crate::log::peer(peer, format_args!("cannot answer the handshake: {e}"));
         return;
     }
@@ -103,9 +106,20 @@ pub(crate) fn run(shared: &Arc<Shared>, stream: Arc<TcpStream>, peer: SocketAddr
         peer_addr: peer,
         target: request.target,
         opened_at: SystemTime::now(),
+        protocol,
     };
     drop(request.headers);
     open(shared, stream, info, &leftover);
+}
+
+/// The first of the server's subprotocols that the client offers.
+fn choose_protocol(shared: &Shared, offered: &[&str]) -> Option<String> {
+    shared
+        .config
+        .protocols
+        .iter()
+        .find(|ours| offered.contains(&ours.as_str()))
+        .cloned()
 }
 
 /// Takes one of the `max_connections` slots, if one is free.

@@ -307,3 +307,59 @@ fn client_close_is_echoed_and_reported() {
     assert!(ws.read().is_err());
     server.handle.shutdown();
 }
+
+/// Reports the subprotocol of each connection as it opens.
+struct ProtocolProbe(std::sync::Mutex<std::sync::mpsc::Sender<Option<String>>>);
+
+impl rusty_socket_server::Handler for ProtocolProbe {
+    fn on_open(
+        &self,
+        _: &rusty_socket_server::ServerHandle,
+        info: &rusty_socket_server::ConnectionInfo,
+    ) {
+        let _ = self.0.lock().unwrap().send(info.protocol.clone());
+    }
+}
+
+#[test]
+fn the_server_picks_its_preferred_subprotocol_among_those_offered() {
+    use rusty_socket_core::handshake::{connect, generate_key, ClientRequest};
+    let (tx, opened) = std::sync::mpsc::channel();
+    let config = config()
+        .bind_addr("127.0.0.1:0")
+        .protocol("v2.chat")
+        .protocol("chat");
+    let server =
+        rusty_socket_server::Server::bind(config, ProtocolProbe(std::sync::Mutex::new(tx)))
+            .unwrap()
+            .spawn()
+            .unwrap();
+    let addr = server.local_addr().to_string();
+    // Offered in the client's order of preference; the server's order wins.
+    let cases: [(&[&str], Option<&str>); 3] = [
+        (&["chat", "v2.chat"], Some("v2.chat")),
+        (&["chat", "other"], Some("chat")),
+        (&["other"], None),
+    ];
+    for (offered, expected) in cases {
+        let protocols: Vec<String> = offered.iter().map(|p| p.to_string()).collect();
+        let key = generate_key().unwrap();
+        let request = ClientRequest {
+            host: &addr,
+            target: "/",
+            key: &key,
+            protocols: &protocols,
+            extra_headers: &[],
+        };
+        let stream = TcpStream::connect(&addr).unwrap();
+        stream.set_read_timeout(Some(common::WAIT)).unwrap();
+        let (ws, response, chosen) =
+            connect(stream, &request, rusty_socket_core::Config::default()).unwrap();
+        assert_eq!(chosen.as_deref(), expected, "offered {offered:?}");
+        assert_eq!(response.headers.get("sec-websocket-protocol"), expected);
+        let seen = opened.recv_timeout(common::WAIT).expect("on_open");
+        assert_eq!(seen.as_deref(), expected);
+        drop(ws);
+    }
+    server.shutdown();
+}
