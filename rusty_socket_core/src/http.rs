@@ -349,6 +349,34 @@ mod tests {
     }
 
     #[test]
+    fn seeded_random_heads_never_panic_and_never_overrun() {
+        // Mutations of a valid request: bytes flipped, cut, or replaced by
+        // separators, so that parsing goes deep before it fails.
+        let mut state = 0x1234_5678_9ABC_DEF1u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let alphabet = b"\r\n: ,/HTTP1.GETx\t\x00\xff";
+        for _ in 0..20_000 {
+            let mut input = REQUEST.to_vec();
+            for _ in 0..(next() % 6) {
+                let at = (next() as usize) % input.len();
+                input[at] = alphabet[(next() as usize) % alphabet.len()];
+            }
+            input.truncate((next() as usize) % (input.len() + 1));
+            if let Ok(Decoded::Complete(_, used)) = parse(&input) {
+                assert!(used <= input.len());
+            }
+            if let Ok(Decoded::Complete(_, used)) = Response::parse(&input, Limits::default()) {
+                assert!(used <= input.len());
+            }
+        }
+    }
+
+    #[test]
     fn responses_parse_with_status_and_head() {
         let input = b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\n\r\nbody";
         let Ok(Decoded::Complete(response, len)) = Response::parse(input, Limits::default()) else {
