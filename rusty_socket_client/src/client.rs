@@ -37,7 +37,6 @@ pub struct Client {
     response: Response,
     protocol: Option<String>,
     url: Url,
-    close_seen: bool,
 }
 
 impl Client {
@@ -52,7 +51,6 @@ impl Client {
             response,
             protocol,
             url,
-            close_seen: false,
         }
     }
 
@@ -129,7 +127,7 @@ impl Client {
     /// protocol (the matching close code has been sent) or the connection
     /// failed.
     pub fn read(&mut self) -> Result<Message> {
-        map_read(self.ws.read(), &mut self.close_seen)
+        map_read(self.ws.read())
     }
 
     /// Bounds how long [`Client::read`] blocks; `None` blocks forever.
@@ -196,6 +194,6 @@ impl Client {
     pub fn split(self) -> Result<(ClientReader, ClientWriter)> {
         let control = self.tcp().try_clone().map_err(Error::Io)?;
         let (read, write) = self.ws.split(Stream::try_clone).map_err(Error::Io)?;
-        Ok(split::new(read, write, control, self.close_seen))
+        Ok(split::new(read, write, control))
     }
 }

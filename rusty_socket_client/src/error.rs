@@ -184,34 +184,13 @@ impl Error {
     }
 }
 
-/// Converts the outcome of a read. `close_seen` remembers whether the
-/// server's close frame has been returned: from then on the closing
-/// handshake is complete, and a connection reset instead of a clean end of
-/// stream (some servers, such as Autobahn's, abort the TCP connection right
-/// after their close) is still the clean end, [`Error::Closed`].
+/// Converts the outcome of a read. A connection reset after the closing
+/// handshake (Autobahn's server aborts the TCP connection right after its
+/// close) is already the clean end in the core, [`Error::Closed`] here.
 pub(crate) fn map_read(
     result: rusty_socket_core::Result<rusty_socket_core::Message>,
-    close_seen: &mut bool,
 ) -> Result<rusty_socket_core::Message> {
-    match result {
-        Ok(message) => {
-            if matches!(message, rusty_socket_core::Message::Close(_)) {
-                *close_seen = true;
-            }
-            Ok(message)
-        }
-        Err(rusty_socket_core::Error::Io(e)) if *close_seen && is_reset(&e) => Err(Error::Closed),
-        Err(e) => Err(Error::from_core(e, Stage::Read)),
-    }
-}
-
-fn is_reset(error: &io::Error) -> bool {
-    matches!(
-        error.kind(),
-        io::ErrorKind::ConnectionReset
-            | io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::BrokenPipe
-    )
+    result.map_err(|e| Error::from_core(e, Stage::Read))
 }
 
 /// A timed-out socket operation reports `WouldBlock` on Unix and `TimedOut`

@@ -64,7 +64,6 @@ pub(crate) fn new(
     read: ReadHalf<Stream>,
     write: WriteHalf<Stream>,
     control: TcpStream,
-    close_seen: bool,
 ) -> (ClientReader, ClientWriter) {
     let ended = Arc::new(Ended::default());
     let writer = ClientWriter {
@@ -76,7 +75,6 @@ pub(crate) fn new(
         half: read,
         writer: writer.clone(),
         ended,
-        close_seen,
     };
     (reader, writer)
 }
@@ -91,7 +89,6 @@ pub struct ClientReader {
     half: ReadHalf<Stream>,
     writer: ClientWriter,
     ended: Arc<Ended>,
-    close_seen: bool,
 }
 
 impl ClientReader {
@@ -102,7 +99,7 @@ impl ClientReader {
     /// error but a timeout ends the connection for
     /// [`ClientWriter::wait_closed`].
     pub fn read(&mut self) -> Result<Message> {
-        let result = map_read(self.half.read(), &mut self.close_seen);
+        let result = map_read(self.half.read());
         if matches!(&result, Err(error) if !error.is_timeout()) {
             self.ended.set();
         }
