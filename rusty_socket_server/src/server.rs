@@ -92,11 +92,24 @@ pub(crate) fn flush_deferred() {
         Some((shared, recipients, frames, counts))
     });
     if let Some((shared, recipients, frames, (messages, bytes))) = taken {
-        let queued = shared.enqueue_all(&frames, |id| match recipients {
-            Recipients::All => true,
-            Recipients::Except(except) => id != except,
-        });
-        shared.counters.queued(queued * messages, queued * bytes);
+        shared.enqueue_all(
+            &frames,
+            |id| match recipients {
+                Recipients::All => true,
+                Recipients::Except(except) => id != except,
+            },
+            (messages, bytes),
+        );
+    }
+}
+
+/// What one copy of `message` adds to the sent counters: (messages, bytes)
+/// for text and binary, nothing for control frames.
+fn data_counts(message: &Message) -> (u64, u64) {
+    if message.is_data() {
+        (1, message.len() as u64)
+    } else {
+        (0, 0)
     }
 }
 
@@ -179,13 +192,43 @@ impl Shared {
 
     /// Queues `frames` for every connection `keep` accepts; returns how
     /// many. Only queues: no socket is written while the lock is held.
-    fn enqueue_all(&self, frames: &Arc<[u8]>, mut keep: impl FnMut(ConnectionId) -> bool) -> u64 {
+    /// Queues `frames` for every connection `keep` accepts, counting
+    /// `counts` (data messages, payload bytes) as sent for each. Returns how
+    /// many connections it was queued for.
+    fn enqueue_all(
+        &self,
+        frames: &Arc<[u8]>,
+        mut keep: impl FnMut(ConnectionId) -> bool,
+        counts: (u64, u64),
+    ) -> u64 {
         let registry = self.registry.read().unwrap_or_else(|p| p.into_inner());
         let mut queued = 0;
         for (id, conn) in registry.iter() {
-            if keep(*id) && conn.enqueue(Outgoing::Shared(Arc::clone(frames))).is_ok() {
+            if keep(*id)
+                && self
+                    .enqueue_counted(conn, Outgoing::Shared(Arc::clone(frames)), counts)
+                    .is_ok()
+            {
                 queued += 1;
             }
+        }
+        queued
+    }
+
+    /// Queues `item` for `conn`. The counters go up *before* the item is
+    /// queued (and down again if it could not be): once queued, a writer may
+    /// deliver it at once, and a peer that has received a message must find
+    /// it counted in [`ServerHandle::stats`].
+    fn enqueue_counted(
+        &self,
+        conn: &Conn,
+        item: Outgoing,
+        (messages, bytes): (u64, u64),
+    ) -> Result<()> {
+        self.counters.queued(messages, bytes);
+        let queued = conn.enqueue(item);
+        if queued.is_err() {
+            self.counters.unqueued(messages, bytes);
         }
         queued
     }
@@ -404,11 +447,11 @@ impl ServerHandle {
         flush_deferred();
         let conn = self.shared.connection(id).ok_or(Error::NotConnected(id))?;
         let frame = encode(&message)?;
-        conn.enqueue(Outgoing::Owned(frame.into_boxed_slice()))?;
-        if message.is_data() {
-            self.shared.counters.queued(1, message.len() as u64);
-        }
-        Ok(())
+        self.shared.enqueue_counted(
+            &conn,
+            Outgoing::Owned(frame.into_boxed_slice()),
+            data_counts(&message),
+        )
     }
 
     /// Queues `message` for every open connection. Returns the number of
@@ -477,15 +520,14 @@ impl ServerHandle {
         }
         flush_deferred();
         let frame: Arc<[u8]> = Arc::from(frame);
-        let queued = self.shared.enqueue_all(&frame, |id| match recipients {
-            Recipients::All => true,
-            Recipients::Except(except) => id != except,
-        });
-        if message.is_data() {
-            self.shared
-                .counters
-                .queued(queued, queued * message.len() as u64);
-        }
+        let queued = self.shared.enqueue_all(
+            &frame,
+            |id| match recipients {
+                Recipients::All => true,
+                Recipients::Except(except) => id != except,
+            },
+            data_counts(&message),
+        );
         queued as usize
     }
 
@@ -503,12 +545,7 @@ impl ServerHandle {
         };
         flush_deferred();
         let frame: Arc<[u8]> = Arc::from(frame);
-        let queued = self.shared.enqueue_all(&frame, keep);
-        if message.is_data() {
-            self.shared
-                .counters
-                .queued(queued, queued * message.len() as u64);
-        }
+        let queued = self.shared.enqueue_all(&frame, keep, data_counts(&message));
         queued as usize
     }
 

@@ -85,6 +85,15 @@ impl Counters {
         }
     }
 
+    /// Takes back what [`Counters::queued`] counted for a message that could
+    /// not be queued after all.
+    pub(crate) fn unqueued(&self, messages: u64, bytes: u64) {
+        if messages > 0 {
+            self.messages_out.fetch_sub(messages, Relaxed);
+            self.bytes_out.fetch_sub(bytes, Relaxed);
+        }
+    }
+
     pub(crate) fn snapshot(&self) -> Stats {
         Stats {
             connections: self.connections.load(Relaxed),

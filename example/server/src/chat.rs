@@ -125,8 +125,12 @@ impl Handler for Chat {
         }
         room.names.insert(id, name.clone());
         room.ids.insert(name.clone(), id);
-        let _ = server.send_to(id, format!("* welcome, {name}! type /help for commands"));
+        // The notice goes out before the welcome. Once the newcomer has read
+        // its welcome, everyone who was in the room has the notice queued,
+        // and whoever connects after that cannot receive it: a client that
+        // waits for its welcome sees a consistent room.
         server.broadcast_except(id, format!("* {name} joined"));
+        let _ = server.send_to(id, format!("* welcome, {name}! type /help for commands"));
     }
 
     fn on_message(&self, server: &ServerHandle, id: ConnectionId, message: Message) {
