@@ -54,6 +54,76 @@ pub fn apply_mask(payload: &mut [u8], masking_key: [u8; 4], offset: usize) {
     }
 }
 
+/// Appends `payload` to `out`, unmasked with `masking_key` (or as it is when
+/// there is no key), where `payload[0]` is octet number `offset` of the
+/// frame's payload. Returns whether every appended byte is ASCII (below
+/// 0x80).
+///
+/// This is how a receiver takes a payload out of its read buffer: one copy
+/// into the message being assembled, then one pass over the copy, while it
+/// is still in the cache, that unmasks each byte and notes whether any has
+/// its top bit set. The read buffer itself is left as it arrived.
+///
+/// The ASCII answer comes free from that pass, and it saves a second one:
+/// ASCII text is valid UTF-8 by definition, so a text message found to be
+/// all ASCII needs no other validation (see [`crate::message::Assembler`]).
+///
+/// ```
+/// use rusty_socket_core::mask::unmask_into;
+/// let mut message = b"He".to_vec();
+/// // Octets 2..5 of the masked "Hello" from section 5.7.
+/// let ascii = unmask_into(&mut message, &[0x4d, 0x51, 0x58], Some([0x37, 0xfa, 0x21, 0x3d]), 2);
+/// assert_eq!(message, b"Hello");
+/// assert!(ascii);
+/// ```
+pub fn unmask_into(
+    out: &mut Vec<u8>,
+    payload: &[u8],
+    masking_key: Option<[u8; 4]>,
+    offset: usize,
+) -> bool {
+    let start = out.len();
+    out.reserve(payload.len());
+    // Copied in pieces of 1 KiB. glibc's memcpy moves a large block with
+    // `rep movsb`, which on some CPUs (this project's AMD EPYC test machine
+    // among them) runs ten times slower when the destination lies a few
+    // bytes after the source modulo 4 KiB: 5 µs instead of 0.45 µs for
+    // 16 KiB. Pieces this small are copied with vector loads and stores,
+    // at full speed whatever the addresses.
+    for piece in payload.chunks(1024) {
+        out.extend_from_slice(piece);
+    }
+    let appended = &mut out[start..];
+    match masking_key {
+        Some(key) => unmask_checking_ascii(appended, key, offset),
+        None => appended.is_ascii(),
+    }
+}
+
+/// [`apply_mask`] and [`<[u8]>::is_ascii`] in one pass.
+///
+/// The key is laid out 32 bytes wide and the top bits are gathered in 32
+/// separate lanes, so that each block is one independent XOR and OR per
+/// byte: the shape the compiler turns into vector instructions.
+fn unmask_checking_ascii(payload: &mut [u8], masking_key: [u8; 4], offset: usize) -> bool {
+    // The key byte that applies to payload[i] is masking_key[(offset + i) % 4].
+    let key: [u8; 32] = std::array::from_fn(|i| masking_key[(offset + i) % 4]);
+    let mut seen = [0u8; 32];
+    let mut blocks = payload.chunks_exact_mut(32);
+    for block in &mut blocks {
+        for ((byte, k), lane) in block.iter_mut().zip(&key).zip(&mut seen) {
+            *byte ^= k;
+            *lane |= *byte;
+        }
+    }
+    // The tail starts at a multiple of 32, so the key lines up from key[0].
+    for ((byte, k), lane) in blocks.into_remainder().iter_mut().zip(&key).zip(&mut seen) {
+        *byte ^= k;
+        *lane |= *byte;
+    }
+    seen.iter().fold(0, |all, lane| all | lane) < 0x80
+}
+
 /// The definition from section 5.3, one octet at a time: the reference that
 /// [`apply_mask`] is tested against. Slow; use [`apply_mask`].
 pub fn apply_mask_reference(payload: &mut [u8], masking_key: [u8; 4], offset: usize) {
@@ -111,6 +181,52 @@ mod tests {
         }
         assert_eq!(done, 100);
         assert_eq!(whole, pieces);
+    }
+
+    #[test]
+    fn unmask_into_appends_what_apply_mask_gives() {
+        let key = [0x12, 0x34, 0xab, 0xcd];
+        for len in 0..=40 {
+            for offset in 0..5 {
+                let masked = pattern(len);
+                let mut expected = masked.clone();
+                apply_mask_reference(&mut expected, key, offset);
+                let mut out = vec![0xee; 3];
+                let ascii = unmask_into(&mut out, &masked, Some(key), offset);
+                assert_eq!(&out[..3], &[0xee; 3]);
+                assert_eq!(&out[3..], &expected[..], "len {len} offset {offset}");
+                assert_eq!(ascii, expected.is_ascii(), "len {len} offset {offset}");
+                // Without a key the bytes are appended as they are.
+                let mut plain = Vec::new();
+                let ascii = unmask_into(&mut plain, &masked, None, offset);
+                assert_eq!(plain, masked);
+                assert_eq!(ascii, masked.is_ascii());
+            }
+        }
+    }
+
+    /// The ASCII answer decides whether text is validated again, so it must
+    /// see every byte: one byte with its top bit set, at every position of
+    /// payloads up to three blocks long, at every key offset.
+    #[test]
+    fn unmask_into_sees_a_high_bit_anywhere() {
+        let key = [0x5a, 0x01, 0x7f, 0x20];
+        for len in 1..=100 {
+            for offset in 0..4 {
+                for high in 0..len {
+                    let mut plain = vec![b'a'; len];
+                    plain[high] = 0x80 | (high as u8);
+                    let mut masked = plain.clone();
+                    apply_mask_reference(&mut masked, key, offset);
+                    let mut out = Vec::new();
+                    assert!(!unmask_into(&mut out, &masked, Some(key), offset));
+                    assert_eq!(out, plain);
+                }
+                let mut masked = vec![b'z'; len];
+                apply_mask_reference(&mut masked, key, offset);
+                assert!(unmask_into(&mut Vec::new(), &masked, Some(key), offset));
+            }
+        }
     }
 
     #[test]

@@ -12,6 +12,7 @@
 
 use crate::close::CloseFrame;
 use crate::error::{CapacityError, Error, ProtocolError};
+use crate::mask::unmask_into;
 use crate::opcode::OpCode;
 use crate::utf8::Utf8Validator;
 
@@ -104,6 +105,9 @@ pub struct Assembler {
     opcode: Option<OpCode>,
     payload: Vec<u8>,
     utf8: Utf8Validator,
+    /// Whether every byte of `payload` is ASCII, as [`unmask_into`] found
+    /// while writing it there.
+    all_ascii: bool,
     max_message_size: usize,
 }
 
@@ -139,6 +143,7 @@ impl Assembler {
             (_, None) => {
                 self.opcode = Some(opcode);
                 self.utf8.reset();
+                self.all_ascii = true;
             }
         }
         let size = (self.payload.len() as u64).saturating_add(payload_len);
@@ -152,8 +157,11 @@ impl Assembler {
         Ok(())
     }
 
-    /// Adds unmasked payload bytes of the current frame. Text is validated
-    /// here, so an invalid byte fails the message as soon as it arrives.
+    /// Adds payload bytes of the current frame, as they arrived: they are
+    /// appended and unmasked with `masking_key` (see
+    /// [`crate::mask::unmask_into`]; `offset` is where `bytes` start in the
+    /// frame's payload). Text is validated here, so an invalid byte fails
+    /// the message as soon as it arrives.
     ///
     /// `whole_frame` says that `bytes` is the entire payload of a final
     /// frame. When that frame is also the whole message, nothing can arrive
@@ -162,12 +170,23 @@ impl Assembler {
     ///
     /// # Errors
     /// [`Error::Utf8`] for invalid text.
-    pub fn extend(&mut self, bytes: &[u8], whole_frame: bool) -> Result<(), Error> {
+    pub fn extend(
+        &mut self,
+        bytes: &[u8],
+        masking_key: Option<[u8; 4]>,
+        offset: usize,
+        whole_frame: bool,
+    ) -> Result<(), Error> {
         let whole_message = whole_frame && self.payload.is_empty();
-        if self.opcode == Some(OpCode::Text) && !whole_message {
-            self.utf8.feed(bytes)?;
+        let start = self.payload.len();
+        let ascii = unmask_into(&mut self.payload, bytes, masking_key, offset);
+        self.all_ascii &= ascii;
+        // ASCII is valid UTF-8 and never leaves a code point unfinished: as
+        // long as the whole message so far is ASCII, the validator would
+        // only confirm it. It starts looking at the first piece that is not.
+        if self.opcode == Some(OpCode::Text) && !whole_message && !self.all_ascii {
+            self.utf8.feed(&self.payload[start..])?;
         }
-        self.payload.extend_from_slice(bytes);
         Ok(())
     }
 
@@ -183,13 +202,97 @@ impl Assembler {
         match self.opcode.take() {
             Some(OpCode::Text) => {
                 self.utf8.finish()?;
-                // Validated piece by piece unless it came whole (see
-                // `extend`); from_utf8 checks (again), so that no unsafe
-                // code is needed.
-                let text = String::from_utf8(payload).map_err(|_| Error::Utf8)?;
-                Ok(Some(Message::Text(text)))
+                Ok(Some(Message::Text(into_text(payload, self.all_ascii)?)))
             }
             _ => Ok(Some(Message::Binary(payload))),
+        }
+    }
+}
+
+/// The text of a complete text message.
+///
+/// Text that was found to be all ASCII as it was unmasked is valid UTF-8
+/// with no further look; anything else goes through [`String::from_utf8`]
+/// (even when [`Utf8Validator`] has already checked it piece by piece: the
+/// validator's verdict is not relied on for memory safety).
+///
+/// # Errors
+/// [`Error::Utf8`] if `payload` is not UTF-8.
+#[allow(unsafe_code)]
+fn into_text(payload: Vec<u8>, all_ascii: bool) -> Result<String, Error> {
+    if all_ascii {
+        // SAFETY: `String` requires its bytes to be valid UTF-8. `all_ascii`
+        // is true only if every byte of `payload` is below 0x80:
+        // - `Assembler::begin_frame` sets it when a message starts, while
+        //   `payload` is empty (the previous message took it with
+        //   `mem::take`, an error ends the connection);
+        // - `payload` is written only by `unmask_into` in `Assembler::extend`,
+        //   which ANDs in `unmask_into`'s answer for the bytes it appended:
+        //   true only if their OR is below 0x80 (its tests put a high byte at
+        //   every position, length and key offset, and compare with
+        //   `is_ascii`).
+        // Each byte below 0x80 is a complete one-byte UTF-8 sequence (RFC
+        // 3629 section 3), so the whole is valid UTF-8. Checked in debug
+        // builds as well:
+        debug_assert!(payload.is_ascii());
+        return Ok(unsafe { String::from_utf8_unchecked(payload) });
+    }
+    String::from_utf8(payload).map_err(|_| Error::Utf8)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Feeds `pieces` of one text frame (not the whole message at once),
+    /// returning the index of the piece that failed, or the message.
+    fn text_in_pieces(pieces: &[&[u8]]) -> Result<Message, usize> {
+        let mut assembler = Assembler::new(1 << 20);
+        let len: usize = pieces.iter().map(|p| p.len()).sum();
+        assembler.begin_frame(OpCode::Text, len as u64).unwrap();
+        for (i, piece) in pieces.iter().enumerate() {
+            assembler.extend(piece, None, 0, false).map_err(|_| i)?;
+        }
+        match assembler.end_frame(true) {
+            Ok(Some(message)) => Ok(message),
+            _ => Err(pieces.len()),
+        }
+    }
+
+    #[test]
+    fn text_after_ascii_pieces_is_still_validated_as_it_arrives() {
+        // A lone continuation byte after ASCII fails in its own piece.
+        assert_eq!(text_in_pieces(&[b"hello ", b"\x80", b"world"]), Err(1));
+        // A code point cut across pieces after ASCII is fine...
+        let euro = "€".as_bytes();
+        assert_eq!(
+            text_in_pieces(&[b"price: ", &euro[..1], &euro[1..], b"!"]),
+            Ok(Message::text("price: €!"))
+        );
+        // ...but one that never ends is not, and neither is ASCII where its
+        // continuation should be.
+        assert_eq!(text_in_pieces(&[b"a", &euro[..2]]), Err(2));
+        assert_eq!(text_in_pieces(&[b"a", &euro[..2], b"b"]), Err(2));
+    }
+
+    #[test]
+    fn whole_messages_are_checked_once_ascii_or_not() {
+        for (payload, valid) in [
+            (&b"plain ascii"[..], true),
+            ("κόσμε".as_bytes(), true),
+            (&b"bad \xff byte"[..], false),
+            (&b""[..], true),
+        ] {
+            let mut assembler = Assembler::new(1 << 20);
+            assembler
+                .begin_frame(OpCode::Text, payload.len() as u64)
+                .unwrap();
+            assembler.extend(payload, None, 0, true).unwrap();
+            let message = assembler.end_frame(true);
+            assert_eq!(message.is_ok(), valid, "{payload:?}");
+            if valid {
+                assert_eq!(message.unwrap().unwrap().as_bytes(), payload);
+            }
         }
     }
 }

@@ -11,8 +11,10 @@
 //! 2. [`Receiver`] applies the rules of the role (masking direction, RSV bits,
 //!    control frame limits, fragmentation order, size limits) *before* any of
 //!    the payload is buffered;
-//! 3. the payload is unmasked and consumed as it arrives, in as many pieces
-//!    as the network delivers it; text is validated piece by piece;
+//! 3. the payload is consumed as it arrives, in as many pieces as the
+//!    network delivers it: each piece is copied into the message (or control
+//!    frame) being assembled and unmasked there; text is validated piece by
+//!    piece;
 //! 4. at the end of the frame, a control frame or the final fragment of a
 //!    data message becomes a [`Message`].
 
@@ -20,7 +22,7 @@ use crate::close::parse_close_payload;
 use crate::config::Config;
 use crate::error::{CapacityError, Error, ProtocolError};
 use crate::frame::{Decoded, FrameHeader};
-use crate::mask::apply_mask;
+use crate::mask::unmask_into;
 use crate::message::{Assembler, Message};
 use crate::opcode::OpCode;
 
@@ -51,8 +53,8 @@ enum State {
 /// use rusty_socket_core::{Config, Message, Receiver, Role};
 /// let mut receiver = Receiver::new(Role::Client, Config::default());
 /// // "Hel" + "lo" as two fragments (RFC 6455 section 5.7).
-/// let mut bytes = [0x01, 0x03, 0x48, 0x65, 0x6c, 0x80, 0x02, 0x6c, 0x6f];
-/// let (used, message) = receiver.decode(&mut bytes).unwrap();
+/// let bytes = [0x01, 0x03, 0x48, 0x65, 0x6c, 0x80, 0x02, 0x6c, 0x6f];
+/// let (used, message) = receiver.decode(&bytes).unwrap();
 /// assert_eq!((used, message), (9, Some(Message::text("Hello"))));
 /// ```
 #[derive(Debug)]
@@ -92,16 +94,16 @@ impl Receiver {
     /// or the input runs out. Returns the number of bytes used, which the
     /// caller must drop from its buffer, and the message if one completed.
     ///
-    /// Payload bytes are unmasked in place, which is why `input` is mutable.
-    /// `Ok((n, None))` means "need more": call again with more bytes (and
-    /// the `len - n` unused ones in front).
+    /// `input` is only read: payload bytes are unmasked in the copy that
+    /// becomes the message. `Ok((n, None))` means "need more": call again
+    /// with more bytes (and the `len - n` unused ones in front).
     ///
     /// # Errors
     /// The first rule the peer broke, as [`Error::Protocol`],
     /// [`Error::Capacity`] or [`Error::Utf8`]; its
     /// [`Error::close_code`] is what to fail the connection with. After an
     /// error the receiver must not be used again.
-    pub fn decode(&mut self, input: &mut [u8]) -> Result<(usize, Option<Message>), Error> {
+    pub fn decode(&mut self, input: &[u8]) -> Result<(usize, Option<Message>), Error> {
         let mut used = 0;
         loop {
             match self.state {
@@ -122,15 +124,15 @@ impl Receiver {
                     let available = input.len() - used;
                     // `take` fits in usize: it is at most `available`.
                     let take = remaining.min(available as u64) as usize;
-                    let chunk = &mut input[used..used + take];
-                    if let Some(key) = header.masking_key {
-                        apply_mask(chunk, key, (received % 4) as usize);
-                    }
+                    let chunk = &input[used..used + take];
+                    // Where this piece starts within the 4-byte key cycle.
+                    let offset = (received % 4) as usize;
                     if header.opcode.is_control() {
-                        self.control.extend_from_slice(chunk);
+                        unmask_into(&mut self.control, chunk, header.masking_key, offset);
                     } else {
                         let whole_frame = header.fin && take as u64 == header.payload_len;
-                        self.assembler.extend(chunk, whole_frame)?;
+                        self.assembler
+                            .extend(chunk, header.masking_key, offset, whole_frame)?;
                     }
                     used += take;
                     let received = received + take as u64;
@@ -218,7 +220,7 @@ mod tests {
         for piece in input.chunks(step.max(1)) {
             buffer.extend_from_slice(piece);
             loop {
-                let (used, message) = receiver.decode(&mut buffer)?;
+                let (used, message) = receiver.decode(&buffer)?;
                 buffer.drain(..used);
                 match message {
                     Some(message) => messages.push(message),
@@ -353,7 +355,7 @@ mod tests {
     fn a_client_refuses_masked_frames() {
         let mut client = Receiver::new(Role::Client, Config::default());
         let err = client
-            .decode(&mut masked(true, OpCode::Text, b"x"))
+            .decode(&masked(true, OpCode::Text, b"x"))
             .unwrap_err();
         assert!(matches!(err, Error::Protocol(ProtocolError::MaskedFrame)));
     }
@@ -380,10 +382,10 @@ mod tests {
             b"\xce\xba\xe1\xbd\xb9\xf4\x90\x80\x80 and more",
         );
         let mut receiver = server();
-        let mut head = frame[..6 + 5].to_vec(); // header + the valid "κό"
-        assert_eq!(receiver.decode(&mut head).unwrap(), (11, None));
-        let mut bad = frame[11..13].to_vec(); // 0xf4 0x90: already invalid
-        assert!(matches!(receiver.decode(&mut bad), Err(Error::Utf8)));
+        let head = frame[..6 + 5].to_vec(); // header + the valid "κό"
+        assert_eq!(receiver.decode(&head).unwrap(), (11, None));
+        let bad = frame[11..13].to_vec(); // 0xf4 0x90: already invalid
+        assert!(matches!(receiver.decode(&bad), Err(Error::Utf8)));
     }
 
     #[test]
@@ -394,9 +396,9 @@ mod tests {
             ..Config::default()
         };
         // Only the header of a frame claiming 2^62 bytes: refused at once.
-        let mut huge = vec![0x82, 0xFF, 0x40, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4];
+        let huge = vec![0x82, 0xFF, 0x40, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4];
         let err = Receiver::new(Role::Server, config)
-            .decode(&mut huge)
+            .decode(&huge)
             .unwrap_err();
         assert!(matches!(
             err,
@@ -444,7 +446,7 @@ mod tests {
             let mut receiver = Receiver::new(role, Config::default());
             let mut offset = 0;
             while offset < bytes.len() {
-                match receiver.decode(&mut bytes[offset..]) {
+                match receiver.decode(&bytes[offset..]) {
                     Ok((used, message)) => {
                         offset += used;
                         if message.is_none() {

@@ -88,10 +88,9 @@ impl ReadBuffer {
         }
     }
 
-    /// The bytes received and not yet consumed (mutable: the receiver
-    /// unmasks in place).
-    pub fn pending(&mut self) -> &mut [u8] {
-        &mut self.data[self.start..self.end]
+    /// The bytes received and not yet consumed.
+    pub fn pending(&self) -> &[u8] {
+        &self.data[self.start..self.end]
     }
 
     /// Whether no received byte is waiting.
@@ -887,12 +886,12 @@ mod tests {
                     ws.write(message).unwrap();
                 }
                 ws.flush().unwrap();
-                let mut wire = std::mem::take(&mut ws.get_mut().written);
+                let wire = std::mem::take(&mut ws.get_mut().written);
                 let mut receiver = Receiver::new(peer, Config::default());
                 let mut received = Vec::new();
                 let mut offset = 0;
                 while offset < wire.len() {
-                    let (used, message) = receiver.decode(&mut wire[offset..]).unwrap();
+                    let (used, message) = receiver.decode(&wire[offset..]).unwrap();
                     offset += used;
                     received.extend(message);
                 }

@@ -189,7 +189,7 @@ fn pings_at_the_interval_and_idle_timeout_closes_with_1001() {
         assert!(n > 0, "closed without a close frame");
         buf.extend_from_slice(&chunk[..n]);
         loop {
-            let (used, message) = receiver.decode(&mut buf).unwrap();
+            let (used, message) = receiver.decode(&buf).unwrap();
             buf.drain(..used);
             match message {
                 Some(Message::Ping(_)) => pings.push(opened.elapsed()),
