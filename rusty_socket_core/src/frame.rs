@@ -28,7 +28,7 @@
 //! bytes it answers [`Decoded::Partial`], and the caller reads more.
 
 use crate::error::ProtocolError;
-use crate::mask::apply_mask;
+use crate::mask::mask_into;
 use crate::opcode::OpCode;
 
 /// The most bytes a header can take: 2 + 8 (64-bit length) + 4 (masking key).
@@ -232,11 +232,7 @@ pub fn encode_frame(
     };
     out.reserve(header.encoded_len() + payload.len());
     header.append_to(out);
-    let start = out.len();
-    out.extend_from_slice(payload);
-    if let Some(key) = masking_key {
-        apply_mask(&mut out[start..], key, 0);
-    }
+    mask_into(out, payload, masking_key);
 }
 
 #[cfg(test)]
