@@ -143,6 +143,8 @@ impl Assembler {
             (_, None) => {
                 self.opcode = Some(opcode);
                 self.utf8.reset();
+                // Nothing from before belongs to this message.
+                self.payload.clear();
                 self.all_ascii = true;
             }
         }
@@ -222,15 +224,16 @@ impl Assembler {
 fn into_text(payload: Vec<u8>, all_ascii: bool) -> Result<String, Error> {
     if all_ascii {
         // SAFETY: `String` requires its bytes to be valid UTF-8. `all_ascii`
-        // is true only if every byte of `payload` is below 0x80:
-        // - `Assembler::begin_frame` sets it when a message starts, while
-        //   `payload` is empty (the previous message took it with
-        //   `mem::take`, an error ends the connection);
-        // - `payload` is written only by `unmask_into` in `Assembler::extend`,
-        //   which ANDs in `unmask_into`'s answer for the bytes it appended:
-        //   true only if their OR is below 0x80 (its tests put a high byte at
-        //   every position, length and key offset, and compare with
-        //   `is_ascii`).
+        // is true only if every byte of `payload` is below 0x80, whatever
+        // order a caller uses the public methods in:
+        // - `end_frame` calls this only for a text message, whose opcode
+        //   only `begin_frame` sets; when it does, it empties `payload` and
+        //   sets `all_ascii`, together;
+        // - after that, `payload` is written only by `unmask_into` in
+        //   `extend`, which ANDs in `unmask_into`'s answer for the bytes it
+        //   appended: true only if their OR is below 0x80 (its tests put a
+        //   high byte at every position, length and key offset, and compare
+        //   with `is_ascii`).
         // Each byte below 0x80 is a complete one-byte UTF-8 sequence (RFC
         // 3629 section 3), so the whole is valid UTF-8. Checked in debug
         // builds as well:
@@ -273,6 +276,20 @@ mod tests {
         // continuation should be.
         assert_eq!(text_in_pieces(&[b"a", &euro[..2]]), Err(2));
         assert_eq!(text_in_pieces(&[b"a", &euro[..2], b"b"]), Err(2));
+    }
+
+    /// Bytes given outside a message (a misuse of the public API) cannot
+    /// slip into the next one and bypass validation.
+    #[test]
+    fn a_new_message_starts_empty() {
+        let mut assembler = Assembler::new(1 << 20);
+        assembler.extend(b"\xff\xfe", None, 0, false).unwrap();
+        assembler.begin_frame(OpCode::Text, 2).unwrap();
+        assembler.extend(b"ok", None, 0, true).unwrap();
+        assert_eq!(
+            assembler.end_frame(true).unwrap(),
+            Some(Message::text("ok"))
+        );
     }
 
     #[test]
