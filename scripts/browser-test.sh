@@ -32,8 +32,18 @@ if [[ ! -x "$CHROMIUM_BIN" ]]; then
   if [[ "$(id -u)" -ne 0 ]]; then SUDO=(sudo); fi
   log "installing chromium from Debian (apt)"
   export DEBIAN_FRONTEND=noninteractive
-  "${SUDO[@]}" apt-get update -q
-  "${SUDO[@]}" apt-get install -y -q chromium
+  # A mirror can fail for a moment: three tries before giving up.
+  for try in 1 2 3; do
+    if "${SUDO[@]}" apt-get update -q && "${SUDO[@]}" apt-get install -y -q chromium; then
+      break
+    fi
+    if (( try == 3 )); then
+      echo "could not install chromium with apt" >&2
+      exit 1
+    fi
+    log "apt failed; trying again in $((try * 10)) s"
+    sleep $((try * 10))
+  done
 fi
 log "$("$CHROMIUM_BIN" --version 2>/dev/null || echo "chromium at $CHROMIUM_BIN")"
 
