@@ -139,6 +139,7 @@
 //! ```
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 pub mod base64;
 pub mod close;

@@ -223,6 +223,8 @@ impl Assembler {
 #[allow(unsafe_code)]
 fn into_text(payload: Vec<u8>, all_ascii: bool) -> Result<String, Error> {
     if all_ascii {
+        // What the proof below says, checked in debug builds (every test run).
+        debug_assert!(payload.is_ascii());
         // SAFETY: `String` requires its bytes to be valid UTF-8. `all_ascii`
         // is true only if every byte of `payload` is below 0x80, whatever
         // order a caller uses the public methods in:
@@ -235,9 +237,7 @@ fn into_text(payload: Vec<u8>, all_ascii: bool) -> Result<String, Error> {
         //   high byte at every position, length and key offset, and compare
         //   with `is_ascii`).
         // Each byte below 0x80 is a complete one-byte UTF-8 sequence (RFC
-        // 3629 section 3), so the whole is valid UTF-8. Checked in debug
-        // builds as well:
-        debug_assert!(payload.is_ascii());
+        // 3629 section 3), so the whole is valid UTF-8.
         return Ok(unsafe { String::from_utf8_unchecked(payload) });
     }
     String::from_utf8(payload).map_err(|_| Error::Utf8)
