@@ -67,6 +67,38 @@ pub struct ConnectionInfo {
 /// # Ok::<(), rusty_socket_server::Error>(())
 /// ```
 pub trait Handler: Send + Sync + 'static {
+    /// An upgrade request that follows the RFC's rules has arrived from
+    /// `peer_addr`; no answer has been sent yet. Return `Err(response)` to
+    /// refuse it with that HTTP response instead of `101 Switching
+    /// Protocols`: for example `403` for a page on an `Origin` you do not
+    /// serve (a browser sends the page's origin, and RFC 6455 section 10.2
+    /// leaves it to the server to check it), `401` without a valid token, or
+    /// `404` for a path with no WebSocket behind it. The default accepts
+    /// every request.
+    ///
+    /// ```
+    /// use rusty_socket_core::http::Request;
+    /// use rusty_socket_server::{Handler, HttpResponse};
+    /// use std::net::SocketAddr;
+    ///
+    /// /// Only pages served from our own site may connect.
+    /// struct SameSite;
+    ///
+    /// impl Handler for SameSite {
+    ///     fn on_upgrade(&self, request: &Request, _peer: SocketAddr) -> Result<(), HttpResponse> {
+    ///         match request.headers.get("origin") {
+    ///             // Clients that are not browsers send no Origin.
+    ///             None | Some("https://chat.example") => Ok(()),
+    ///             Some(_) => Err(HttpResponse::text(403, "origin not allowed\n")),
+    ///         }
+    ///     }
+    /// }
+    /// ```
+    fn on_upgrade(&self, request: &Request, peer_addr: SocketAddr) -> Result<(), HttpResponse> {
+        let _ = (request, peer_addr);
+        Ok(())
+    }
+
     /// A client completed the opening handshake. It is already registered:
     /// messages sent to it from here are delivered after the handshake.
     fn on_open(&self, server: &ServerHandle, connection: &ConnectionInfo) {

@@ -71,8 +71,10 @@
 //! ([`Handler::on_http`]), else `GET /health` (`ok`), `GET /stats` (JSON,
 //! see [`Stats::to_json`]), else 404. A bad upgrade request gets the status
 //! of its [`rusty_socket_core::HandshakeError`] (400, 405, 426, 431, 505);
-//! past [`ServerConfig::max_connections`], 503. An upgrade request on any
-//! path is a WebSocket connection.
+//! past [`ServerConfig::max_connections`], 503. A valid upgrade request on
+//! any path is a WebSocket connection, unless [`Handler::on_upgrade`]
+//! refuses it with a response of its own (a 403 for a foreign `Origin`, a
+//! 401 without a token, a 404 for a path it does not serve).
 //!
 //! ## Close codes the server sends
 //!

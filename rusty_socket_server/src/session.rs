@@ -1,6 +1,7 @@
 //! The life of one accepted socket, on its reader thread: read the request
 //! head within the handshake deadline, then either answer plain HTTP, refuse
-//! the upgrade (400/405/426/431/503/505), or accept it, start the writer
+//! the upgrade (400/405/426/431/503/505, or what
+//! [`crate::Handler::on_upgrade`] answers), or accept it, start the writer
 //! thread, register the connection and hand over to [`crate::reader`].
 //! When the reader is done, the connection is torn down here: writer joined,
 //! socket closed, registry entry removed, [`crate::Handler::on_close`] called.
@@ -88,6 +89,25 @@ pub(crate) fn run(shared: &Arc<Shared>, stream: Arc<TcpStream>, peer: SocketAddr
             return;
         }
     };
+    let verdict = catch_unwind(AssertUnwindSafe(|| {
+        shared.handler.on_upgrade(&request, peer)
+    }));
+    let refusal = match verdict {
+        Ok(Ok(())) => None,
+        Ok(Err(response)) => Some(response),
+        Err(_) => {
+            crate::log::peer(peer, format_args!("the handler panicked in on_upgrade"));
+            Some(HttpResponse::text(500, "internal server error\n"))
+        }
+    };
+    if let Some(response) = refusal {
+        crate::log::peer(
+            peer,
+            format_args!("upgrade refused by the handler ({})", response.status),
+        );
+        reply(&stream, &response.encode());
+        return;
+    }
     if !reserve_slot(shared) {
         crate::log::peer(peer, format_args!("connection limit reached; answered 503"));
         reply(

@@ -363,3 +363,49 @@ fn the_server_picks_its_preferred_subprotocol_among_those_offered() {
     }
     server.shutdown();
 }
+
+/// An upgrade request with `origin` and `target`, as raw bytes.
+fn upgrade_request(addr: std::net::SocketAddr, target: &str, origin: &str) -> String {
+    format!(
+        "GET {target} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+         Origin: {origin}\r\n\r\n"
+    )
+}
+
+#[test]
+fn the_handler_can_refuse_an_upgrade_before_the_101() {
+    let server = TestServer::start(config());
+    let addr = server.addr();
+    let refused = raw_http(addr, &upgrade_request(addr, "/", "http://evil.example"));
+    assert!(refused.starts_with("HTTP/1.1 403 "), "{refused}");
+    assert!(refused.ends_with("origin not allowed\n"), "{refused}");
+    // A handler that panics refuses with 500, and the server goes on.
+    let panicked = raw_http(
+        addr,
+        &upgrade_request(addr, "/panic", "http://good.example"),
+    );
+    assert!(panicked.starts_with("HTTP/1.1 500 "), "{panicked}");
+    // Neither refused request was opened; an allowed one is.
+    let accepted = raw_http_head(addr, &upgrade_request(addr, "/", "http://good.example"));
+    assert!(accepted.starts_with("HTTP/1.1 101 "), "{accepted}");
+    let first_opened = server.opened.recv_timeout(WAIT).expect("on_open");
+    let (_ws, id) = server.client();
+    assert_eq!((first_opened.0, id.0), (1, 2));
+    assert_eq!(server.handle.stats().total_accepted, 2);
+    server.handle.shutdown();
+}
+
+/// Sends `request` and reads up to the end of the response head.
+fn raw_http_head(addr: std::net::SocketAddr, request: &str) -> String {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(WAIT)).unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        stream.read_exact(&mut byte).unwrap();
+        head.push(byte[0]);
+    }
+    String::from_utf8(head).unwrap()
+}

@@ -3,8 +3,11 @@
 #![allow(dead_code)]
 
 use rusty_socket_core::handshake::{connect, generate_key, ClientRequest};
+use rusty_socket_core::http::Request;
 use rusty_socket_core::{Config, Message, WebSocket};
-use rusty_socket_server::{ConnectionId, Handler, Server, ServerConfig, ServerHandle};
+use rusty_socket_server::{
+    ConnectionId, Handler, HttpResponse, Server, ServerConfig, ServerHandle,
+};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::mpsc::{self, Receiver, Sender};
@@ -15,12 +18,25 @@ use std::time::Duration;
 pub const WAIT: Duration = Duration::from_secs(10);
 
 /// Broadcasts every message to everyone, except `to ID text`, which goes to
-/// connection ID only. Reports each opened connection's id.
+/// connection ID only. Reports each opened connection's id. Refuses some
+/// upgrades (see `on_upgrade`).
 pub struct TestHandler {
     opened: Mutex<Sender<ConnectionId>>,
 }
 
 impl Handler for TestHandler {
+    /// Refuses pages from `http://evil.example` (403) and panics for the
+    /// target `/panic`.
+    fn on_upgrade(&self, request: &Request, _peer: SocketAddr) -> Result<(), HttpResponse> {
+        if request.target == "/panic" {
+            panic!("on_upgrade panics for /panic");
+        }
+        match request.headers.get("origin") {
+            Some("http://evil.example") => Err(HttpResponse::text(403, "origin not allowed\n")),
+            _ => Ok(()),
+        }
+    }
+
     fn on_open(&self, _server: &ServerHandle, connection: &rusty_socket_server::ConnectionInfo) {
         let _ = self.opened.lock().unwrap().send(connection.id);
     }
