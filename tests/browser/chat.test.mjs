@@ -52,6 +52,7 @@ describe('chat example in a real browser', { timeout: 120_000 }, () => {
       alice = await BrowserUser.open(browser, server.httpUrl);
       const aliceGuest = await alice.waitForWelcome();
       assert.match(aliceGuest, /^guest-\d+$/);
+      await alice.waitForStatus(`connected as ${aliceGuest}`);
 
       // Terminal user joins; the browser sees the join notice.
       const bobGuest = await bob.connect(server.wsUrl);
@@ -62,6 +63,7 @@ describe('chat example in a real browser', { timeout: 120_000 }, () => {
       // Both pick a nick; each rename is announced to the other user.
       await alice.say('/nick alice');
       await bob.waitForMessage(`* ${aliceGuest} is now alice`);
+      await alice.waitForStatus('connected as alice');
       bob.say('/nick bob');
       await alice.waitForMessage(`* ${bobGuest} is now bob`);
 
@@ -77,6 +79,8 @@ describe('chat example in a real browser', { timeout: 120_000 }, () => {
       bob.say(fromTerminal);
       assert.equal(await alice.waitForMessage(`bob: ${fromTerminal}`), `bob: ${fromTerminal}`);
       await bob.waitForMessage(`bob: ${fromTerminal}`);
+      // The page marks alice's own lines, and only those.
+      assert.deepEqual(await alice.ownMessages(), [`alice: ${fromBrowser}`]);
 
       // The terminal user leaves with a close handshake; the page is told.
       bob.disconnect();

@@ -323,7 +323,7 @@ export class BrowserUser {
     const res = await page.goto(url, { waitUntil: 'load', timeout: WAIT_MS });
     if (!res || !res.ok()) throw new Error(`GET ${url} -> ${res ? res.status() : 'no response'}`);
     await user.#waitFor(
-      () => document.querySelector('#status')?.textContent.trim() === 'connected',
+      () => document.querySelector('#status')?.textContent.trim().startsWith('connected'),
       undefined,
       '#status to read "connected"',
     );
@@ -370,6 +370,20 @@ export class BrowserUser {
     const welcome = await this.waitForMessage(/^\* welcome, (\S+)! type \/help for commands$/);
     this.name = welcome.match(/^\* welcome, (\S+)!/)[1];
     return this.name;
+  }
+
+  /** Waits until #status reads exactly `text`. */
+  async waitForStatus(text) {
+    await this.#waitFor(
+      (t) => document.querySelector('#status')?.textContent.trim() === t,
+      text,
+      `#status to read "${text}"`,
+    );
+  }
+
+  /** The texts of the .msg lines the page marks as our own. */
+  async ownMessages() {
+    return this.page.$$eval('#log .msg.mine', (lines) => lines.map((l) => l.textContent));
   }
 
   /** Types `text` into #input and clicks #send, like a person would. */
