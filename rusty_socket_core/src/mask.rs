@@ -14,6 +14,12 @@
 //! 64-bit word made of the key repeated twice, in safe code, and the compiler
 //! turns the loop into vector instructions. [`apply_mask_reference`] is the
 //! byte-by-byte definition from the RFC, kept to test the fast path against.
+//!
+//! A payload rarely stays where it arrived or leaves from where it was made,
+//! so the two directions also come as copies: [`unmask_into`] takes a
+//! received payload out of the read buffer into the message being assembled
+//! (and notes on the way whether it is all ASCII, which spares text a second
+//! UTF-8 pass), and [`mask_into`] appends a payload to an outgoing frame.
 
 /// XORs `payload` with `masking_key`, where `payload[0]` is octet number
 /// `offset` of the frame's payload.
