@@ -236,6 +236,28 @@ mod tests {
         }
     }
 
+    /// Payloads longer than one 1 KiB copy piece, at lengths around the
+    /// piece and block edges, in both directions.
+    #[test]
+    fn long_payloads_are_copied_and_masked_whole() {
+        let key = [0x0f, 0xf0, 0x55, 0xaa];
+        for len in [1023, 1024, 1025, 2047, 2048, 5000, 16 * 1024 + 7] {
+            for offset in 0..4 {
+                let original = pattern(len);
+                let mut expected = original.clone();
+                apply_mask_reference(&mut expected, key, offset);
+                let mut out = b"head".to_vec();
+                let ascii = unmask_into(&mut out, &original, Some(key), offset);
+                assert_eq!(&out[4..], &expected[..], "len {len} offset {offset}");
+                assert_eq!(ascii, expected.is_ascii());
+            }
+            let mut frame = b"hdr".to_vec();
+            mask_into(&mut frame, &pattern(len), Some(key));
+            apply_mask_reference(&mut frame[3..], key, 0);
+            assert_eq!(&frame[3..], &pattern(len)[..], "len {len}");
+        }
+    }
+
     /// The ASCII answer decides whether text is validated again, so it must
     /// see every byte: one byte with its top bit set, at every position of
     /// payloads up to three blocks long, at every key offset.
