@@ -4,8 +4,7 @@
 //! upgrade, the stage that timed out).
 
 use crate::url::UrlError;
-use rusty_socket_core::frame::Decoded;
-use rusty_socket_core::http::{Headers, Limits, Response};
+use rusty_socket_core::http::{Headers, Response};
 use rusty_socket_core::HandshakeError;
 use std::fmt;
 use std::io;
@@ -56,27 +55,18 @@ pub struct Rejection {
     pub head: String,
 }
 
-impl Rejection {
-    /// Rebuilds the status line and header fields from the head the core
-    /// kept. A head that does not parse again keeps its status and text.
-    pub(crate) fn from_head(status: u16, head: String) -> Rejection {
-        let complete = format!("{head}\r\n\r\n");
-        match Response::parse(complete.as_bytes(), Limits::default()) {
-            Ok(Decoded::Complete(response, _)) => Rejection {
-                status,
-                reason: response.reason,
-                headers: response.headers,
-                head,
-            },
-            _ => Rejection {
-                status,
-                reason: String::new(),
-                headers: Headers::default(),
-                head,
-            },
+impl From<Response> for Rejection {
+    fn from(response: Response) -> Rejection {
+        Rejection {
+            status: response.status,
+            reason: response.reason,
+            headers: response.headers,
+            head: response.head,
         }
     }
+}
 
+impl Rejection {
     /// The value of the header field `name` (any case), if present.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name)
@@ -174,8 +164,8 @@ impl Error {
         use rusty_socket_core::Error as Core;
         match error {
             Core::ConnectionClosed => Error::Closed,
-            Core::Handshake(HandshakeError::Rejected { status, head }) => {
-                Error::Rejected(Rejection::from_head(status, head))
+            Core::Handshake(HandshakeError::Rejected(response)) => {
+                Error::Rejected(Rejection::from(*response))
             }
             Core::Handshake(error) => Error::Handshake(error),
             Core::Io(error) if is_timeout(&error) => Error::Timeout(stage),
@@ -244,13 +234,17 @@ impl From<UrlError> for Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rusty_socket_core::frame::Decoded;
+    use rusty_socket_core::http::Limits;
 
     #[test]
     fn a_rejection_keeps_status_reason_and_headers() {
-        let core = rusty_socket_core::Error::Handshake(HandshakeError::Rejected {
-            status: 503,
-            head: "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 7\r\nX-Why: busy".into(),
-        });
+        let head = b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 7\r\nX-Why: busy\r\n\r\n";
+        let Ok(Decoded::Complete(response, _)) = Response::parse(head, Limits::default()) else {
+            panic!("a complete head");
+        };
+        let core =
+            rusty_socket_core::Error::Handshake(HandshakeError::Rejected(Box::new(response)));
         let error = Error::from_core(core, Stage::Handshake);
         assert_eq!(error.status(), Some(503));
         let rejection = error.rejection().unwrap();

@@ -7,6 +7,7 @@
 //! [`Error::close_code`] and [`HandshakeError::status`].
 
 use crate::close::CloseCode;
+use crate::http::Response;
 use std::fmt;
 use std::io;
 
@@ -226,14 +227,10 @@ pub enum HandshakeError {
     MissingOrInvalidHeader(&'static str),
     /// `Sec-WebSocket-Version` is not 13 (426, with `Sec-WebSocket-Version: 13`).
     UnsupportedVersion,
-    /// Client side: the server answered with a status other than 101. The
-    /// status and the head are kept so that the caller can show them.
-    Rejected {
-        /// The HTTP status code the server sent, such as 403 or 503.
-        status: u16,
-        /// The response head: status line and header fields.
-        head: String,
-    },
+    /// Client side: the server answered with a status other than 101. Its
+    /// response head (status, reason, header fields such as `Retry-After`)
+    /// is kept so that the caller can act on it or show it.
+    Rejected(Box<Response>),
     /// Client side: `Sec-WebSocket-Accept` does not match the key we sent.
     InvalidAccept,
     /// Client side: the server chose a subprotocol or extension we did not offer.
@@ -250,7 +247,7 @@ impl HandshakeError {
             HandshakeError::MethodNotAllowed => 405,
             HandshakeError::HttpVersion => 505,
             HandshakeError::UnsupportedVersion => 426,
-            HandshakeError::Rejected { status, .. } => *status,
+            HandshakeError::Rejected(response) => response.status,
             _ => 400,
         }
     }
@@ -270,10 +267,11 @@ impl fmt::Display for HandshakeError {
             HandshakeError::UnsupportedVersion => {
                 f.write_str("unsupported Sec-WebSocket-Version (13 is required)")
             }
-            HandshakeError::Rejected { status, head } => {
-                let line = head.lines().next().unwrap_or_default();
-                write!(f, "server refused the upgrade with status {status}: {line}")
-            }
+            HandshakeError::Rejected(response) => write!(
+                f,
+                "server refused the upgrade with status {} {}",
+                response.status, response.reason
+            ),
             HandshakeError::InvalidAccept => {
                 f.write_str("Sec-WebSocket-Accept does not match the key")
             }

@@ -302,8 +302,8 @@ impl ClientRequest<'_> {
 /// after receiving the response). Returns the subprotocol the server chose.
 ///
 /// # Errors
-/// [`HandshakeError::Rejected`] for any status but 101 (with the status and
-/// head), [`HandshakeError::MissingOrInvalidHeader`],
+/// [`HandshakeError::Rejected`] for any status but 101 (with the whole
+/// response head), [`HandshakeError::MissingOrInvalidHeader`],
 /// [`HandshakeError::InvalidAccept`] or
 /// [`HandshakeError::UnrequestedNegotiation`].
 pub fn validate_response(
@@ -312,10 +312,7 @@ pub fn validate_response(
     requested_protocols: &[String],
 ) -> Result<Option<String>, HandshakeError> {
     if response.status != 101 {
-        return Err(HandshakeError::Rejected {
-            status: response.status,
-            head: response.head.clone(),
-        });
+        return Err(HandshakeError::Rejected(Box::new(response.clone())));
     }
     let headers: &Headers = &response.headers;
     if !headers.has_token("upgrade", "websocket") {
@@ -498,7 +495,7 @@ mod tests {
             &[],
         );
         assert!(
-            matches!(rejected, Err(HandshakeError::Rejected { status: 403, ref head }) if head.contains("X-Why: no"))
+            matches!(rejected, Err(HandshakeError::Rejected(ref r)) if r.status == 403 && r.headers.get("x-why") == Some("no"))
         );
     }
 

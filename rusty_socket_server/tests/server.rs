@@ -105,10 +105,9 @@ fn max_connections_answers_503() {
     let _a = server.client();
     let _b = server.client();
     match common::try_client(server.addr()) {
-        Err(rusty_socket_core::Error::Handshake(rusty_socket_core::HandshakeError::Rejected {
-            status,
-            ..
-        })) => assert_eq!(status, 503),
+        Err(rusty_socket_core::Error::Handshake(rusty_socket_core::HandshakeError::Rejected(
+            response,
+        ))) => assert_eq!(response.status, 503),
         other => panic!("expected a 503, got {:?}", other.map(|_| ())),
     }
     server.handle.shutdown();
