@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
 # Autobahn TestSuite (RFC 6455 conformance) runs for rusty_socket.
 #
-# Usage: scripts/autobahn.sh server|client|all
+# Usage: scripts/autobahn.sh server|server-crate|client|all
 #
-#   server  build rusty_socket_core's echo_server example, run wstest's
-#           fuzzingclient against it, check the report.
-#   client  start wstest's fuzzingserver, run rusty_socket_client's
-#           autobahn_client example against it, check the report.
-#   all     server, then client (both run even if the first fails).
+#   server        build rusty_socket_core's echo_server example, run wstest's
+#                 fuzzingclient against it, check the report.
+#   server-crate  the same against rusty_socket_server's broadcast_server
+#                 example (with one client connected, a broadcast to
+#                 everyone is an echo): the server crate's reader and writer
+#                 threads, queues and closing logic.
+#   client        start wstest's fuzzingserver, run rusty_socket_client's
+#                 autobahn_client example against it, check the report.
+#   all           all three (each runs even if another fails).
 #
-# Reports land in target/autobahn/{server,client}/ (open index.html there);
+# Reports land in target/autobahn/{server,server-crate,client}/ (open
+# index.html there);
 # logs and generated specs in target/autobahn/. Cases 12.* and 13.*
 # (permessage-deflate) are excluded.
 #
@@ -303,10 +308,10 @@ CASES_JSON='"cases": ["*"],
   "exclude-agent-cases": {}'
 
 write_fuzzingclient_spec() {
-    local file=$1 url=$2
+    local file=$1 url=$2 outdir=$3
     cat >"$file" <<EOF
 {
-  "outdir": "$OUT/server",
+  "outdir": "$outdir",
   "servers": [{"agent": "$AGENT", "url": "$url"}],
   $CASES_JSON
 }
@@ -325,15 +330,21 @@ EOF
 }
 
 # ---------------------------------------------------------------------------
-# server mode: wstest fuzzingclient -> our echo server
+# server modes: wstest fuzzingclient -> our echo server ($1 = server) or the
+# server crate's broadcast server ($1 = server-crate)
 
 run_server() {
-    local addr="127.0.0.1:$SERVER_PORT" cmd
-    log "== server: fuzzingclient against ws://$addr =="
+    local role=$1 addr="127.0.0.1:$SERVER_PORT" cmd
+    log "== $role: fuzzingclient against ws://$addr =="
 
     if [[ -n ${AUTOBAHN_SERVER_CMD:-} ]]; then
         cmd=${AUTOBAHN_SERVER_CMD//\{addr\}/$addr}
         log "testee server (AUTOBAHN_SERVER_CMD): $cmd"
+    elif [[ $role == server-crate ]]; then
+        log "building broadcast_server (cargo build --release -p rusty_socket_server --example broadcast_server)"
+        cargo build --release -p rusty_socket_server --example broadcast_server ||
+            die "cargo build of the broadcast_server example failed"
+        cmd="$(printf '%q' "$CARGO_TARGET/release/examples/broadcast_server") $addr"
     else
         log "building echo_server (cargo build --release -p rusty_socket_core --example echo_server)"
         cargo build --release -p rusty_socket_core --example echo_server ||
@@ -342,11 +353,11 @@ run_server() {
     fi
 
     ensure_wstest
-    rm -rf "$OUT/server"
-    mkdir -p "$OUT/server"
-    local spec="$OUT/fuzzingclient.json"
-    local server_log="$OUT/server-testee.log" wstest_log="$OUT/server-wstest.log"
-    write_fuzzingclient_spec "$spec" "ws://$addr"
+    rm -rf "${OUT:?}/$role"
+    mkdir -p "$OUT/$role"
+    local spec="$OUT/$role-fuzzingclient.json"
+    local server_log="$OUT/$role-testee.log" wstest_log="$OUT/$role-wstest.log"
+    write_fuzzingclient_spec "$spec" "ws://$addr" "$OUT/$role"
 
     require_free_port "$SERVER_PORT" AUTOBAHN_SERVER_PORT
     start_bg "$server_log" bash -c "$cmd"
@@ -387,8 +398,8 @@ run_server() {
     local expect
     expect=$(announced_cases "$wstest_log")
     [[ -n $expect ]] || die "could not find wstest's 'will run N test cases' line in $wstest_log"
-    python3 "$CHECK" autobahn-server "$OUT/server" --agent "$AGENT" --expect "$expect" || status=1
-    log "report: $OUT/server/index.html"
+    python3 "$CHECK" "autobahn-$role" "$OUT/$role" --agent "$AGENT" --expect "$expect" || status=1
+    log "report: $OUT/$role/index.html"
     return "$status"
 }
 
@@ -465,17 +476,17 @@ run_client() {
 }
 
 # ---------------------------------------------------------------------------
-# all: both roles
+# all: every testee
 
 # Each role runs in its own invocation of this script, so that a failure in
-# one (including an early die) does not skip the other. Their outputs are
+# one (including an early die) does not skip the others. Their outputs are
 # kept to pick up the checker's "N passed, M failed" lines for a combined
 # summary.
 run_all() {
     mkdir -p "$OUT"
     local role rc out line passed failed total_passed=0 total_failed=0 overall=0
     local summary=()
-    for role in server client; do
+    for role in server server-crate client; do
         out="$OUT/all-$role.out"
         rc=0
         bash "$REPO_ROOT/scripts/autobahn.sh" "$role" 2>&1 | tee "$out" || rc=$?
@@ -508,15 +519,15 @@ run_all() {
 # main
 
 usage() {
-    echo "usage: $0 server|client|all" >&2
+    echo "usage: $0 server|server-crate|client|all" >&2
     exit 2
 }
 
 [[ $# -eq 1 ]] || usage
 
 case $1 in
-server)
-    run_server
+server | server-crate)
+    run_server "$1"
     ;;
 client)
     run_client

@@ -113,7 +113,16 @@ impl Conn {
     /// frame). The close goes after what is already queued if there is room
     /// for it, and otherwise ahead of it, dropping the rest. Returns false if
     /// a close was already under way.
+    ///
+    /// The broadcasts this thread has gathered but not yet queued (see
+    /// [`crate::ServerHandle::broadcast`]) are queued first: a peer that
+    /// sends a good message and then a bad frame in one packet still gets
+    /// the answer to the first before the close for the second. (If that
+    /// queuing fills someone's queue and closes it, this function is entered
+    /// again for that connection; the gathered broadcasts are already taken,
+    /// so the inner call queues nothing more.)
     pub(crate) fn close(&self, frame: Option<CloseFrame>) -> bool {
+        crate::server::flush_deferred();
         if self.closing.swap(true, Ordering::AcqRel) {
             return false;
         }

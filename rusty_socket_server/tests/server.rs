@@ -408,3 +408,24 @@ fn raw_http_head(addr: std::net::SocketAddr, request: &str) -> String {
     }
     String::from_utf8(head).unwrap()
 }
+
+/// A good message and a bad frame in one packet: the answer to the first
+/// still arrives, before the close that the second earns (Autobahn cases
+/// 3.2, 4.1.3, 5.15 and others expect exactly that).
+#[test]
+fn a_bad_frame_does_not_swallow_the_answer_to_the_message_before_it() {
+    use rusty_socket_core::frame::encode_frame;
+    use rusty_socket_core::OpCode;
+    let server = TestServer::start(config());
+    let (mut ws, _) = server.client();
+    let key = [1, 2, 3, 4];
+    let mut packet = Vec::new();
+    encode_frame(&mut packet, true, OpCode::Text, b"first", Some(key));
+    let bad = packet.len();
+    encode_frame(&mut packet, true, OpCode::Text, b"second", Some(key));
+    packet[bad] |= 0x40; // RSV1 without an extension: a protocol error
+    ws.get_mut().write_all(&packet).unwrap();
+    assert_eq!(read_text(&mut ws), "first");
+    assert_eq!(read_close_code(&mut ws), Some(CloseCode::PROTOCOL_ERROR));
+    server.handle.shutdown();
+}
