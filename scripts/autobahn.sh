@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Autobahn TestSuite (RFC 6455 conformance) runs for rusty_socket.
 #
-# Usage: scripts/autobahn.sh server|server-crate|client|all
+# Usage: scripts/autobahn.sh server|server-crate|client|client-split|all
 #
 #   server        build rusty_socket_core's echo_server example, run wstest's
 #                 fuzzingclient against it, check the report.
@@ -11,10 +11,12 @@
 #                 threads, queues and closing logic.
 #   client        start wstest's fuzzingserver, run rusty_socket_client's
 #                 autobahn_client example against it, check the report.
-#   all           all three (each runs even if another fails).
+#   client-split  the same with `autobahn_client --split`: every case on a
+#                 connection split into a reader and a writer.
+#   all           all four (each runs even if another fails).
 #
-# Reports land in target/autobahn/{server,server-crate,client}/ (open
-# index.html there);
+# Reports land in target/autobahn/{server,server-crate,client,client-split}/
+# (open index.html there);
 # logs and generated specs in target/autobahn/. Cases 12.* and 13.*
 # (permessage-deflate) are excluded.
 #
@@ -319,11 +321,11 @@ EOF
 }
 
 write_fuzzingserver_spec() {
-    local file=$1 url=$2
+    local file=$1 url=$2 outdir=$3
     cat >"$file" <<EOF
 {
   "url": "$url",
-  "outdir": "$OUT/client",
+  "outdir": "$outdir",
   $CASES_JSON
 }
 EOF
@@ -407,8 +409,9 @@ run_server() {
 # client mode: our client -> wstest fuzzingserver
 
 run_client() {
-    local url="ws://127.0.0.1:$CLIENT_PORT" cmd
-    log "== client: autobahn_client against fuzzingserver $url =="
+    local role=$1 url="ws://127.0.0.1:$CLIENT_PORT" cmd flags=""
+    [[ $role == client-split ]] && flags="--split "
+    log "== $role: autobahn_client ${flags}against fuzzingserver $url =="
 
     if [[ -n ${AUTOBAHN_CLIENT_CMD:-} ]]; then
         cmd=${AUTOBAHN_CLIENT_CMD//\{url\}/$url}
@@ -417,15 +420,15 @@ run_client() {
         log "building autobahn_client (cargo build --release -p rusty_socket_client --example autobahn_client)"
         cargo build --release -p rusty_socket_client --example autobahn_client ||
             die "cargo build of the autobahn_client example failed"
-        cmd="$(printf '%q' "$CARGO_TARGET/release/examples/autobahn_client") $url"
+        cmd="$(printf '%q' "$CARGO_TARGET/release/examples/autobahn_client") $flags$url"
     fi
 
     ensure_wstest
-    rm -rf "$OUT/client"
-    mkdir -p "$OUT/client"
-    local spec="$OUT/fuzzingserver.json"
-    local wstest_log="$OUT/client-wstest.log" client_log="$OUT/client-testee.log"
-    write_fuzzingserver_spec "$spec" "$url"
+    rm -rf "${OUT:?}/$role"
+    mkdir -p "$OUT/$role"
+    local spec="$OUT/$role-fuzzingserver.json"
+    local wstest_log="$OUT/$role-wstest.log" client_log="$OUT/$role-testee.log"
+    write_fuzzingserver_spec "$spec" "$url" "$OUT/$role"
 
     require_free_port "$CLIENT_PORT" AUTOBAHN_CLIENT_PORT
     # -u 0: no embedded web server (it would want port 8080).
@@ -461,17 +464,17 @@ run_client() {
         status=1
     fi
 
-    if [[ ! -f $OUT/client/index.json ]]; then
+    if [[ ! -f $OUT/$role/index.json ]]; then
         printf '[autobahn] ERROR: no report in %s: the testee never called /updateReports?agent=%s\n' \
-            "$OUT/client" "$AGENT" >&2
-        printf 'autobahn-client: 0 passed, 0 failed\n'
+            "$OUT/$role" "$AGENT" >&2
+        printf 'autobahn-%s: 0 passed, 0 failed\n' "$role"
         return 1
     fi
     local expect
     expect=$(announced_cases "$wstest_log")
     [[ -n $expect ]] || die "could not find wstest's 'will run N test cases' line in $wstest_log"
-    python3 "$CHECK" autobahn-client "$OUT/client" --agent "$AGENT" --expect "$expect" || status=1
-    log "report: $OUT/client/index.html"
+    python3 "$CHECK" "autobahn-$role" "$OUT/$role" --agent "$AGENT" --expect "$expect" || status=1
+    log "report: $OUT/$role/index.html"
     return "$status"
 }
 
@@ -486,7 +489,7 @@ run_all() {
     mkdir -p "$OUT"
     local role rc out line passed failed total_passed=0 total_failed=0 overall=0
     local summary=()
-    for role in server server-crate client; do
+    for role in server server-crate client client-split; do
         out="$OUT/all-$role.out"
         rc=0
         bash "$REPO_ROOT/scripts/autobahn.sh" "$role" 2>&1 | tee "$out" || rc=$?
@@ -519,7 +522,7 @@ run_all() {
 # main
 
 usage() {
-    echo "usage: $0 server|server-crate|client|all" >&2
+    echo "usage: $0 server|server-crate|client|client-split|all" >&2
     exit 2
 }
 
@@ -529,8 +532,8 @@ case $1 in
 server | server-crate)
     run_server "$1"
     ;;
-client)
-    run_client
+client | client-split)
+    run_client "$1"
     ;;
 all)
     run_all

@@ -1,10 +1,18 @@
-//! Autobahn TestSuite testee (client mode): `autobahn_client ws://127.0.0.1:9002`.
+//! Autobahn TestSuite testee (client mode):
+//! `autobahn_client [--split] ws://127.0.0.1:9002`.
 //!
 //! Against `wstest -m fuzzingserver`: asks for the number of cases
 //! (`/getCaseCount`), runs each case (`/runCase?case=N&agent=...`) by echoing
 //! every text and binary message until the connection ends, then asks the
 //! server to write its reports (`/updateReports?agent=...`). An error ends a
 //! case, never the run.
+//!
+//! With `--split`, each case runs on a connection split into a
+//! [`ClientReader`](rusty_socket_client::ClientReader) and a
+//! [`ClientWriter`](rusty_socket_client::ClientWriter): pings and closes are
+//! answered through the shared writer, as they are for the chat REPL's two
+//! threads. (The echo is sent from the reading thread, so that its order
+//! with the pongs is the order the suite expects.)
 
 use rusty_socket_client::{Client, Error, Message};
 use std::process::ExitCode;
@@ -13,8 +21,14 @@ use std::time::Duration;
 const AGENT: &str = "rusty_socket";
 
 fn main() -> ExitCode {
-    let base = std::env::args()
-        .nth(1)
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let split = args.first().is_some_and(|a| a == "--split");
+    if split {
+        args.remove(0);
+    }
+    let base = args
+        .first()
+        .cloned()
         .unwrap_or_else(|| "ws://127.0.0.1:9002".into());
     let base = base.trim_end_matches('/');
     let count = match case_count(base) {
@@ -27,7 +41,12 @@ fn main() -> ExitCode {
     eprintln!("running {count} cases against {base}");
     for case in 1..=count {
         let url = format!("{base}/runCase?case={case}&agent={AGENT}");
-        if let Err(e) = run_case(&url) {
+        let result = if split {
+            run_case_split(&url)
+        } else {
+            run_case(&url)
+        };
+        if let Err(e) = result {
             eprintln!("case {case}: {e}");
         }
     }
@@ -66,6 +85,24 @@ fn run_case(url: &str) -> Result<(), Error> {
         match client.read() {
             Ok(message @ (Message::Text(_) | Message::Binary(_))) => match client.send(message) {
                 // The server may have started closing: keep reading its close.
+                Ok(()) | Err(Error::Closed) => {}
+                Err(e) => return Err(e),
+            },
+            Ok(_) => {}
+            Err(Error::Closed) => return Ok(()),
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// [`run_case`] on a split connection.
+fn run_case_split(url: &str) -> Result<(), Error> {
+    let client = Client::connect(url)?;
+    client.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let (mut reader, writer) = client.split()?;
+    loop {
+        match reader.read() {
+            Ok(message @ (Message::Text(_) | Message::Binary(_))) => match writer.send(message) {
                 Ok(()) | Err(Error::Closed) => {}
                 Err(e) => return Err(e),
             },
