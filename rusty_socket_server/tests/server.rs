@@ -175,8 +175,10 @@ fn pings_at_the_interval_and_idle_timeout_closes_with_1001() {
     let ping_interval = Duration::from_millis(100);
     let idle = Duration::from_millis(600);
     let server = TestServer::start(config().ping_interval(ping_interval).idle_timeout(idle));
-    let (mut ws, _) = server.client();
+    // Taken before connecting, so no later than the server's own start of
+    // the clocks: the lower bounds below cannot fail on a slow machine.
     let opened = Instant::now();
+    let (mut ws, _) = server.client();
     // Read raw frames, never answering the pings.
     let stream = ws.get_mut();
     let mut receiver = Receiver::new(Role::Client, Config::default());
