@@ -554,7 +554,8 @@ impl ServerHandle {
     /// there is no such connection or it is already closing.
     /// [`Handler::on_close`] follows when the closing handshake is over.
     pub fn close(&self, id: ConnectionId, code: CloseCode, reason: &str) -> bool {
-        flush_deferred();
+        // The broadcasts gathered so far go out first: `Conn::close` queues
+        // them before the close frame.
         let Some(conn) = self.shared.connection(id) else {
             return false;
         };
