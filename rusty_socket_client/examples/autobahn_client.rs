@@ -78,21 +78,15 @@ fn case_count(base: &str) -> Result<u32, Error> {
 
 /// Echoes every data message until the connection ends.
 fn run_case(url: &str) -> Result<(), Error> {
-    let mut client = Client::connect(url)?;
+    let client = Client::connect(url)?;
     // A stuck case must not stall the run: every case ends well within this.
     client.set_read_timeout(Some(Duration::from_secs(30)))?;
-    loop {
-        match client.read() {
-            Ok(message @ (Message::Text(_) | Message::Binary(_))) => match client.send(message) {
-                // The server may have started closing: keep reading its close.
-                Ok(()) | Err(Error::Closed) => {}
-                Err(e) => return Err(e),
-            },
-            Ok(_) => {}
-            Err(Error::Closed) => return Ok(()),
-            Err(e) => return Err(e),
-        }
-    }
+    // `echo` needs the connection twice (to read, to send): lend it in turn.
+    let client = std::cell::RefCell::new(client);
+    echo(
+        || client.borrow_mut().read(),
+        |message| client.borrow_mut().send(message),
+    )
 }
 
 /// [`run_case`] on a split connection.
@@ -100,9 +94,19 @@ fn run_case_split(url: &str) -> Result<(), Error> {
     let client = Client::connect(url)?;
     client.set_read_timeout(Some(Duration::from_secs(30)))?;
     let (mut reader, writer) = client.split()?;
+    echo(|| reader.read(), |message| writer.send(message))
+}
+
+/// Sends back every text and binary message `read` returns, until the
+/// connection ends.
+fn echo(
+    mut read: impl FnMut() -> Result<Message, Error>,
+    mut send: impl FnMut(Message) -> Result<(), Error>,
+) -> Result<(), Error> {
     loop {
-        match reader.read() {
-            Ok(message @ (Message::Text(_) | Message::Binary(_))) => match writer.send(message) {
+        match read() {
+            Ok(message @ (Message::Text(_) | Message::Binary(_))) => match send(message) {
+                // The server may have started closing: keep reading its close.
                 Ok(()) | Err(Error::Closed) => {}
                 Err(e) => return Err(e),
             },
