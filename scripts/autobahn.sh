@@ -331,6 +331,16 @@ write_fuzzingserver_spec() {
 EOF
 }
 
+# Builds example $2 of package $1 in release mode (its output goes to
+# stderr) and prints the binary's path, quoted for `bash -c`.
+build_example() {
+    local package=$1 example=$2
+    log "building $example (cargo build --release -p $package --example $example)" >&2
+    cargo build --release -p "$package" --example "$example" >&2 ||
+        die "cargo build of the $example example failed"
+    printf '%q' "$CARGO_TARGET/release/examples/$example"
+}
+
 # ---------------------------------------------------------------------------
 # server modes: wstest fuzzingclient -> our echo server ($1 = server) or the
 # server crate's broadcast server ($1 = server-crate)
@@ -343,15 +353,9 @@ run_server() {
         cmd=${AUTOBAHN_SERVER_CMD//\{addr\}/$addr}
         log "testee server (AUTOBAHN_SERVER_CMD): $cmd"
     elif [[ $role == server-crate ]]; then
-        log "building broadcast_server (cargo build --release -p rusty_socket_server --example broadcast_server)"
-        cargo build --release -p rusty_socket_server --example broadcast_server ||
-            die "cargo build of the broadcast_server example failed"
-        cmd="$(printf '%q' "$CARGO_TARGET/release/examples/broadcast_server") $addr"
+        cmd="$(build_example rusty_socket_server broadcast_server) $addr"
     else
-        log "building echo_server (cargo build --release -p rusty_socket_core --example echo_server)"
-        cargo build --release -p rusty_socket_core --example echo_server ||
-            die "cargo build of the echo_server example failed"
-        cmd="$(printf '%q' "$CARGO_TARGET/release/examples/echo_server") $addr"
+        cmd="$(build_example rusty_socket_core echo_server) $addr"
     fi
 
     ensure_wstest
@@ -417,10 +421,7 @@ run_client() {
         cmd=${AUTOBAHN_CLIENT_CMD//\{url\}/$url}
         log "testee client (AUTOBAHN_CLIENT_CMD): $cmd"
     else
-        log "building autobahn_client (cargo build --release -p rusty_socket_client --example autobahn_client)"
-        cargo build --release -p rusty_socket_client --example autobahn_client ||
-            die "cargo build of the autobahn_client example failed"
-        cmd="$(printf '%q' "$CARGO_TARGET/release/examples/autobahn_client") $flags$url"
+        cmd="$(build_example rusty_socket_client autobahn_client) $flags$url"
     fi
 
     ensure_wstest
