@@ -232,7 +232,7 @@ pub fn encode_frame(
     };
     out.reserve(header.encoded_len() + payload.len());
     header.append_to(out);
-    mask_into(out, payload, masking_key);
+    mask_into(out, payload, masking_key, 0);
 }
 
 #[cfg(test)]

@@ -65,7 +65,8 @@
 //!    bytes (5.5), continuation frames follow a fragmented message and
 //!    nothing else interrupts it but control frames (5.4), and the frame and
 //!    message fit in the configured [`Config`] limits (else 1009).
-//! 6. **The payload is unmasked** as it arrives ([`mask::unmask_into`], 5.3):
+//! 6. **The payload is unmasked** as it arrives ([`mask::mask_into`], and
+//!    [`mask::unmask_into`] for text, 5.3):
 //!    copied out of the read buffer into the message and unmasked there,
 //!    with the offset into the payload so that a frame split across reads
 //!    unmasks correctly; text is validated as it arrives ([`utf8`]), so

@@ -16,10 +16,10 @@
 //! byte-by-byte definition from the RFC, kept to test the fast path against.
 //!
 //! A payload rarely stays where it arrived or leaves from where it was made,
-//! so the two directions also come as copies: [`unmask_into`] takes a
-//! received payload out of the read buffer into the message being assembled
-//! (and notes on the way whether it is all ASCII, which spares text a second
-//! UTF-8 pass), and [`mask_into`] appends a payload to an outgoing frame.
+//! so masking also comes as a copy: [`mask_into`] appends a payload to an
+//! outgoing frame, or a received one to the message being assembled, and
+//! [`unmask_into`] does the latter for text, noting on the way whether it is
+//! all ASCII, which spares the text a second UTF-8 pass.
 
 /// XORs `payload` with `masking_key`, where `payload[0]` is octet number
 /// `offset` of the frame's payload.
@@ -97,21 +97,25 @@ pub fn unmask_into(
     }
 }
 
-/// Appends `payload` to `out`, masked with `masking_key` from its first
-/// octet (or as it is when there is no key): how a sender writes a frame's
-/// payload after its header (see [`crate::frame::encode_frame`]).
+/// Appends `payload` to `out`, XORed with `masking_key` (or as it is when
+/// there is no key), where `payload[0]` is octet number `offset` of the
+/// frame's payload. Masking and unmasking are the same XOR, so this is how
+/// a sender writes a frame's payload after its header (see
+/// [`crate::frame::encode_frame`]), and how a receiver takes out a payload
+/// that is not text. For text, [`unmask_into`] also notes whether it is
+/// ASCII.
 ///
 /// ```
 /// use rusty_socket_core::mask::mask_into;
 /// let mut frame = vec![0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d];
-/// mask_into(&mut frame, b"Hello", Some([0x37, 0xfa, 0x21, 0x3d]));
+/// mask_into(&mut frame, b"Hello", Some([0x37, 0xfa, 0x21, 0x3d]), 0);
 /// assert_eq!(&frame[6..], &[0x7f, 0x9f, 0x4d, 0x51, 0x58]); // section 5.7
 /// ```
-pub fn mask_into(out: &mut Vec<u8>, payload: &[u8], masking_key: Option<[u8; 4]>) {
+pub fn mask_into(out: &mut Vec<u8>, payload: &[u8], masking_key: Option<[u8; 4]>, offset: usize) {
     let start = out.len();
     append_in_pieces(out, payload);
     if let Some(key) = masking_key {
-        apply_mask(&mut out[start..], key, 0);
+        apply_mask(&mut out[start..], key, offset);
     }
 }
 
@@ -227,6 +231,10 @@ mod tests {
                 assert_eq!(&out[..3], &[0xee; 3]);
                 assert_eq!(&out[3..], &expected[..], "len {len} offset {offset}");
                 assert_eq!(ascii, expected.is_ascii(), "len {len} offset {offset}");
+                // mask_into appends the same bytes.
+                let mut same = Vec::new();
+                mask_into(&mut same, &masked, Some(key), offset);
+                assert_eq!(same, expected, "len {len} offset {offset}");
                 // Without a key the bytes are appended as they are.
                 let mut plain = Vec::new();
                 let ascii = unmask_into(&mut plain, &masked, None, offset);
@@ -252,7 +260,7 @@ mod tests {
                 assert_eq!(ascii, expected.is_ascii());
             }
             let mut frame = b"hdr".to_vec();
-            mask_into(&mut frame, &pattern(len), Some(key));
+            mask_into(&mut frame, &pattern(len), Some(key), 0);
             apply_mask_reference(&mut frame[3..], key, 0);
             assert_eq!(&frame[3..], &pattern(len)[..], "len {len}");
         }

@@ -12,7 +12,7 @@
 
 use crate::close::CloseFrame;
 use crate::error::{CapacityError, Error, ProtocolError};
-use crate::mask::unmask_into;
+use crate::mask::{mask_into, unmask_into};
 use crate::opcode::OpCode;
 use crate::utf8::Utf8Validator;
 
@@ -161,8 +161,8 @@ impl Assembler {
 
     /// Adds payload bytes of the current frame, as they arrived: they are
     /// appended and unmasked with `masking_key` (see
-    /// [`crate::mask::unmask_into`]; `offset` is where `bytes` start in the
-    /// frame's payload). Text is validated here, so an invalid byte fails
+    /// [`crate::mask::mask_into`], and [`crate::mask::unmask_into`] for
+    /// text; `offset` is where `bytes` start in the frame's payload). Text is validated here, so an invalid byte fails
     /// the message as soon as it arrives.
     ///
     /// `whole_frame` says that `bytes` is the entire payload of a final
@@ -179,14 +179,17 @@ impl Assembler {
         offset: usize,
         whole_frame: bool,
     ) -> Result<(), Error> {
+        if self.opcode != Some(OpCode::Text) {
+            mask_into(&mut self.payload, bytes, masking_key, offset);
+            return Ok(());
+        }
         let whole_message = whole_frame && self.payload.is_empty();
         let start = self.payload.len();
-        let ascii = unmask_into(&mut self.payload, bytes, masking_key, offset);
-        self.all_ascii &= ascii;
+        self.all_ascii &= unmask_into(&mut self.payload, bytes, masking_key, offset);
         // ASCII is valid UTF-8 and never leaves a code point unfinished: as
         // long as the whole message so far is ASCII, the validator would
         // only confirm it. It starts looking at the first piece that is not.
-        if self.opcode == Some(OpCode::Text) && !whole_message && !self.all_ascii {
+        if !whole_message && !self.all_ascii {
             self.utf8.feed(&self.payload[start..])?;
         }
         Ok(())
@@ -231,11 +234,11 @@ fn into_text(payload: Vec<u8>, all_ascii: bool) -> Result<String, Error> {
         // - `end_frame` calls this only for a text message, whose opcode
         //   only `begin_frame` sets; when it does, it empties `payload` and
         //   sets `all_ascii`, together;
-        // - after that, `payload` is written only by `unmask_into` in
-        //   `extend`, which ANDs in `unmask_into`'s answer for the bytes it
-        //   appended: true only if their OR is below 0x80 (its tests put a
-        //   high byte at every position, length and key offset, and compare
-        //   with `is_ascii`).
+        // - after that, while the message is text, `payload` is written only
+        //   by `unmask_into` in `extend`, which ANDs in its answer for the
+        //   bytes it appended: true only if their OR is below 0x80 (its
+        //   tests put a high byte at every position, length and key offset,
+        //   and compare with `is_ascii`).
         // Each byte below 0x80 is a complete one-byte UTF-8 sequence (RFC
         // 3629 section 3), so the whole is valid UTF-8.
         return Ok(unsafe { String::from_utf8_unchecked(payload) });

@@ -22,7 +22,7 @@ use crate::close::parse_close_payload;
 use crate::config::Config;
 use crate::error::{CapacityError, Error, ProtocolError};
 use crate::frame::{Decoded, FrameHeader};
-use crate::mask::unmask_into;
+use crate::mask::mask_into;
 use crate::message::{Assembler, Message};
 use crate::opcode::OpCode;
 
@@ -128,7 +128,7 @@ impl Receiver {
                     // Where this piece starts within the 4-byte key cycle.
                     let offset = (received % 4) as usize;
                     if header.opcode.is_control() {
-                        unmask_into(&mut self.control, chunk, header.masking_key, offset);
+                        mask_into(&mut self.control, chunk, header.masking_key, offset);
                     } else {
                         let whole_frame = header.fin && take as u64 == header.payload_len;
                         self.assembler
