@@ -9,9 +9,13 @@
 //! [`Config`] limits (16 MiB frames, 64 MiB messages): the suite's section 9
 //! sends single frames of 16 MiB.
 //!
-//! Replies are written with [`WebSocket::write`], which only buffers;
-//! [`WebSocket::read`] flushes before it waits for more input, so all the
-//! echoes of one read go out in one system call.
+//! Messages are read with [`WebSocket::read_in_place`], which unmasks a
+//! message where it arrived in the read buffer instead of copying it out,
+//! and sent back with
+//! [`Incoming::echo`](rusty_socket_core::Incoming::echo), which sends a large payload from
+//! there too: most echoes cost no copy and no allocation in this program.
+//! Echoes are only buffered; reading flushes before it waits for more
+//! input, so all the echoes of one read go out in one system call.
 
 use rusty_socket_core::{handshake, Config, Error, WebSocket};
 use std::net::{TcpListener, TcpStream};
@@ -64,10 +68,8 @@ fn serve(stream: TcpStream) {
 
 fn echo(mut ws: WebSocket<TcpStream>) -> Result<(), Error> {
     loop {
-        let message = ws.read()?;
-        // Pings and closes are answered inside `read`; only data is echoed.
-        if message.is_data() {
-            ws.write(message)?;
-        }
+        // Pings and closes are answered inside `read_in_place`; `echo`
+        // sends back data only.
+        ws.read_in_place()?.echo()?;
     }
 }

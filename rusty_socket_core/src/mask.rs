@@ -19,7 +19,8 @@
 //! so masking also comes as a copy: [`mask_into`] appends a payload to an
 //! outgoing frame, or a received one to the message being assembled, and
 //! [`unmask_into`] does the latter for text, noting on the way whether it is
-//! all ASCII, which spares the text a second UTF-8 pass.
+//! all ASCII, which spares the text a second UTF-8 pass. A text payload that
+//! arrived whole is unmasked where it lies by [`unmask_checking_ascii`].
 
 /// XORs `payload` with `masking_key`, where `payload[0]` is octet number
 /// `offset` of the frame's payload.
@@ -135,12 +136,23 @@ fn append_in_pieces(out: &mut Vec<u8>, bytes: &[u8]) {
     }
 }
 
-/// [`apply_mask`] and [`<[u8]>::is_ascii`] in one pass.
+/// [`apply_mask`] and [`<[u8]>::is_ascii`] in one pass: unmasks `payload`
+/// in place and returns whether every unmasked byte is ASCII. This is how a
+/// text payload that arrived whole is unmasked where it lies
+/// ([`crate::Receiver::decode_in_place`]); [`unmask_into`] uses it on its
+/// copy.
 ///
 /// The key is laid out 32 bytes wide and the top bits are gathered in 32
 /// separate lanes, so that each block is one independent XOR and OR per
 /// byte: the shape the compiler turns into vector instructions.
-fn unmask_checking_ascii(payload: &mut [u8], masking_key: [u8; 4], offset: usize) -> bool {
+///
+/// ```
+/// use rusty_socket_core::mask::unmask_checking_ascii;
+/// let mut payload = [0x7f, 0x9f, 0x4d, 0x51, 0x58]; // section 5.7
+/// assert!(unmask_checking_ascii(&mut payload, [0x37, 0xfa, 0x21, 0x3d], 0));
+/// assert_eq!(&payload, b"Hello");
+/// ```
+pub fn unmask_checking_ascii(payload: &mut [u8], masking_key: [u8; 4], offset: usize) -> bool {
     // The key byte that applies to payload[i] is masking_key[(offset + i) % 4].
     let key: [u8; 32] = std::array::from_fn(|i| masking_key[(offset + i) % 4]);
     let mut seen = [0u8; 32];

@@ -98,6 +98,75 @@ impl From<Vec<u8>> for Message {
     }
 }
 
+/// A message borrowed instead of owned: what
+/// [`crate::WebSocket::read_in_place`] lends, often straight from the
+/// connection's read buffer, so that reading it costs no copy and no
+/// allocation. [`MessageRef::to_message`] makes an owned [`Message`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageRef<'a> {
+    /// A text message: always valid UTF-8.
+    Text(&'a str),
+    /// A binary message.
+    Binary(&'a [u8]),
+    /// A ping with its application data.
+    Ping(&'a [u8]),
+    /// A pong with its application data.
+    Pong(&'a [u8]),
+    /// A close frame: `None` when it carried no status code (1005).
+    Close(Option<&'a CloseFrame>),
+}
+
+impl MessageRef<'_> {
+    /// The opcode of the (first) frame that carried this message.
+    pub fn opcode(&self) -> OpCode {
+        match self {
+            MessageRef::Text(_) => OpCode::Text,
+            MessageRef::Binary(_) => OpCode::Binary,
+            MessageRef::Ping(_) => OpCode::Ping,
+            MessageRef::Pong(_) => OpCode::Pong,
+            MessageRef::Close(_) => OpCode::Close,
+        }
+    }
+
+    /// Whether this is a text or binary message.
+    pub fn is_data(&self) -> bool {
+        matches!(self, MessageRef::Text(_) | MessageRef::Binary(_))
+    }
+
+    /// The payload bytes (for a close, the reason only).
+    pub fn as_bytes(&self) -> &[u8] {
+        match *self {
+            MessageRef::Text(text) => text.as_bytes(),
+            MessageRef::Binary(data) | MessageRef::Ping(data) | MessageRef::Pong(data) => data,
+            MessageRef::Close(Some(frame)) => frame.reason.as_bytes(),
+            MessageRef::Close(None) => &[],
+        }
+    }
+
+    /// An owned copy.
+    pub fn to_message(&self) -> Message {
+        match *self {
+            MessageRef::Text(text) => Message::Text(text.to_owned()),
+            MessageRef::Binary(data) => Message::Binary(data.to_vec()),
+            MessageRef::Ping(data) => Message::Ping(data.to_vec()),
+            MessageRef::Pong(data) => Message::Pong(data.to_vec()),
+            MessageRef::Close(frame) => Message::Close(frame.cloned()),
+        }
+    }
+}
+
+impl<'a> From<&'a Message> for MessageRef<'a> {
+    fn from(message: &'a Message) -> MessageRef<'a> {
+        match message {
+            Message::Text(text) => MessageRef::Text(text),
+            Message::Binary(data) => MessageRef::Binary(data),
+            Message::Ping(data) => MessageRef::Ping(data),
+            Message::Pong(data) => MessageRef::Pong(data),
+            Message::Close(frame) => MessageRef::Close(frame.as_ref()),
+        }
+    }
+}
+
 /// Reassembles data messages from their fragments.
 #[derive(Debug, Default)]
 pub struct Assembler {

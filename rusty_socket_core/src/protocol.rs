@@ -22,9 +22,10 @@ use crate::close::parse_close_payload;
 use crate::config::Config;
 use crate::error::{CapacityError, Error, ProtocolError};
 use crate::frame::{Decoded, FrameHeader};
-use crate::mask::mask_into;
+use crate::mask::{apply_mask, mask_into, unmask_checking_ascii};
 use crate::message::{Assembler, Message};
 use crate::opcode::OpCode;
+use std::ops::Range;
 
 /// Which end of the connection this is. The roles differ in masking
 /// (section 5.1): a client masks every frame it sends and the server masks
@@ -46,6 +47,21 @@ enum State {
     Payload { header: FrameHeader, received: u64 },
 }
 
+/// A text or binary message that [`Receiver::decode_in_place`] found whole
+/// at the start of its input, and unmasked there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InPlace {
+    /// [`OpCode::Text`] or [`OpCode::Binary`].
+    pub opcode: OpCode,
+    /// Where the payload lies in the input.
+    pub payload: Range<usize>,
+    /// How many bytes of the input the frame took.
+    pub used: usize,
+    /// Whether every byte of the payload is ASCII (found for text only;
+    /// `false` for binary).
+    pub ascii: bool,
+}
+
 /// Turns a stream of bytes into messages, enforcing every rule a receiver
 /// must (see the module documentation).
 ///
@@ -61,6 +77,7 @@ enum State {
 pub struct Receiver {
     role: Role,
     max_frame_size: usize,
+    max_message_size: usize,
     state: State,
     assembler: Assembler,
     /// The payload of the control frame being received (at most 125 bytes).
@@ -73,6 +90,7 @@ impl Receiver {
         Receiver {
             role,
             max_frame_size: config.max_frame_size,
+            max_message_size: config.max_message_size,
             state: State::Header,
             assembler: Assembler::new(config.max_message_size),
             control: Vec::new(),
@@ -149,8 +167,93 @@ impl Receiver {
         }
     }
 
-    /// The rules a frame header must satisfy before its payload is read.
+    /// Decodes the message at the start of `input` *where it lies*, if it
+    /// can be: a text or binary message sent as one frame, which `input`
+    /// holds whole, while no fragmented message is in progress. The frame
+    /// is checked as [`Self::decode`] would check it, its payload is
+    /// unmasked in place, and text is validated. The answer says where the
+    /// payload is; drop [`InPlace::used`] bytes from the buffer once done
+    /// with it.
+    ///
+    /// This is the zero-copy path: the message is read without being
+    /// copied out of the buffer (see [`crate::WebSocket::read_in_place`]).
+    ///
+    /// `Ok(None)` means the input does not begin with such a message, or
+    /// not yet all of it: nothing was changed, use [`Self::decode`].
+    ///
+    /// ```
+    /// use rusty_socket_core::{Config, OpCode, Receiver, Role};
+    /// let mut receiver = Receiver::new(Role::Server, Config::default());
+    /// // A masked "Hello" (RFC 6455 section 5.7).
+    /// let mut bytes = [0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58];
+    /// let found = receiver.decode_in_place(&mut bytes).unwrap().unwrap();
+    /// assert_eq!((found.opcode, found.used), (OpCode::Text, 11));
+    /// assert_eq!(&bytes[found.payload], b"Hello");
+    /// // A fragment is not a whole message: decode() assembles those.
+    /// let mut first = [0x01, 0x83, 0, 0, 0, 0, b'H', b'e', b'l'];
+    /// assert_eq!(receiver.decode_in_place(&mut first).unwrap(), None);
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Self::decode`].
+    pub fn decode_in_place(&mut self, input: &mut [u8]) -> Result<Option<InPlace>, Error> {
+        if !self.is_idle() {
+            return Ok(None);
+        }
+        let (header, header_len) = match FrameHeader::decode(input)? {
+            Decoded::Partial => return Ok(None),
+            Decoded::Complete(header, len) => (header, len),
+        };
+        let available = (input.len() - header_len) as u64;
+        let data = matches!(header.opcode, OpCode::Text | OpCode::Binary);
+        if !header.fin || !data || header.payload_len > available {
+            return Ok(None);
+        }
+        self.check_rules(&header)?;
+        if header.payload_len > self.max_message_size as u64 {
+            return Err(CapacityError::MessageTooLarge {
+                size: header.payload_len,
+                max: self.max_message_size,
+            }
+            .into());
+        }
+        // It fits in `input`, so in usize.
+        let payload = header_len..header_len + header.payload_len as usize;
+        let bytes = &mut input[payload.clone()];
+        let text = header.opcode == OpCode::Text;
+        let ascii = match header.masking_key {
+            Some(key) if text => unmask_checking_ascii(bytes, key, 0),
+            Some(key) => {
+                apply_mask(bytes, key, 0);
+                false
+            }
+            None => text && bytes.is_ascii(),
+        };
+        if text && !ascii {
+            std::str::from_utf8(bytes).map_err(|_| Error::Utf8)?;
+        }
+        Ok(Some(InPlace {
+            opcode: header.opcode,
+            used: payload.end,
+            payload,
+            ascii,
+        }))
+    }
+
+    /// The rules a frame header must satisfy before its payload is read,
+    /// and the start of the frame in the message being assembled.
     fn check_header(&mut self, header: &FrameHeader) -> Result<(), Error> {
+        self.check_rules(header)?;
+        if header.opcode.is_control() {
+            self.control.clear();
+            return Ok(());
+        }
+        self.assembler
+            .begin_frame(header.opcode, header.payload_len)
+    }
+
+    /// The rules of section 5 that a frame header must satisfy by itself.
+    fn check_rules(&self, header: &FrameHeader) -> Result<(), Error> {
         // Section 5.2: "MUST be 0 unless an extension is negotiated".
         if header.rsv1 || header.rsv2 || header.rsv3 {
             return Err(ProtocolError::ReservedBits.into());
@@ -172,18 +275,14 @@ impl Receiver {
             if !header.fin {
                 return Err(ProtocolError::FragmentedControlFrame.into());
             }
-            self.control.clear();
-            return Ok(());
-        }
-        if header.payload_len > self.max_frame_size as u64 {
+        } else if header.payload_len > self.max_frame_size as u64 {
             return Err(CapacityError::FrameTooLarge {
                 size: header.payload_len,
                 max: self.max_frame_size,
             }
             .into());
         }
-        self.assembler
-            .begin_frame(header.opcode, header.payload_len)
+        Ok(())
     }
 
     /// Called once the whole payload of `header` has been consumed.
@@ -231,6 +330,45 @@ mod tests {
         Ok(messages)
     }
 
+    /// As [`feed`], but as `WebSocket::read_in_place` reads: each whole
+    /// message is first offered to `decode_in_place`, which must leave the
+    /// input untouched whenever it declines.
+    fn feed_in_place(
+        receiver: &mut Receiver,
+        input: &[u8],
+        step: usize,
+    ) -> Result<Vec<Message>, Error> {
+        let mut buffer = Vec::new();
+        let mut messages = Vec::new();
+        for piece in input.chunks(step.max(1)) {
+            buffer.extend_from_slice(piece);
+            loop {
+                let before = buffer.clone();
+                if let Some(found) = receiver.decode_in_place(&mut buffer)? {
+                    let payload = buffer[found.payload.clone()].to_vec();
+                    assert_eq!(
+                        found.ascii,
+                        found.opcode == OpCode::Text && payload.is_ascii()
+                    );
+                    messages.push(match found.opcode {
+                        OpCode::Text => Message::Text(String::from_utf8(payload).unwrap()),
+                        _ => Message::Binary(payload),
+                    });
+                    buffer.drain(..found.used);
+                    continue;
+                }
+                assert_eq!(buffer, before, "declined, yet changed the input");
+                let (used, message) = receiver.decode(&buffer)?;
+                buffer.drain(..used);
+                match message {
+                    Some(message) => messages.push(message),
+                    None => break,
+                }
+            }
+        }
+        Ok(messages)
+    }
+
     fn server() -> Receiver {
         Receiver::new(Role::Server, Config::default())
     }
@@ -259,6 +397,11 @@ mod tests {
                 expected,
                 "step {step}"
             );
+            assert_eq!(
+                feed_in_place(&mut server(), &stream, step).unwrap(),
+                expected,
+                "in place, step {step}"
+            );
         }
     }
 
@@ -266,9 +409,19 @@ mod tests {
     fn payload_length_boundaries() {
         for len in [0usize, 1, 125, 126, 127, 65535, 65536, 100_000] {
             let payload: Vec<u8> = (0..len).map(|i| i as u8).collect();
-            let messages =
-                feed(&mut server(), &masked(true, OpCode::Binary, &payload), 4096).unwrap();
-            assert_eq!(messages, vec![Message::Binary(payload)], "len {len}");
+            let frame = masked(true, OpCode::Binary, &payload);
+            let messages = feed(&mut server(), &frame, 4096).unwrap();
+            assert_eq!(
+                messages,
+                vec![Message::Binary(payload.clone())],
+                "len {len}"
+            );
+            let messages = feed_in_place(&mut server(), &frame, frame.len()).unwrap();
+            assert_eq!(
+                messages,
+                vec![Message::Binary(payload)],
+                "in place, len {len}"
+            );
         }
     }
 
@@ -348,6 +501,12 @@ mod tests {
         for (name, input, code) in cases {
             let err = feed(&mut server(), &input, input.len()).expect_err(name);
             assert_eq!(err.close_code(), Some(CloseCode(code)), "{name}: {err}");
+            let err = feed_in_place(&mut server(), &input, input.len()).expect_err(name);
+            assert_eq!(
+                err.close_code(),
+                Some(CloseCode(code)),
+                "in place, {name}: {err}"
+            );
         }
     }
 
@@ -420,6 +579,87 @@ mod tests {
                 max: 150
             })
         ));
+        // In place, a whole frame over either limit is refused the same way.
+        let config = Config {
+            max_frame_size: 200,
+            max_message_size: 150,
+            ..Config::default()
+        };
+        let mut frame = masked(true, OpCode::Binary, &[0; 160]);
+        let err = Receiver::new(Role::Server, config)
+            .decode_in_place(&mut frame)
+            .unwrap_err();
+        assert!(matches!(
+            err,
+            Error::Capacity(CapacityError::MessageTooLarge { size: 160, .. })
+        ));
+        let mut frame = masked(true, OpCode::Binary, &[0; 201]);
+        let err = Receiver::new(Role::Server, config)
+            .decode_in_place(&mut frame)
+            .unwrap_err();
+        assert!(matches!(
+            err,
+            Error::Capacity(CapacityError::FrameTooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn in_place_declines_what_is_not_one_whole_data_frame() {
+        let text = masked(true, OpCode::Text, b"whole");
+        let declined: Vec<(&str, Vec<u8>)> = vec![
+            ("header cut", text[..3].to_vec()),
+            ("payload cut", text[..text.len() - 1].to_vec()),
+            ("first fragment", masked(false, OpCode::Text, b"part")),
+            ("ping", masked(true, OpCode::Ping, b"p")),
+            ("close", masked(true, OpCode::Close, b"")),
+        ];
+        for (name, input) in declined {
+            let mut bytes = input.clone();
+            assert_eq!(
+                server().decode_in_place(&mut bytes).unwrap(),
+                None,
+                "{name}"
+            );
+            assert_eq!(bytes, input, "{name}: changed");
+        }
+        // Inside a fragmented message, even a whole frame is decode()'s.
+        let mut receiver = server();
+        let first = masked(false, OpCode::Text, b"a");
+        assert_eq!(receiver.decode(&first).unwrap(), (first.len(), None));
+        let mut bytes = masked(true, OpCode::Text, b"b");
+        assert_eq!(receiver.decode_in_place(&mut bytes).unwrap(), None);
+        // Followed by more input, a whole frame is found and only it used.
+        let mut bytes = [text.clone(), b"next".to_vec()].concat();
+        let found = server().decode_in_place(&mut bytes).unwrap().unwrap();
+        assert_eq!(found.used, text.len());
+        assert_eq!(&bytes[found.payload], b"whole");
+        assert_eq!(&bytes[text.len()..], b"next");
+    }
+
+    #[test]
+    fn in_place_text_is_ascii_only_without_a_high_byte_anywhere() {
+        for len in 1..80 {
+            for high in 0..len {
+                let mut payload = vec![b'a'; len];
+                // A valid two-byte sequence when it fits, else a lone byte.
+                if high + 1 < len {
+                    payload[high..high + 2].copy_from_slice("é".as_bytes());
+                } else {
+                    payload[high] = 0x80;
+                }
+                let mut frame = masked(true, OpCode::Text, &payload);
+                match server().decode_in_place(&mut frame) {
+                    Ok(Some(found)) => {
+                        assert!(!found.ascii, "len {len} high {high}");
+                        assert_eq!(&frame[found.payload], &payload[..]);
+                    }
+                    Err(Error::Utf8) => assert_eq!(high + 1, len, "len {len} high {high}"),
+                    other => panic!("len {len} high {high}: {other:?}"),
+                }
+            }
+            let mut frame = masked(true, OpCode::Text, &vec![b'a'; len]);
+            assert!(server().decode_in_place(&mut frame).unwrap().unwrap().ascii);
+        }
     }
 
     #[test]
@@ -446,6 +686,16 @@ mod tests {
             let mut receiver = Receiver::new(role, Config::default());
             let mut offset = 0;
             while offset < bytes.len() {
+                if next() % 2 == 0 {
+                    match receiver.decode_in_place(&mut bytes[offset..]) {
+                        Ok(Some(found)) => {
+                            offset += found.used;
+                            continue;
+                        }
+                        Ok(None) => {}
+                        Err(_) => break,
+                    }
+                }
                 match receiver.decode(&bytes[offset..]) {
                     Ok((used, message)) => {
                         offset += used;

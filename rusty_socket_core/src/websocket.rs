@@ -29,10 +29,11 @@ use crate::entropy::masking_key;
 use crate::error::{Error, ProtocolError, Result};
 use crate::frame::{encode_frame, FrameHeader, MAX_HEADER_LEN};
 use crate::mask::apply_mask;
-use crate::message::Message;
+use crate::message::{Message, MessageRef};
 use crate::opcode::OpCode;
 use crate::protocol::{Receiver, Role};
 use std::io::{self, IoSlice, Read, Write};
+use std::ops::Range;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Where a connection is in its closing handshake.
@@ -103,6 +104,12 @@ impl ReadBuffer {
         !self.data.is_empty()
     }
 
+    /// All of the buffer's memory. Payloads lent to the write queue are
+    /// ranges of it (see [`WriteState`]).
+    fn storage(&self) -> &[u8] {
+        &self.data
+    }
+
     /// Drops `n` bytes from the front of [`pending`](Self::pending).
     pub fn consume(&mut self, n: usize) {
         self.start += n;
@@ -157,36 +164,54 @@ impl ReadBuffer {
 }
 
 /// The write side: encodes frames into a buffer, and queues large payloads
-/// that the caller gave away so that they are sent from where they are,
-/// without a copy, in the same system call as the rest
-/// (`write_vectored`).
+/// that the caller gave away, or that an echo sends back from the read
+/// buffer, so that they are sent from where they are, without a copy, in
+/// the same system call as the rest (`write_vectored`).
+///
+/// Payloads lent from the read buffer are queued as byte ranges of it.
+/// Every method that may flush therefore takes `lent`, the read buffer's
+/// bytes (empty where nothing can be lent, as in a [`WriteHalf`]), and the
+/// connection flushes before the read buffer is filled again: until then
+/// the ranges still hold the bytes they were queued for.
 #[derive(Debug)]
 struct WriteState {
     role: Role,
     /// Headers and small frames.
     buffer: Vec<u8>,
     /// Large payloads, each to be sent after `buffer[..offset]`.
-    payloads: Vec<(usize, Vec<u8>)>,
+    payloads: Vec<(usize, Queued)>,
     /// Bytes queued in `buffer` and `payloads` together.
     queued: usize,
     flush_at: usize,
     closing: Closing,
 }
 
-/// A frame's payload: borrowed (copied into the write buffer) or given
-/// away with the message (sent without a copy when it is large).
+/// A frame's payload: borrowed (copied into the write buffer), given away
+/// with the message, or lent from the read buffer (both sent without a
+/// copy when they are large).
 enum Payload<'a> {
     Borrowed(&'a [u8]),
     Owned(Vec<u8>),
+    /// `lent[range]`, see [`WriteState`].
+    Lent(Range<usize>),
 }
 
 impl Payload<'_> {
-    fn as_slice(&self) -> &[u8] {
+    fn as_slice<'s>(&'s self, lent: &'s [u8]) -> &'s [u8] {
         match self {
             Payload::Borrowed(bytes) => bytes,
             Payload::Owned(bytes) => bytes,
+            Payload::Lent(range) => &lent[range.clone()],
         }
     }
+}
+
+/// A large payload waiting in the write queue.
+#[derive(Debug)]
+enum Queued {
+    Owned(Vec<u8>),
+    /// A range of the read buffer.
+    Lent(Range<usize>),
 }
 
 /// Owned payloads at least this long are sent without being copied: below
@@ -209,11 +234,12 @@ impl WriteState {
     fn frame<W: Write + ?Sized>(
         &mut self,
         stream: &mut W,
+        lent: &[u8],
         fin: bool,
         opcode: OpCode,
         payload: Payload<'_>,
     ) -> Result<()> {
-        let len = payload.as_slice().len();
+        let len = payload.as_slice(lent).len();
         if opcode.is_control() && len > 125 {
             return Err(ProtocolError::ControlFrameTooLong.into());
         }
@@ -234,7 +260,19 @@ impl WriteState {
                     // The payload is ours now: mask it in place.
                     apply_mask(&mut bytes, key, 0);
                 }
-                self.payloads.push((self.buffer.len(), bytes));
+                self.payloads
+                    .push((self.buffer.len(), Queued::Owned(bytes)));
+                self.queued += len;
+            }
+            // Lent bytes are the read buffer's: a client, which would have
+            // to mask them, copies them instead.
+            Payload::Lent(range) if len >= ZERO_COPY_MIN && masking_key.is_none() => {
+                FrameHeader {
+                    fin,
+                    ..FrameHeader::new(opcode, len as u64)
+                }
+                .append_to(&mut self.buffer);
+                self.payloads.push((self.buffer.len(), Queued::Lent(range)));
                 self.queued += len;
             }
             payload => {
@@ -242,22 +280,40 @@ impl WriteState {
                     &mut self.buffer,
                     fin,
                     opcode,
-                    payload.as_slice(),
+                    payload.as_slice(lent),
                     masking_key,
                 );
             }
         }
         self.queued += self.buffer.len() - before;
         if self.queued >= self.flush_at {
-            self.flush(stream)?;
+            self.flush(stream, lent)?;
         }
         Ok(())
+    }
+
+    /// Whether payloads lent from the read buffer wait in the queue.
+    fn has_lent(&self) -> bool {
+        self.payloads
+            .iter()
+            .any(|(_, payload)| matches!(payload, Queued::Lent(_)))
+    }
+
+    /// Replaces payloads lent from the read buffer by copies, for a write
+    /// side that parts from the read buffer.
+    fn copy_lent(&mut self, lent: &[u8]) {
+        for (_, payload) in &mut self.payloads {
+            if let Queued::Lent(range) = payload {
+                *payload = Queued::Owned(lent[range.clone()].to_vec());
+            }
+        }
     }
 
     /// A data or control frame, refused once a close has been sent.
     fn send_frame<W: Write + ?Sized>(
         &mut self,
         stream: &mut W,
+        lent: &[u8],
         fin: bool,
         opcode: OpCode,
         payload: Payload<'_>,
@@ -265,23 +321,29 @@ impl WriteState {
         if self.closing != Closing::Open {
             return Err(Error::ConnectionClosed);
         }
-        self.frame(stream, fin, opcode, payload)
+        self.frame(stream, lent, fin, opcode, payload)
     }
 
     /// Queues a message (not a close), giving its payload away.
-    fn send_message<W: Write + ?Sized>(&mut self, stream: &mut W, message: Message) -> Result<()> {
+    fn send_message<W: Write + ?Sized>(
+        &mut self,
+        stream: &mut W,
+        lent: &[u8],
+        message: Message,
+    ) -> Result<()> {
         let opcode = message.opcode();
         let payload = match message {
             Message::Text(text) => text.into_bytes(),
             Message::Binary(data) | Message::Ping(data) | Message::Pong(data) => data,
-            Message::Close(frame) => return self.send_close(stream, frame.as_ref()),
+            Message::Close(frame) => return self.send_close(stream, lent, frame.as_ref()),
         };
-        self.send_frame(stream, true, opcode, Payload::Owned(payload))
+        self.send_frame(stream, lent, true, opcode, Payload::Owned(payload))
     }
 
     fn send_close<W: Write + ?Sized>(
         &mut self,
         stream: &mut W,
+        lent: &[u8],
         frame: Option<&CloseFrame>,
     ) -> Result<()> {
         if self.closing != Closing::Open {
@@ -294,12 +356,18 @@ impl WriteState {
         }
         let mut payload = Vec::with_capacity(125);
         encode_close_payload(frame, &mut payload);
-        self.frame(stream, true, OpCode::Close, Payload::Borrowed(&payload))?;
+        self.frame(
+            stream,
+            lent,
+            true,
+            OpCode::Close,
+            Payload::Borrowed(&payload),
+        )?;
         self.closing = Closing::Sent;
-        self.flush(stream)
+        self.flush(stream, lent)
     }
 
-    fn flush<W: Write + ?Sized>(&mut self, stream: &mut W) -> Result<()> {
+    fn flush<W: Write + ?Sized>(&mut self, stream: &mut W, lent: &[u8]) -> Result<()> {
         let result = if self.payloads.is_empty() {
             stream.write_all(&self.buffer)
         } else {
@@ -308,7 +376,10 @@ impl WriteState {
             let mut start = 0;
             for (offset, payload) in &self.payloads {
                 slices.push(IoSlice::new(&self.buffer[start..*offset]));
-                slices.push(IoSlice::new(payload));
+                slices.push(IoSlice::new(match payload {
+                    Queued::Owned(bytes) => bytes,
+                    Queued::Lent(range) => &lent[range.clone()],
+                }));
                 start = *offset;
             }
             slices.push(IoSlice::new(&self.buffer[start..]));
@@ -325,13 +396,18 @@ impl WriteState {
     /// What a received message obliges us to send: a pong for a ping, a
     /// close reply for a close. Returns the new closing state of the read
     /// side.
-    fn answer<W: Write + ?Sized>(&mut self, stream: &mut W, message: &Message) -> Result<()> {
+    fn answer<W: Write + ?Sized>(
+        &mut self,
+        stream: &mut W,
+        lent: &[u8],
+        message: &Message,
+    ) -> Result<()> {
         match message {
             // Section 5.5.2: "Upon receipt of a Ping frame, an endpoint MUST
             // send a Pong frame in response, unless it already received a
             // Close frame." It goes out with the next flush.
             Message::Ping(payload) if self.closing == Closing::Open => {
-                self.frame(stream, true, OpCode::Pong, Payload::Borrowed(payload))
+                self.frame(stream, lent, true, OpCode::Pong, Payload::Borrowed(payload))
             }
             // Section 5.5.1: "If an endpoint receives a Close frame and did
             // not previously send a Close frame, the endpoint MUST send a
@@ -341,7 +417,7 @@ impl WriteState {
                     let reply = frame.as_ref().map(|f| CloseFrame::new(f.code, ""));
                     // The peer may already be gone; the handshake is over
                     // either way.
-                    let _ = self.send_close(stream, reply.as_ref());
+                    let _ = self.send_close(stream, lent, reply.as_ref());
                 }
                 self.closing = match self.role {
                     Role::Client => Closing::Draining,
@@ -355,10 +431,10 @@ impl WriteState {
 
     /// Section 7.1.7, _Fail the WebSocket Connection_: send the close code the
     /// error implies, if a close may still be sent, and stop.
-    fn fail<W: Write + ?Sized>(&mut self, stream: &mut W, error: &Error) {
+    fn fail<W: Write + ?Sized>(&mut self, stream: &mut W, lent: &[u8], error: &Error) {
         if let Some(code) = error.close_code() {
             let reason = error.to_string();
-            let _ = self.send_close(stream, Some(&CloseFrame::new(code, &reason)));
+            let _ = self.send_close(stream, lent, Some(&CloseFrame::new(code, &reason)));
         }
         self.closing = Closing::Done;
     }
@@ -382,46 +458,116 @@ impl Reader {
         Ok(message)
     }
 
-    /// The read loop shared by [`WebSocket::read`] and [`ReadHalf::read`]:
-    /// decode what is buffered; if no message is complete, flush what we
-    /// owe the peer and block for more bytes.
+    /// The read loop shared by [`WebSocket::read`] and [`ReadHalf::read`].
     fn read<L: Link>(&mut self, link: &mut L) -> Result<Message> {
         loop {
-            match link.closing() {
-                Closing::Done => return Err(Error::ConnectionClosed),
-                Closing::Draining => {
-                    // Wait for the server to close the TCP connection,
-                    // discarding anything that still arrives. A reset is
-                    // as good as a close here: the handshake is complete.
-                    let pending = self.buffer.pending().len();
-                    self.buffer.consume(pending);
-                    match link.fill(&mut self.buffer) {
-                        Ok(0) => link.set_closing(Closing::Done),
-                        Ok(_) => {}
-                        Err(e) if is_disconnect(&e) => link.set_closing(Closing::Done),
-                        Err(e) => return Err(e.into()),
-                    }
-                    continue;
-                }
-                Closing::Open | Closing::Sent => {}
-            }
-            match self.poll() {
-                Ok(Some(message)) => {
-                    link.answer(&message)?;
-                    return Ok(message);
-                }
-                Ok(None) => {}
-                Err(error) => {
-                    link.fail(&error);
-                    return Err(error);
-                }
-            }
-            link.flush()?;
-            if link.fill(&mut self.buffer)? == 0 {
-                return Err(link.end_of_stream());
+            if let Some(message) = self.turn(link)? {
+                return Ok(message);
             }
         }
     }
+
+    /// One turn of the read loop: decode what is buffered; if no message is
+    /// complete, flush what we owe the peer and block for more bytes.
+    fn turn<L: Link>(&mut self, link: &mut L) -> Result<Option<Message>> {
+        match link.closing() {
+            Closing::Done => return Err(Error::ConnectionClosed),
+            Closing::Draining => {
+                // Wait for the server to close the TCP connection,
+                // discarding anything that still arrives. A reset is as
+                // good as a close here: the handshake is complete.
+                let pending = self.buffer.pending().len();
+                self.buffer.consume(pending);
+                match link.fill(&mut self.buffer) {
+                    Ok(0) => link.set_closing(Closing::Done),
+                    Ok(_) => {}
+                    Err(e) if is_disconnect(&e) => link.set_closing(Closing::Done),
+                    Err(e) => return Err(e.into()),
+                }
+                return Ok(None);
+            }
+            Closing::Open | Closing::Sent => {}
+        }
+        match self.poll() {
+            Ok(Some(message)) => {
+                link.answer(self.buffer.storage(), &message)?;
+                return Ok(Some(message));
+            }
+            Ok(None) => {}
+            Err(error) => {
+                link.fail(self.buffer.storage(), &error);
+                return Err(error);
+            }
+        }
+        link.flush(self.buffer.storage())?;
+        if link.fill(&mut self.buffer)? == 0 {
+            return Err(link.end_of_stream());
+        }
+        Ok(None)
+    }
+
+    /// The read loop of [`WebSocket::read_in_place`]: as [`Self::read`],
+    /// but a data message that lies whole in the read buffer is unmasked
+    /// there and lent (see [`Receiver::decode_in_place`]). Returns the
+    /// message and the read buffer's bytes.
+    #[allow(unsafe_code)]
+    fn read_in_place<L: Link>(&mut self, link: &mut L) -> Result<(Arrived<'_>, &[u8])> {
+        let lent = loop {
+            if matches!(link.closing(), Closing::Open | Closing::Sent) {
+                let ReadBuffer {
+                    data, start, end, ..
+                } = &mut self.buffer;
+                match self.receiver.decode_in_place(&mut data[*start..*end]) {
+                    Ok(Some(lent)) => break lent,
+                    Ok(None) => {}
+                    Err(error) => {
+                        link.fail(self.buffer.storage(), &error);
+                        return Err(error);
+                    }
+                }
+            }
+            if let Some(message) = self.turn(link)? {
+                return Ok((Arrived::Owned(message), self.buffer.storage()));
+            }
+        };
+        // The message's bytes stay where they are until the buffer is
+        // filled again, which only happens after a flush.
+        let at = self.buffer.start;
+        self.buffer.consume(lent.used);
+        let payload = at + lent.payload.start..at + lent.payload.end;
+        let bytes = &self.buffer.data[payload.clone()];
+        let message = match lent.opcode {
+            OpCode::Text if lent.ascii => {
+                // What the proof below says, checked in debug builds.
+                debug_assert!(bytes.is_ascii());
+                // SAFETY: `str` requires valid UTF-8. `lent.ascii` is true
+                // only if `decode_in_place`, just above, found every byte
+                // of exactly this range below 0x80 as it unmasked them in
+                // place (`unmask_checking_ascii`, whose tests put a high
+                // byte at every position, length and key offset), and
+                // nothing has written to the buffer since: `consume` only
+                // moves the indices. A byte below 0x80 is a complete UTF-8
+                // sequence (RFC 3629 section 3).
+                MessageRef::Text(unsafe { std::str::from_utf8_unchecked(bytes) })
+            }
+            // `decode_in_place` validated it; it is checked again here
+            // rather than trusted with memory safety.
+            OpCode::Text => MessageRef::Text(std::str::from_utf8(bytes).map_err(|_| Error::Utf8)?),
+            _ => MessageRef::Binary(bytes),
+        };
+        Ok((Arrived::Lent { message, payload }, &self.buffer.data))
+    }
+}
+
+/// What [`Reader::read_in_place`] found: a message lent from the read
+/// buffer (with where its payload lies there) or an owned one.
+#[derive(Debug)]
+enum Arrived<'a> {
+    Lent {
+        message: MessageRef<'a>,
+        payload: Range<usize>,
+    },
+    Owned(Message),
 }
 
 /// What the read loop needs besides the read buffer: the stream to read
@@ -431,9 +577,10 @@ trait Link {
     fn fill(&mut self, buffer: &mut ReadBuffer) -> io::Result<usize>;
     fn closing(&mut self) -> Closing;
     fn set_closing(&mut self, closing: Closing);
-    fn answer(&mut self, message: &Message) -> Result<()>;
-    fn fail(&mut self, error: &Error);
-    fn flush(&mut self) -> Result<()>;
+    /// `lent` is the read buffer's bytes (see [`WriteState`]).
+    fn answer(&mut self, lent: &[u8], message: &Message) -> Result<()>;
+    fn fail(&mut self, lent: &[u8], error: &Error);
+    fn flush(&mut self, lent: &[u8]) -> Result<()>;
     /// The stream reported end of file: the connection is over. Returns
     /// how it ended.
     fn end_of_stream(&mut self) -> Error;
@@ -447,6 +594,8 @@ struct Whole<'a, S> {
 
 impl<S: Read + Write> Link for Whole<'_, S> {
     fn fill(&mut self, buffer: &mut ReadBuffer) -> io::Result<usize> {
+        // Filling may move or overwrite what lent payloads point to.
+        debug_assert!(!self.writer.has_lent(), "lent payloads not flushed");
         buffer.fill(self.stream)
     }
     fn closing(&mut self) -> Closing {
@@ -455,14 +604,14 @@ impl<S: Read + Write> Link for Whole<'_, S> {
     fn set_closing(&mut self, closing: Closing) {
         self.writer.closing = closing;
     }
-    fn answer(&mut self, message: &Message) -> Result<()> {
-        self.writer.answer(self.stream, message)
+    fn answer(&mut self, lent: &[u8], message: &Message) -> Result<()> {
+        self.writer.answer(self.stream, lent, message)
     }
-    fn fail(&mut self, error: &Error) {
-        self.writer.fail(self.stream, error);
+    fn fail(&mut self, lent: &[u8], error: &Error) {
+        self.writer.fail(self.stream, lent, error);
     }
-    fn flush(&mut self) -> Result<()> {
-        self.writer.flush(self.stream)
+    fn flush(&mut self, lent: &[u8]) -> Result<()> {
+        self.writer.flush(self.stream, lent)
     }
     fn end_of_stream(&mut self) -> Error {
         let error = end_of_stream(self.writer.closing);
@@ -495,27 +644,27 @@ impl<S: Read + Write> Link for Halves<'_, S> {
         *self.local = closing;
         self.writer.lock().state.closing = closing;
     }
-    fn answer(&mut self, message: &Message) -> Result<()> {
+    fn answer(&mut self, _: &[u8], message: &Message) -> Result<()> {
         if !matches!(message, Message::Ping(_) | Message::Close(_)) {
             return Ok(());
         }
         let mut guard = self.writer.lock();
         let SharedWriter { stream, state } = &mut *guard;
         let answered = state
-            .answer(stream, message)
-            .and_then(|()| state.flush(stream));
+            .answer(stream, &[], message)
+            .and_then(|()| state.flush(stream, &[]));
         if matches!(message, Message::Close(_)) {
             *self.local = state.closing;
         }
         answered
     }
-    fn fail(&mut self, error: &Error) {
+    fn fail(&mut self, _: &[u8], error: &Error) {
         let mut guard = self.writer.lock();
         let SharedWriter { stream, state } = &mut *guard;
-        state.fail(stream, error);
+        state.fail(stream, &[], error);
         *self.local = Closing::Done;
     }
-    fn flush(&mut self) -> Result<()> {
+    fn flush(&mut self, _: &[u8]) -> Result<()> {
         // Answers were flushed when they were made; sends flush themselves.
         Ok(())
     }
@@ -622,6 +771,42 @@ impl<S: Read + Write> WebSocket<S> {
         })
     }
 
+    /// Reads the next message as [`Self::read`] does, but lends it instead
+    /// of handing it over: a text or binary message that arrived as one
+    /// frame, all within one read, is unmasked and validated where it lies
+    /// in the read buffer, and borrowed from there, without a copy or an
+    /// allocation. Anything else (fragmented messages, frames larger than
+    /// what one read brought, pings, closes) is assembled as by
+    /// [`Self::read`] and lent from the [`Incoming`].
+    ///
+    /// [`Incoming::echo`] sends the message back, from where it lies.
+    ///
+    /// ```
+    /// use rusty_socket_core::{Config, MessageRef, Role, WebSocket};
+    /// use std::io::Cursor;
+    /// // A masked "Hello" from a client (RFC 6455 section 5.7).
+    /// let bytes = vec![0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58];
+    /// let mut ws = WebSocket::from_raw(Cursor::new(bytes), Role::Server, Config::default(), &[]);
+    /// let incoming = ws.read_in_place().unwrap();
+    /// assert_eq!(incoming.message(), MessageRef::Text("Hello"));
+    /// incoming.echo().unwrap();
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Self::read`].
+    pub fn read_in_place(&mut self) -> Result<Incoming<'_, S>> {
+        let (arrived, lent) = self.reader.read_in_place(&mut Whole {
+            stream: &mut self.stream,
+            writer: &mut self.writer,
+        })?;
+        Ok(Incoming {
+            arrived,
+            lent,
+            stream: &mut self.stream,
+            writer: &mut self.writer,
+        })
+    }
+
     /// Buffers a message to be sent with the next flush (or the next read,
     /// which flushes before blocking). [`Message::Close`] starts the closing
     /// handshake and is flushed at once.
@@ -631,7 +816,8 @@ impl<S: Read + Write> WebSocket<S> {
     /// or pong longer than 125 bytes is refused; I/O errors if the buffer
     /// had to be flushed.
     pub fn write(&mut self, message: Message) -> Result<()> {
-        self.writer.send_message(&mut self.stream, message)
+        self.writer
+            .send_message(&mut self.stream, self.reader.buffer.storage(), message)
     }
 
     /// Writes one frame of a message you fragment yourself: the first with
@@ -641,8 +827,13 @@ impl<S: Read + Write> WebSocket<S> {
     /// # Errors
     /// As [`Self::write`].
     pub fn write_frame(&mut self, fin: bool, opcode: OpCode, payload: &[u8]) -> Result<()> {
-        self.writer
-            .send_frame(&mut self.stream, fin, opcode, Payload::Borrowed(payload))
+        self.writer.send_frame(
+            &mut self.stream,
+            self.reader.buffer.storage(),
+            fin,
+            opcode,
+            Payload::Borrowed(payload),
+        )
     }
 
     /// Writes and flushes a message.
@@ -661,6 +852,7 @@ impl<S: Read + Write> WebSocket<S> {
     pub fn ping(&mut self, payload: &[u8]) -> Result<()> {
         self.writer.send_frame(
             &mut self.stream,
+            self.reader.buffer.storage(),
             true,
             OpCode::Ping,
             Payload::Borrowed(payload),
@@ -676,8 +868,11 @@ impl<S: Read + Write> WebSocket<S> {
     /// [`Error::ConnectionClosed`] if a close was already sent; a code that
     /// may not be sent (1005, 1006, 1015, ...) is refused.
     pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<()> {
-        self.writer
-            .send_close(&mut self.stream, Some(&CloseFrame::new(code, reason)))
+        self.writer.send_close(
+            &mut self.stream,
+            self.reader.buffer.storage(),
+            Some(&CloseFrame::new(code, reason)),
+        )
     }
 
     /// Sends everything buffered.
@@ -685,7 +880,8 @@ impl<S: Read + Write> WebSocket<S> {
     /// # Errors
     /// I/O errors from the stream.
     pub fn flush(&mut self) -> Result<()> {
-        self.writer.flush(&mut self.stream)
+        self.writer
+            .flush(&mut self.stream, self.reader.buffer.storage())
     }
 
     /// Whether data frames may still be sent (no close sent or received).
@@ -723,11 +919,13 @@ impl<S: Read + Write> WebSocket<S> {
         try_clone: impl FnOnce(&S) -> io::Result<S>,
     ) -> io::Result<(ReadHalf<S>, WriteHalf<S>)> {
         let read_stream = try_clone(&self.stream)?;
-        let closing = self.writer.closing;
+        let mut writer_state = self.writer;
+        writer_state.copy_lent(self.reader.buffer.storage());
+        let closing = writer_state.closing;
         let writer = WriteHalf {
             shared: Arc::new(Mutex::new(SharedWriter {
                 stream: self.stream,
-                state: self.writer,
+                state: writer_state,
             })),
         };
         let reader = ReadHalf {
@@ -737,6 +935,61 @@ impl<S: Read + Write> WebSocket<S> {
             closing,
         };
         Ok((reader, writer))
+    }
+}
+
+/// A message lent by [`WebSocket::read_in_place`], with the means to send
+/// it back. The connection is borrowed until it is dropped.
+#[derive(Debug)]
+pub struct Incoming<'a, S> {
+    arrived: Arrived<'a>,
+    /// The read buffer's bytes.
+    lent: &'a [u8],
+    stream: &'a mut S,
+    writer: &'a mut WriteState,
+}
+
+impl<S: Write> Incoming<'_, S> {
+    /// The message.
+    pub fn message(&self) -> MessageRef<'_> {
+        match &self.arrived {
+            Arrived::Lent { message, .. } => *message,
+            Arrived::Owned(message) => message.into(),
+        }
+    }
+
+    /// The message, owned (copied if it was lent from the read buffer).
+    pub fn into_message(self) -> Message {
+        match self.arrived {
+            Arrived::Lent { message, .. } => message.to_message(),
+            Arrived::Owned(message) => message,
+        }
+    }
+
+    /// Sends a text or binary message back to the peer unchanged, as
+    /// [`WebSocket::write`] would (buffered until the next flush or read).
+    /// A large payload goes out from where it lies, without a copy: from
+    /// the read buffer if it was lent from there. Pings and closes are not
+    /// sent back: reading them answered them already.
+    ///
+    /// # Errors
+    /// As [`WebSocket::write`].
+    pub fn echo(self) -> Result<()> {
+        let Incoming {
+            arrived,
+            lent,
+            stream,
+            writer,
+        } = self;
+        match arrived {
+            Arrived::Owned(message) if message.is_data() => {
+                writer.send_message(stream, lent, message)
+            }
+            Arrived::Lent { message, payload } if message.is_data() => {
+                writer.send_frame(stream, lent, true, message.opcode(), Payload::Lent(payload))
+            }
+            _ => Ok(()),
+        }
     }
 }
 
@@ -778,8 +1031,8 @@ impl<S: Write> WriteHalf<S> {
     pub fn send(&self, message: impl Into<Message>) -> Result<()> {
         let mut guard = self.lock();
         let SharedWriter { stream, state } = &mut *guard;
-        state.send_message(stream, message.into())?;
-        state.flush(stream)
+        state.send_message(stream, &[], message.into())?;
+        state.flush(stream, &[])
     }
 
     /// Starts the closing handshake; the read half receives the peer's
@@ -790,7 +1043,7 @@ impl<S: Write> WriteHalf<S> {
     pub fn close(&self, code: CloseCode, reason: &str) -> Result<()> {
         let mut guard = self.lock();
         let SharedWriter { stream, state } = &mut *guard;
-        state.send_close(stream, Some(&CloseFrame::new(code, reason)))
+        state.send_close(stream, &[], Some(&CloseFrame::new(code, reason)))
     }
 
     /// Whether data may still be sent.
@@ -898,5 +1151,193 @@ mod tests {
                 assert_eq!(received, messages, "{role:?}, writes of {step} bytes");
             }
         }
+    }
+
+    /// A stream that hands out its input in reads of at most `step` bytes
+    /// and keeps what is written. Clones share both (for `split`).
+    #[derive(Clone, Debug)]
+    struct Scripted(Arc<Mutex<ScriptedInner>>);
+
+    #[derive(Debug)]
+    struct ScriptedInner {
+        input: Vec<u8>,
+        at: usize,
+        step: usize,
+        written: Vec<u8>,
+    }
+
+    impl Scripted {
+        fn new(input: Vec<u8>, step: usize) -> Scripted {
+            Scripted(Arc::new(Mutex::new(ScriptedInner {
+                input,
+                at: 0,
+                step,
+                written: Vec::new(),
+            })))
+        }
+
+        fn written(&self) -> Vec<u8> {
+            self.0.lock().unwrap().written.clone()
+        }
+    }
+
+    impl Read for Scripted {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let mut inner = self.0.lock().unwrap();
+            let n = buf.len().min(inner.step).min(inner.input.len() - inner.at);
+            let at = inner.at;
+            buf[..n].copy_from_slice(&inner.input[at..at + n]);
+            inner.at += n;
+            Ok(n)
+        }
+    }
+
+    impl Write for Scripted {
+        fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().written.extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// The frames `role`'s peer sends for `messages` (and `fragments`, sent
+    /// as they are).
+    fn peer_frames(role: Role, frames: &[(bool, OpCode, Vec<u8>)]) -> Vec<u8> {
+        let key = match role {
+            Role::Server => Some([9, 8, 7, 6]),
+            Role::Client => None,
+        };
+        let mut out = Vec::new();
+        for (fin, opcode, payload) in frames {
+            encode_frame(&mut out, *fin, *opcode, payload, key);
+        }
+        out
+    }
+
+    /// Every message on `wire`, as `role` sent it.
+    fn messages_on(wire: &[u8], role: Role) -> Vec<Message> {
+        let peer = match role {
+            Role::Server => Role::Client,
+            Role::Client => Role::Server,
+        };
+        let mut receiver = Receiver::new(peer, Config::default());
+        let mut received = Vec::new();
+        let mut offset = 0;
+        while offset < wire.len() {
+            let (used, message) = receiver.decode(&wire[offset..]).unwrap();
+            offset += used;
+            received.extend(message);
+        }
+        received
+    }
+
+    /// `read_in_place` + `echo` must see and send exactly what `read` +
+    /// `write` do, whatever the reads bring: whole frames (lent), frames cut
+    /// by a read or larger than the buffer, fragments, pings and the close.
+    #[test]
+    fn echo_in_place_sends_what_read_and_write_send() {
+        let frames = vec![
+            (true, OpCode::Text, b"small".to_vec()),
+            (true, OpCode::Text, vec![b'a'; 5000]),
+            (true, OpCode::Text, "é".repeat(1500).into_bytes()),
+            (true, OpCode::Binary, vec![3u8; 70_000]),
+            (false, OpCode::Text, b"frag".to_vec()),
+            (true, OpCode::Ping, b"in between".to_vec()),
+            (true, OpCode::Continuation, b"mented".to_vec()),
+            (true, OpCode::Binary, Vec::new()),
+            (true, OpCode::Binary, vec![7u8; ZERO_COPY_MIN]),
+            (true, OpCode::Close, vec![0x03, 0xe8]),
+        ];
+        for role in [Role::Server, Role::Client] {
+            let input = peer_frames(role, &frames);
+            for step in [1, 7, 1000, 4096, 20_000, usize::MAX] {
+                let stream = Scripted::new(input.clone(), step);
+                let mut ws = WebSocket::from_raw(stream.clone(), role, Config::default(), &[]);
+                let mut expected = Vec::new();
+                loop {
+                    match ws.read() {
+                        Ok(message) => {
+                            if message.is_data() {
+                                ws.write(message.clone()).unwrap();
+                            }
+                            expected.push(message);
+                        }
+                        Err(e) => {
+                            assert!(e.is_closed(), "{e}");
+                            break;
+                        }
+                    }
+                }
+                let expected_wire = messages_on(&stream.written(), role);
+
+                let stream = Scripted::new(input.clone(), step);
+                let mut ws = WebSocket::from_raw(stream.clone(), role, Config::default(), &[]);
+                let mut seen = Vec::new();
+                loop {
+                    match ws.read_in_place() {
+                        Ok(incoming) => {
+                            seen.push(incoming.message().to_message());
+                            incoming.echo().unwrap();
+                        }
+                        Err(e) => {
+                            assert!(e.is_closed(), "{e}");
+                            break;
+                        }
+                    }
+                }
+                assert_eq!(seen, expected, "{role:?}, reads of {step}");
+                assert_eq!(
+                    messages_on(&stream.written(), role),
+                    expected_wire,
+                    "{role:?}, reads of {step}"
+                );
+            }
+        }
+    }
+
+    /// Echoes lent from the read buffer are still queued when a bad frame
+    /// behind them fails the connection: they must go out, before the close.
+    #[test]
+    fn lent_echoes_go_out_before_the_close_for_a_bad_frame_behind_them() {
+        let mut input = peer_frames(
+            Role::Server,
+            &[
+                (true, OpCode::Text, vec![b't'; 2000]),
+                (true, OpCode::Binary, vec![1u8; 3000]),
+            ],
+        );
+        let mut bad = peer_frames(Role::Server, &[(true, OpCode::Text, b"x".to_vec())]);
+        bad[0] |= 0x40; // RSV1 without an extension
+        input.extend(bad);
+        let stream = Scripted::new(input, usize::MAX);
+        let mut ws = WebSocket::from_raw(stream.clone(), Role::Server, Config::default(), &[]);
+        ws.read_in_place().unwrap().echo().unwrap();
+        ws.read_in_place().unwrap().echo().unwrap();
+        let err = ws.read_in_place().unwrap_err();
+        assert_eq!(err.close_code(), Some(CloseCode::PROTOCOL_ERROR));
+        let sent = messages_on(&stream.written(), Role::Server);
+        assert_eq!(sent.len(), 3, "{sent:?}");
+        assert_eq!(sent[0], Message::text("t".repeat(2000)));
+        assert_eq!(sent[1], Message::binary(vec![1u8; 3000]));
+        assert!(matches!(&sent[2], Message::Close(Some(f)) if f.code == CloseCode::PROTOCOL_ERROR));
+    }
+
+    /// A split right after an echo, before any flush: the write half owns
+    /// a copy of the lent payload and sends it.
+    #[test]
+    fn a_split_takes_lent_echoes_along() {
+        let input = peer_frames(Role::Server, &[(true, OpCode::Binary, vec![5u8; 4000])]);
+        let stream = Scripted::new(input, usize::MAX);
+        let mut ws = WebSocket::from_raw(stream.clone(), Role::Server, Config::default(), &[]);
+        ws.read_in_place().unwrap().echo().unwrap();
+        assert!(stream.written().is_empty());
+        let (_read, write) = ws.split(|s| Ok(s.clone())).unwrap();
+        write.send(Message::text("after")).unwrap();
+        assert_eq!(
+            messages_on(&stream.written(), Role::Server),
+            vec![Message::binary(vec![5u8; 4000]), Message::text("after")]
+        );
     }
 }
