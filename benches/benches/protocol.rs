@@ -4,7 +4,9 @@
 //! Run with `cargo bench -p rusty_socket_benches`; criterion prints time per
 //! iteration and throughput (bytes or elements per second).
 
-use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{
+    black_box, criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput,
+};
 use rusty_socket_core::frame::{encode_frame, Decoded, FrameHeader};
 use rusty_socket_core::http::{Limits, Request};
 use rusty_socket_core::mask::{apply_mask, apply_mask_reference};
@@ -79,6 +81,19 @@ fn bench_frames(c: &mut Criterion) {
                 let (used, message) = receiver.decode(black_box(&masked)).expect("valid frame");
                 (used, message.map(|m| m.len()))
             })
+        });
+        // The same, in place (`WebSocket::read_in_place`): the payload is
+        // unmasked where it lies and nothing is allocated. Each run gets a
+        // fresh masked copy, made outside the measurement.
+        group.bench_function(BenchmarkId::new("receive_in_place", size), |b| {
+            b.iter_batched_ref(
+                || masked.clone(),
+                |frame| {
+                    let found = receiver.decode_in_place(frame).expect("valid frame");
+                    found.map(|found| (found.used, found.ascii))
+                },
+                BatchSize::SmallInput,
+            )
         });
         let mut out = Vec::with_capacity(size + 14);
         group.bench_function(BenchmarkId::new("encode_server", size), |b| {
