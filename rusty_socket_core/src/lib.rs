@@ -1,9 +1,11 @@
 //! # rusty_socket_core
 //!
 //! The WebSocket protocol, [RFC 6455], written from scratch on the standard
-//! library alone: no dependencies, and one `unsafe` call, whose proof sits
-//! beside it (`message.rs`: text already known to be ASCII becomes a
-//! `String` without a second validation pass). Every module owns one concept
+//! library alone: no dependencies, and three small `unsafe` blocks, each
+//! with its proof beside it (text already known to be ASCII becomes a `str`
+//! without a second validation pass, in `message.rs` and `websocket.rs`; the
+//! masking loop compiled for AVX2 runs only on a CPU that has it, in
+//! `mask.rs`). Every module owns one concept
 //! of the RFC and names the section it implements, so the code can be read
 //! side by side with the specification.
 //!
@@ -19,7 +21,7 @@
 //! | [`entropy`] | 4.1, 5.3, 10.3 | OS randomness for keys and masks |
 //! | [`frame`] | 5.2 | frame header syntax: decode and encode |
 //! | [`opcode`] | 5.2, 11.8 | what a frame carries |
-//! | [`mask`] | 5.3 | XOR masking, eight bytes at a time |
+//! | [`mask`] | 5.3 | XOR masking, a vector at a time |
 //! | [`protocol`] | 5.1-5.5, 7 | the rules each role enforces; bytes to messages |
 //! | [`message`] | 5.4, 5.6 | messages and reassembly of fragments |
 //! | [`utf8`] | 5.6, 8.1 | incremental UTF-8 validation, fail fast |
@@ -72,6 +74,13 @@
 //!    unmasks correctly; text is validated as it arrives ([`utf8`]), so
 //!    invalid UTF-8 fails the connection (1007) at its first bad byte, even
 //!    in the middle of a frame.
+//!
+//!    Or, without a copy: [`WebSocket::read_in_place`] asks
+//!    [`Receiver::decode_in_place`] first, which takes a text or binary
+//!    message that arrived as one frame within one read, unmasks it where
+//!    it lies in the read buffer ([`mask::unmask_checking_ascii`]) and lends
+//!    it as a [`MessageRef`]; [`Incoming::echo`] can send it back from
+//!    there. Everything else takes the path above.
 //! 7. **Fragments become a message** ([`message::Assembler`], 5.4): the
 //!    final fragment completes a [`Message::Text`] or [`Message::Binary`].
 //!    A ping in between is answered with a pong by [`WebSocket::read`] and
@@ -98,6 +107,8 @@
 //!                                      │ protocol rules (role, RSV, control, limits)
 //!                                      │ mask::unmask_into + utf8::Utf8Validator
 //!                                      └ message::Assembler (fragments)
+//!                read_in_place: a whole one-frame message is unmasked where it
+//!                lies and lent as a MessageRef (Receiver::decode_in_place)
 //!
 //!  your code ──Message──▶ frame::encode_frame (+ mask for a client) ──▶ write buffer ──flush──▶ peer
 //!                         answers owed by read(): pong, close reply ─┘
