@@ -311,3 +311,66 @@ fn control_frames_longer_than_125_bytes_are_refused_locally() {
     drop(client);
     server.join().unwrap().unwrap();
 }
+
+/// An echo over loopback that reads in place: every message comes back
+/// whole and in order, whether it arrived in one read (lent from the read
+/// buffer), across reads, larger than the read buffer, or fragmented; a
+/// ping in the middle is answered.
+#[test]
+fn an_echo_reading_in_place_returns_every_message() {
+    let (listener, addr) = listener();
+    let server = thread::spawn(move || -> rusty_socket_core::Result<usize> {
+        let mut ws = accept(&listener, Config::default())?;
+        let mut echoed = 0;
+        loop {
+            match ws.read_in_place() {
+                Ok(incoming) => {
+                    echoed += usize::from(incoming.message().is_data());
+                    incoming.echo()?;
+                }
+                Err(e) if e.is_closed() => return Ok(echoed),
+                Err(e) => return Err(e),
+            }
+        }
+    });
+    let mut ws = connect(&addr);
+    let mut sent = Vec::new();
+    for (i, len) in [0usize, 5, 125, 126, 1023, 1024, 5000, 16 * 1024, 70_000]
+        .into_iter()
+        .enumerate()
+    {
+        let text: String = (0..len)
+            .map(|j| char::from(b'a' + ((i + j) % 26) as u8))
+            .collect();
+        sent.push(Message::text(text));
+        sent.push(Message::binary(vec![i as u8; len]));
+    }
+    sent.push(Message::text("κόσμε, with non-ASCII text"));
+    // The client's frames, written by hand from a second thread so that
+    // the echoes are read while they are sent: no socket buffer fills up.
+    let mut wire = Vec::new();
+    for message in &sent {
+        wire.extend(masked(true, message.opcode(), message.as_bytes()));
+    }
+    wire.extend(masked(true, OpCode::Ping, b"are you there"));
+    wire.extend(masked(false, OpCode::Text, b"frag"));
+    wire.extend(masked(true, OpCode::Continuation, b"mented"));
+    sent.push(Message::text("fragmented"));
+    let mut raw = ws.get_ref().try_clone().unwrap();
+    let writer = thread::spawn(move || raw.write_all(&wire));
+
+    let mut received = Vec::new();
+    let mut pong = None;
+    while received.len() < sent.len() {
+        match ws.read().unwrap() {
+            Message::Pong(payload) => pong = Some(payload),
+            message => received.push(message),
+        }
+    }
+    assert_eq!(received, sent);
+    assert_eq!(pong.as_deref(), Some(&b"are you there"[..]));
+    writer.join().unwrap().unwrap();
+    ws.close(CloseCode::NORMAL, "done").unwrap();
+    while ws.read().is_ok() {}
+    assert_eq!(server.join().unwrap().unwrap(), sent.len());
+}
