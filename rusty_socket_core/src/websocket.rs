@@ -22,6 +22,10 @@
 //!   flushes before it blocks for more input. A server answering every
 //!   message of a read with `write` therefore sends all the answers in one
 //!   system call.
+//! - **Lending** (zero copy): [`WebSocket::read_in_place`] unmasks a
+//!   message that arrived whole where it lies in the read buffer and lends
+//!   it; [`Incoming::echo`] queues it back as a range of that buffer. The
+//!   flush that always comes before the buffer is filled again sends it.
 
 use crate::close::{encode_close_payload, CloseCode, CloseFrame};
 use crate::config::Config;
