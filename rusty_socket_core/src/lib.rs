@@ -1,13 +1,13 @@
 //! # rusty_socket_core
 //!
 //! The WebSocket protocol, [RFC 6455], written from scratch on the standard
-//! library alone: no dependencies, and three small `unsafe` blocks, each
+//! library alone: no dependencies, and four small `unsafe` blocks, each
 //! with its proof beside it (text already known to be ASCII becomes a `str`
-//! without a second validation pass, in `message.rs` and `websocket.rs`; the
-//! masking loop compiled for AVX2 runs only on a CPU that has it, in
-//! `mask.rs`). Every module owns one concept
-//! of the RFC and names the section it implements, so the code can be read
-//! side by side with the specification.
+//! without a second validation pass, in `message.rs` and `websocket.rs`;
+//! the masking loops compiled for AVX2 run only on a CPU that has it, in
+//! `mask.rs`). Every module owns one concept of the RFC and names the
+//! section it implements, so the code can be read side by side with the
+//! specification.
 //!
 //! [RFC 6455]: https://www.rfc-editor.org/rfc/rfc6455
 //!
