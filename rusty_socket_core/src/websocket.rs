@@ -252,32 +252,20 @@ impl WriteState {
             Role::Server => None,
         };
         let before = self.buffer.len();
-        match payload {
+        // Large payloads that were given away or lent are sent from where
+        // they are, after their header.
+        let zero_copy = match payload {
             Payload::Owned(mut bytes) if len >= ZERO_COPY_MIN => {
-                let header = FrameHeader {
-                    fin,
-                    masking_key,
-                    ..FrameHeader::new(opcode, len as u64)
-                };
-                header.append_to(&mut self.buffer);
                 if let Some(key) = masking_key {
                     // The payload is ours now: mask it in place.
                     apply_mask(&mut bytes, key, 0);
                 }
-                self.payloads
-                    .push((self.buffer.len(), Queued::Owned(bytes)));
-                self.queued += len;
+                Some(Queued::Owned(bytes))
             }
             // Lent bytes are the read buffer's: a client, which would have
             // to mask them, copies them instead.
             Payload::Lent(range) if len >= ZERO_COPY_MIN && masking_key.is_none() => {
-                FrameHeader {
-                    fin,
-                    ..FrameHeader::new(opcode, len as u64)
-                }
-                .append_to(&mut self.buffer);
-                self.payloads.push((self.buffer.len(), Queued::Lent(range)));
-                self.queued += len;
+                Some(Queued::Lent(range))
             }
             payload => {
                 encode_frame(
@@ -287,7 +275,18 @@ impl WriteState {
                     payload.as_slice(lent),
                     masking_key,
                 );
+                None
             }
+        };
+        if let Some(queued) = zero_copy {
+            let header = FrameHeader {
+                fin,
+                masking_key,
+                ..FrameHeader::new(opcode, len as u64)
+            };
+            header.append_to(&mut self.buffer);
+            self.payloads.push((self.buffer.len(), queued));
+            self.queued += len;
         }
         self.queued += self.buffer.len() - before;
         if self.queued >= self.flush_at {
