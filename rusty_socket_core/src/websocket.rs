@@ -540,22 +540,20 @@ impl Reader {
         let payload = at + lent.payload.start..at + lent.payload.end;
         let bytes = &self.buffer.data[payload.clone()];
         let message = match lent.opcode {
-            OpCode::Text if lent.ascii => {
+            OpCode::Text => {
                 // What the proof below says, checked in debug builds.
-                debug_assert!(bytes.is_ascii());
-                // SAFETY: `str` requires valid UTF-8. `lent.ascii` is true
-                // only if `decode_in_place`, just above, found every byte
-                // of exactly this range below 0x80 as it unmasked them in
-                // place (`unmask_checking_ascii`, whose tests put a high
-                // byte at every position, length and key offset), and
-                // nothing has written to the buffer since: `consume` only
-                // moves the indices. A byte below 0x80 is a complete UTF-8
-                // sequence (RFC 3629 section 3).
+                debug_assert!(std::str::from_utf8(bytes).is_ok());
+                // SAFETY: `str` requires valid UTF-8. `decode_in_place`,
+                // just above, returned this range as text only after it
+                // found every byte below 0x80 as it unmasked them in place
+                // (`unmask_checking_ascii`, whose tests put a high byte at
+                // every position, length and key offset; a byte below 0x80
+                // is a complete UTF-8 sequence, RFC 3629 section 3) or,
+                // failing that, after `std::str::from_utf8` accepted them.
+                // Nothing has written to the buffer since: `consume` only
+                // moves the indices.
                 MessageRef::Text(unsafe { std::str::from_utf8_unchecked(bytes) })
             }
-            // `decode_in_place` validated it; it is checked again here
-            // rather than trusted with memory safety.
-            OpCode::Text => MessageRef::Text(std::str::from_utf8(bytes).map_err(|_| Error::Utf8)?),
             _ => MessageRef::Binary(bytes),
         };
         Ok((Arrived::Lent { message, payload }, &self.buffer.data))
