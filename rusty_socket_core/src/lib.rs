@@ -2,8 +2,9 @@
 //!
 //! The WebSocket protocol, [RFC 6455], written from scratch on the standard
 //! library alone: no dependencies, and four small `unsafe` blocks, each
-//! with its proof beside it (text already known to be ASCII becomes a `str`
-//! without a second validation pass, in `message.rs` and `websocket.rs`;
+//! with its proof beside it (text already known to be valid, most often
+//! found all ASCII while it was unmasked, becomes a `str` without a second
+//! validation pass, in `message.rs` and `websocket.rs`;
 //! the masking loops compiled for AVX2 run only on a CPU that has it, in
 //! `mask.rs`). Every module owns one concept of the RFC and names the
 //! section it implements, so the code can be read side by side with the
