@@ -17,7 +17,7 @@
 //! Echoes are only buffered; reading flushes before it waits for more
 //! input, so all the echoes of one read go out in one system call.
 
-use rusty_socket_core::{handshake, Config, Error, WebSocket};
+use rusty_socket_core::{Config, Error, WebSocket};
 use std::net::{TcpListener, TcpStream};
 use std::thread;
 
@@ -52,7 +52,7 @@ fn main() {
 
 fn serve(stream: TcpStream) {
     let _ = stream.set_nodelay(true);
-    let ws = match handshake::accept(stream, Config::default(), |_, _| None) {
+    let ws = match rusty_socket_core::accept(stream, Config::default(), |_, _| None) {
         Ok(ws) => ws,
         Err(e) => {
             eprintln!("echo_server: handshake failed: {e}");
@@ -60,16 +60,15 @@ fn serve(stream: TcpStream) {
         }
     };
     if let Err(e) = echo(ws) {
-        if !e.is_closed() {
-            eprintln!("echo_server: connection ended: {e}");
-        }
+        eprintln!("echo_server: connection ended: {e}");
     }
 }
 
 fn echo(mut ws: WebSocket<TcpStream>) -> Result<(), Error> {
-    loop {
-        // Pings and closes are answered inside `read_in_place`; `echo`
-        // sends back data only.
-        ws.read_in_place()?.echo()?;
+    // Pings and closes are answered inside `read_in_place`; `echo` sends
+    // back data only. `None` is the clean end.
+    while let Some(incoming) = ws.read_in_place()? {
+        incoming.echo()?;
     }
+    Ok(())
 }

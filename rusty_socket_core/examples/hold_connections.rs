@@ -67,7 +67,7 @@ fn main() {
         for (i, ws) in connections.iter_mut().enumerate() {
             let expected = Message::text(format!("round {round} connection {i}"));
             match ws.read() {
-                Ok(message) if message == expected => {}
+                Ok(Some(message)) if message == expected => {}
                 Ok(other) => fail(&format!("connection {i} echoed {other:?}")),
                 Err(e) => fail(&format!("read on connection {i}: {e}")),
             }
@@ -102,7 +102,7 @@ fn open(addr: &str) -> rusty_socket_core::Result<WebSocket<TcpStream>> {
         max_read_buffer: 4096,
         ..Config::default()
     };
-    Ok(handshake::connect(stream, &request, config)?.0)
+    Ok(rusty_socket_core::connect(stream, &request, config)?.0)
 }
 
 fn fail(what: &str) -> ! {

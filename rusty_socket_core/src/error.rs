@@ -7,6 +7,7 @@
 //! [`Error::close_code`] and [`HandshakeError::status`].
 
 use crate::close::CloseCode;
+use crate::connection::SendError;
 use crate::http::Response;
 use std::fmt;
 use std::io;
@@ -29,12 +30,15 @@ pub enum Error {
     Utf8,
     /// The opening handshake failed.
     Handshake(HandshakeError),
-    /// The connection is closed: the closing handshake is complete (or this
-    /// side failed the connection), so there is nothing more to read, or a
-    /// close frame was already sent, so nothing more may be sent. After a
-    /// normal close this is the expected, clean end of a connection, not a
-    /// failure: [`crate::Message::Close`] has already been returned.
-    ConnectionClosed,
+    /// Misuse: something was to be sent after a close frame was sent or
+    /// received, or after the connection failed (section 5.5.1: nothing may
+    /// follow a close). The clean end of reading is not this error but
+    /// `Ok(None)` from `read`.
+    AlreadyClosed,
+    /// Misuse: a frame that RFC 6455 forbids was to be sent (a fragmented or
+    /// oversized control frame, a continuation with nothing to continue, a
+    /// close code that may not be sent, ...). Nothing was sent.
+    Send(SendError),
 }
 
 impl Error {
@@ -48,11 +52,6 @@ impl Error {
             _ => None,
         }
     }
-
-    /// Whether this is the clean end of a closed connection.
-    pub fn is_closed(&self) -> bool {
-        matches!(self, Error::ConnectionClosed)
-    }
 }
 
 impl fmt::Display for Error {
@@ -63,7 +62,10 @@ impl fmt::Display for Error {
             Error::Capacity(e) => write!(f, "capacity exceeded: {e}"),
             Error::Utf8 => f.write_str("invalid UTF-8 in a text message"),
             Error::Handshake(e) => write!(f, "handshake failed: {e}"),
-            Error::ConnectionClosed => f.write_str("the connection is closed"),
+            Error::AlreadyClosed => {
+                f.write_str("the connection is closed: nothing more may be sent")
+            }
+            Error::Send(e) => write!(f, "refused to send: {e}"),
         }
     }
 }
@@ -75,6 +77,7 @@ impl std::error::Error for Error {
             Error::Protocol(e) => Some(e),
             Error::Capacity(e) => Some(e),
             Error::Handshake(e) => Some(e),
+            Error::Send(e) => Some(e),
             _ => None,
         }
     }

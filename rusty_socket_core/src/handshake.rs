@@ -21,22 +21,19 @@
 //! that the server read this very request as WebSocket, not some cache or
 //! HTTP server that echoes headers back.
 //!
-//! Server side (section 4.2): [`validate_request`] checks a parsed
-//! [`Request`], [`response_101`] and [`error_response`] build the answers,
-//! and [`accept`] does it all on a blocking stream. Client side (4.1):
-//! [`generate_key`], [`ClientRequest`], [`validate_response`] and
-//! [`connect`].
+//! Everything here is bytes in and values out. Server side (section 4.2):
+//! [`validate_request`] checks a parsed [`Request`], [`response_101`] and
+//! [`error_response`] build the answers. Client side (4.1):
+//! [`generate_key`], [`ClientRequest`] and [`validate_response`]. The same
+//! steps over a blocking stream are [`crate::accept`] and
+//! [`crate::connect`], beside the blocking connection.
 
 use crate::base64;
-use crate::config::Config;
 use crate::entropy::fill_random;
-use crate::error::{Error, HandshakeError, Result};
-use crate::frame::Decoded;
-use crate::http::{Headers, Limits, Request, Response};
-use crate::protocol::Role;
+use crate::error::HandshakeError;
+use crate::http::{Headers, Request, Response};
 use crate::sha1::Sha1;
-use crate::websocket::WebSocket;
-use std::io::{self, Read, Write};
+use std::io;
 
 /// The GUID that section 1.3 appends to the key before hashing.
 pub const GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -168,86 +165,6 @@ pub fn error_response(error: &HandshakeError) -> Vec<u8> {
     .into_bytes()
 }
 
-/// Reads from `stream` until a whole head has arrived, one `read` at a time,
-/// and parses it with `parse`. Returns the head and the bytes that followed
-/// it.
-///
-/// # Errors
-/// The parser's [`HandshakeError`], [`HandshakeError::ConnectionClosed`] on
-/// end of file, or I/O errors (timeouts included).
-pub fn read_head<R: Read + ?Sized, T>(
-    stream: &mut R,
-    limits: Limits,
-    parse: impl Fn(&[u8], Limits) -> Result<Decoded<T>, HandshakeError>,
-) -> Result<(T, Vec<u8>)> {
-    let mut buffer = Vec::with_capacity(1024);
-    let mut chunk = [0u8; 1024];
-    loop {
-        let n = match stream.read(&mut chunk) {
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e.into()),
-        };
-        if n == 0 {
-            return Err(HandshakeError::ConnectionClosed.into());
-        }
-        buffer.extend_from_slice(&chunk[..n]);
-        if let Decoded::Complete(head, len) = parse(&buffer, limits)? {
-            buffer.drain(..len);
-            return Ok((head, buffer));
-        }
-    }
-}
-
-/// Server side, blocking: reads the upgrade request, answers it, and returns
-/// the connection. A bad request is answered with its HTTP status before the
-/// error is returned.
-///
-/// `select_protocol` is given the request and the subprotocols it offers, and
-/// returns the one to use, if any (it must be one of those offered).
-///
-/// ```no_run
-/// use rusty_socket_core::{handshake, Config};
-/// use std::net::TcpListener;
-/// let listener = TcpListener::bind("127.0.0.1:9001")?;
-/// let (stream, _) = listener.accept()?;
-/// let mut ws = handshake::accept(stream, Config::default(), |_, _| None)?;
-/// let message = ws.read()?;
-/// ws.send(message)?;
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-///
-/// # Errors
-/// [`Error::Handshake`] for a refused request, [`Error::Io`] for the stream.
-pub fn accept<S: Read + Write>(
-    mut stream: S,
-    config: Config,
-    select_protocol: impl FnOnce(&Request, &[&str]) -> Option<String>,
-) -> Result<WebSocket<S>> {
-    let (request, leftover) = match read_head(&mut stream, Limits::default(), Request::parse) {
-        Ok(head) => head,
-        Err(Error::Handshake(error)) => {
-            if error != HandshakeError::ConnectionClosed {
-                let _ = stream.write_all(&error_response(&error));
-            }
-            return Err(error.into());
-        }
-        Err(error) => return Err(error),
-    };
-    let upgrade = match validate_request(&request) {
-        Ok(upgrade) => upgrade,
-        Err(error) => {
-            let _ = stream.write_all(&error_response(&error));
-            return Err(error.into());
-        }
-    };
-    let protocol = select_protocol(&request, &upgrade.protocols)
-        .filter(|chosen| upgrade.protocols.contains(&chosen.as_str()));
-    stream.write_all(&response_101(upgrade.key, protocol.as_deref()))?;
-    stream.flush()?;
-    Ok(WebSocket::from_raw(stream, Role::Server, config, &leftover))
-}
-
 /// A fresh `Sec-WebSocket-Key`: 16 bytes from the OS, base64-encoded
 /// (section 4.1: "randomly selected", "MUST be selected randomly for each
 /// connection").
@@ -336,34 +253,11 @@ pub fn validate_response(
     }
 }
 
-/// Client side, blocking: sends `request` (its key is checked against the
-/// answer) and reads and validates the response.
-///
-/// Returns the connection, with any bytes that followed the response kept
-/// as the first frames, and the response itself.
-///
-/// # Errors
-/// [`Error::Handshake`] (for example [`HandshakeError::Rejected`] with the
-/// server's status) or [`Error::Io`].
-pub fn connect<S: Read + Write>(
-    mut stream: S,
-    request: &ClientRequest<'_>,
-    config: Config,
-) -> Result<(WebSocket<S>, Response, Option<String>)> {
-    stream.write_all(&request.encode())?;
-    stream.flush()?;
-    let (response, leftover) = read_head(&mut stream, Limits::default(), Response::parse)?;
-    let protocol = validate_response(&response, request.key, request.protocols)?;
-    Ok((
-        WebSocket::from_raw(stream, Role::Client, config, &leftover),
-        response,
-        protocol,
-    ))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::frame::Decoded;
+    use crate::http::Limits;
 
     fn request(extra: &str) -> Request {
         let text = format!("GET /chat HTTP/1.1\r\nHost: server.example.com\r\n{extra}\r\n");

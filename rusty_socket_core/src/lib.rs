@@ -29,6 +29,7 @@
 //! | [`close`] | 5.5.1, 7.1.5, 7.4 | close codes and close payloads |
 //! | [`error`] | 7.1.7, 7.4.1 | errors that know their close code or HTTP status |
 //! | [`config`] | 10.4 | limits on what a peer can make us hold |
+//! | [`connection`] | 5.4, 5.5, 7 | the duplex rules: what we owe the peer, what we may send |
 //! | [`websocket`] | 5.5.2, 7.1 | the blocking connection, and its split halves |
 //!
 //! The bottom layers are *sans-IO*: [`http::Request::parse`],
@@ -42,7 +43,7 @@
 //! 1. **The upgrade request arrives.** The server reads whatever the socket
 //!    has and asks [`http::Request::parse`] whether a whole head is there;
 //!    until the blank line arrives the answer is `Partial` and it reads more
-//!    ([`handshake::read_head`]). Heads over 8 KiB or with more than 64
+//!    ([`read_head`]). Heads over 8 KiB or with more than 64
 //!    fields are refused ([`http::Limits`]).
 //! 2. **The request is judged** by [`handshake::validate_request`]
 //!    (section 4.2.1): GET, HTTP/1.1, `Host`, `Upgrade: websocket`,
@@ -54,10 +55,10 @@
 //! 3. **The server answers 101** ([`handshake::response_101`]) with
 //!    [`handshake::accept_key`]: SHA-1 ([`sha1`]) of the key and the RFC's
 //!    GUID, in base64 ([`base64`]). Bytes that came after the request head
-//!    are kept: they are the first frames ([`handshake::accept`]).
+//!    are kept: they are the first frames ([`accept`]).
 //!    (A client does the mirror image: [`handshake::generate_key`],
 //!    [`handshake::ClientRequest`], [`handshake::validate_response`],
-//!    [`handshake::connect`].)
+//!    [`connect`].)
 //! 4. **Frames arrive.** [`WebSocket::read`] hands the buffered bytes to the
 //!    [`Receiver`]. [`frame::FrameHeader::decode`] reads FIN, RSV1-3, the
 //!    opcode ([`OpCode`]), the mask bit, the 7/16/64-bit payload length and
@@ -84,20 +85,24 @@
 //!    there. Everything else takes the path above.
 //! 7. **Fragments become a message** ([`message::Assembler`], 5.4): the
 //!    final fragment completes a [`Message::Text`] or [`Message::Binary`].
-//!    A ping in between is answered with a pong by [`WebSocket::read`] and
-//!    returned too (5.5.2).
+//!    A ping in between is returned too, and the connection's state machine
+//!    ([`Connection::receive`]) says a pong is owed (5.5.2), which
+//!    [`WebSocket::read`] queues.
 //! 8. **Replies are batched**: [`WebSocket::write`] encodes a frame
 //!    ([`frame::encode_frame`]; a client masks it with a fresh key from
 //!    [`entropy`]) into a buffer, and [`WebSocket::read`] flushes that
 //!    buffer before it blocks for more input.
 //! 9. **A protocol violation fails the connection** (7.1.7): the error knows
-//!    its close code ([`Error::close_code`]: 1002, 1007, 1009), a close frame
-//!    with it is sent, and the connection is over.
+//!    its close code ([`Error::close_code`]: 1002, 1007, 1009),
+//!    [`Connection::fail`] turns it into the close frame to send, and the
+//!    connection is over. What *we* send is checked by the same machine:
+//!    [`Connection::send`] refuses a fragmented or oversized control frame,
+//!    a continuation with nothing to continue, and anything after a close
+//!    ([`Error::Send`], [`Error::AlreadyClosed`]).
 //! 10. **The closing handshake** (5.5.1, 7.1): one side sends a close
 //!     ([`WebSocket::close`]), the other answers it once, echoing the code
 //!     ([`close::parse_close_payload`] checks it against section 7.4). Both
-//!     sides see [`Message::Close`], then [`Error::ConnectionClosed`], the
-//!     clean end. The server closes the TCP connection first; a client waits
+//!     sides see [`Message::Close`], then `Ok(None)`, the clean end. The server closes the TCP connection first; a client waits
 //!     for it (7.1.1).
 //!
 //! ## How a message travels
@@ -119,6 +124,7 @@
 //!
 //! ```
 //! use rusty_socket_core::handshake::{self, ClientRequest};
+//! use rusty_socket_core::{accept, connect};
 //! use rusty_socket_core::{CloseCode, Config, Message};
 //! use std::net::{TcpListener, TcpStream};
 //!
@@ -126,27 +132,25 @@
 //! let addr = listener.local_addr()?;
 //! let server = std::thread::spawn(move || -> rusty_socket_core::Result<()> {
 //!     let (stream, _) = listener.accept()?;
-//!     let mut ws = handshake::accept(stream, Config::default(), |_, _| None)?;
-//!     loop {
-//!         match ws.read() {
-//!             Ok(message) if message.is_data() => ws.write(message)?,
-//!             Ok(_) => {}
-//!             Err(e) if e.is_closed() => return Ok(()),
-//!             Err(e) => return Err(e),
+//!     let mut ws = accept(stream, Config::default(), |_, _| None)?;
+//!     while let Some(message) = ws.read()? {
+//!         if message.is_data() {
+//!             ws.write(message)?;
 //!         }
 //!     }
+//!     Ok(())
 //! });
 //!
 //! let key = handshake::generate_key()?;
 //! let host = addr.to_string();
 //! let request = ClientRequest { host: &host, target: "/", key: &key, protocols: &[], extra_headers: &[] };
 //! let (mut ws, _response, _protocol) =
-//!     handshake::connect(TcpStream::connect(addr)?, &request, Config::default())?;
+//!     connect(TcpStream::connect(addr)?, &request, Config::default())?;
 //! ws.send("hello")?;
-//! assert_eq!(ws.read()?, Message::text("hello"));
+//! assert_eq!(ws.read()?, Some(Message::text("hello")));
 //! ws.close(CloseCode::NORMAL, "bye")?;
-//! assert!(matches!(ws.read()?, Message::Close(Some(frame)) if frame.code == CloseCode::NORMAL));
-//! assert!(ws.read().unwrap_err().is_closed());
+//! assert!(matches!(ws.read()?, Some(Message::Close(Some(frame))) if frame.code == CloseCode::NORMAL));
+//! assert_eq!(ws.read()?, None);
 //! server.join().unwrap()?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -157,6 +161,7 @@
 pub mod base64;
 pub mod close;
 pub mod config;
+pub mod connection;
 pub mod entropy;
 pub mod error;
 pub mod frame;
@@ -172,8 +177,11 @@ pub mod websocket;
 
 pub use close::{CloseCode, CloseFrame};
 pub use config::Config;
+pub use connection::{Connection, Owed, SendError};
 pub use error::{CapacityError, Error, HandshakeError, ProtocolError, Result};
 pub use message::{Message, MessageRef};
 pub use opcode::OpCode;
 pub use protocol::{InPlace, Receiver, Role};
-pub use websocket::{Incoming, ReadBuffer, ReadHalf, WebSocket, WriteHalf};
+pub use websocket::{
+    accept, connect, read_head, Incoming, ReadBuffer, ReadHalf, WebSocket, WriteHalf,
+};

@@ -69,6 +69,20 @@ impl Message {
         }
     }
 
+    /// The payload as it goes on the wire: the text's bytes, the data, or
+    /// a close frame's body (code and reason, section 5.5.1).
+    pub fn into_payload(self) -> Vec<u8> {
+        match self {
+            Message::Text(text) => text.into_bytes(),
+            Message::Binary(data) | Message::Ping(data) | Message::Pong(data) => data,
+            Message::Close(frame) => {
+                let mut body = Vec::new();
+                crate::close::encode_close_payload(frame.as_ref(), &mut body);
+                body
+            }
+        }
+    }
+
     /// The length of the payload.
     pub fn len(&self) -> usize {
         self.as_bytes().len()

@@ -4,7 +4,7 @@
 
 use rusty_socket_core::frame::encode_frame;
 use rusty_socket_core::handshake::{self, ClientRequest};
-use rusty_socket_core::{CloseCode, Config, Error, Message, OpCode, ProtocolError, WebSocket};
+use rusty_socket_core::{CloseCode, Config, Error, Message, OpCode, SendError, WebSocket};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::thread;
@@ -25,7 +25,7 @@ fn accept(
 ) -> rusty_socket_core::Result<WebSocket<TcpStream>> {
     let (stream, _) = listener.accept()?;
     stream.set_read_timeout(Some(TIMEOUT))?;
-    handshake::accept(stream, config, |_, _| None)
+    rusty_socket_core::accept(stream, config, |_, _| None)
 }
 
 fn connect(addr: &str) -> WebSocket<TcpStream> {
@@ -39,7 +39,7 @@ fn connect(addr: &str) -> WebSocket<TcpStream> {
         protocols: &[],
         extra_headers: &[],
     };
-    handshake::connect(stream, &request, Config::default())
+    rusty_socket_core::connect(stream, &request, Config::default())
         .expect("handshake")
         .0
 }
@@ -83,14 +83,17 @@ fn pings_are_answered_with_the_same_payload() {
     let (listener, addr) = listener();
     let server = thread::spawn(move || {
         let mut ws = accept(&listener, Config::default()).unwrap();
-        assert_eq!(ws.read().unwrap(), Message::Ping(b"are you there".to_vec()));
-        assert_eq!(ws.read().unwrap(), Message::text("after the ping"));
+        assert_eq!(
+            ws.read().unwrap().unwrap(),
+            Message::Ping(b"are you there".to_vec())
+        );
+        assert_eq!(ws.read().unwrap().unwrap(), Message::text("after the ping"));
     });
     let mut client = connect(&addr);
     client.ping(b"are you there").unwrap();
     client.send("after the ping").unwrap();
     assert_eq!(
-        client.read().unwrap(),
+        client.read().unwrap().unwrap(),
         Message::Pong(b"are you there".to_vec())
     );
     server.join().unwrap();
@@ -103,26 +106,26 @@ fn closing_handshake_started_by_the_server() {
         let mut ws = accept(&listener, Config::default()).unwrap();
         ws.close(CloseCode::GOING_AWAY, "shutting down").unwrap();
         // No data after a close.
-        assert!(matches!(ws.send("late"), Err(Error::ConnectionClosed)));
+        assert!(matches!(ws.send("late"), Err(Error::AlreadyClosed)));
         // Data the client sent before it saw our close still arrives.
-        assert_eq!(ws.read().unwrap(), Message::text("in flight"));
-        let reply = ws.read().unwrap();
+        assert_eq!(ws.read().unwrap().unwrap(), Message::text("in flight"));
+        let reply = ws.read().unwrap().unwrap();
         assert!(
             matches!(reply, Message::Close(Some(ref f)) if f.code == CloseCode::GOING_AWAY),
             "{reply:?}"
         );
-        assert!(ws.read().unwrap_err().is_closed());
+        assert_eq!(ws.read().unwrap(), None);
         // Dropping the server's WebSocket closes TCP: the server closes first.
     });
     let mut client = connect(&addr);
     client.send("in flight").unwrap();
-    let close = client.read().unwrap();
+    let close = client.read().unwrap().unwrap();
     assert!(
         matches!(close, Message::Close(Some(ref f)) if f.code == CloseCode::GOING_AWAY && f.reason == "shutting down")
     );
     assert!(!client.is_open());
     // The client waits for the server to close TCP, then ends cleanly.
-    assert!(client.read().unwrap_err().is_closed());
+    assert_eq!(client.read().unwrap(), None);
     server.join().unwrap();
 }
 
@@ -131,20 +134,20 @@ fn closing_handshake_started_by_the_client() {
     let (listener, addr) = listener();
     let server = thread::spawn(move || {
         let mut ws = accept(&listener, Config::default()).unwrap();
-        let close = ws.read().unwrap();
+        let close = ws.read().unwrap().unwrap();
         assert!(matches!(close, Message::Close(Some(ref f)) if f.code == CloseCode::NORMAL));
-        assert!(ws.read().unwrap_err().is_closed());
+        assert_eq!(ws.read().unwrap(), None);
     });
     let mut client = connect(&addr);
     client.close(CloseCode::NORMAL, "done").unwrap();
     assert!(matches!(
         client.close(CloseCode::NORMAL, "twice"),
-        Err(Error::ConnectionClosed)
+        Err(Error::AlreadyClosed)
     ));
     assert!(
-        matches!(client.read().unwrap(), Message::Close(Some(f)) if f.code == CloseCode::NORMAL)
+        matches!(client.read().unwrap().unwrap(), Message::Close(Some(f)) if f.code == CloseCode::NORMAL)
     );
-    assert!(client.read().unwrap_err().is_closed());
+    assert_eq!(client.read().unwrap(), None);
     server.join().unwrap();
 }
 
@@ -193,7 +196,7 @@ fn frames_sent_with_the_request_are_not_lost() {
     let (listener, addr) = listener();
     let server = thread::spawn(move || {
         let mut ws = accept(&listener, Config::default()).unwrap();
-        (ws.read().unwrap(), ws.read().unwrap())
+        (ws.read().unwrap().unwrap(), ws.read().unwrap().unwrap())
     });
     let mut stream = TcpStream::connect(&addr).unwrap();
     let mut bytes = b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n".to_vec();
@@ -247,7 +250,7 @@ fn a_server_refusal_reaches_the_client_with_its_status() {
         protocols: &[],
         extra_headers: &[],
     };
-    let error = handshake::connect(stream, &request, Config::default()).unwrap_err();
+    let error = rusty_socket_core::connect(stream, &request, Config::default()).unwrap_err();
     assert!(
         matches!(error, Error::Handshake(ref e) if e.status() == 403),
         "{error}"
@@ -262,9 +265,10 @@ fn split_halves_share_the_closing_state() {
         let mut ws = accept(&listener, Config::default()).unwrap();
         loop {
             match ws.read() {
-                Ok(m) if m.is_data() => ws.write(m).unwrap(),
-                Ok(Message::Close(_)) => break,
-                Ok(_) => {}
+                Ok(Some(m)) if m.is_data() => ws.write(m).unwrap(),
+                Ok(Some(Message::Close(_))) => break,
+                Ok(Some(_)) => {}
+                Ok(None) => panic!("server: ended before the close"),
                 Err(e) => panic!("server: {e}"),
             }
         }
@@ -273,24 +277,18 @@ fn split_halves_share_the_closing_state() {
     let (mut reader, writer) = client.split(TcpStream::try_clone).unwrap();
     let reading = thread::spawn(move || {
         let mut seen = Vec::new();
-        loop {
-            match reader.read() {
-                Ok(message) => seen.push(message),
-                Err(e) => return (seen, e),
-            }
+        while let Some(message) = reader.read().unwrap() {
+            seen.push(message);
         }
+        seen
     });
     for i in 0..100 {
         writer.send(format!("message {i}")).unwrap();
     }
     writer.close(CloseCode::NORMAL, "").unwrap();
     assert!(!writer.is_open());
-    assert!(matches!(
-        writer.send("too late"),
-        Err(Error::ConnectionClosed)
-    ));
-    let (seen, end) = reading.join().unwrap();
-    assert!(end.is_closed(), "{end}");
+    assert!(matches!(writer.send("too late"), Err(Error::AlreadyClosed)));
+    let seen = reading.join().unwrap();
     let expected: Vec<Message> = (0..100)
         .map(|i| Message::text(format!("message {i}")))
         .collect();
@@ -306,7 +304,7 @@ fn control_frames_longer_than_125_bytes_are_refused_locally() {
     let mut client = connect(&addr);
     assert!(matches!(
         client.ping(&[0; 126]),
-        Err(Error::Protocol(ProtocolError::ControlFrameTooLong))
+        Err(Error::Send(SendError::ControlFrameTooLong(126)))
     ));
     drop(client);
     server.join().unwrap().unwrap();
@@ -322,16 +320,11 @@ fn an_echo_reading_in_place_returns_every_message() {
     let server = thread::spawn(move || -> rusty_socket_core::Result<usize> {
         let mut ws = accept(&listener, Config::default())?;
         let mut echoed = 0;
-        loop {
-            match ws.read_in_place() {
-                Ok(incoming) => {
-                    echoed += usize::from(incoming.message().is_data());
-                    incoming.echo()?;
-                }
-                Err(e) if e.is_closed() => return Ok(echoed),
-                Err(e) => return Err(e),
-            }
+        while let Some(incoming) = ws.read_in_place()? {
+            echoed += usize::from(incoming.message().is_data());
+            incoming.echo()?;
         }
+        Ok(echoed)
     });
     let mut ws = connect(&addr);
     let mut sent = Vec::new();
@@ -362,7 +355,7 @@ fn an_echo_reading_in_place_returns_every_message() {
     let mut received = Vec::new();
     let mut pong = None;
     while received.len() < sent.len() {
-        match ws.read().unwrap() {
+        match ws.read().unwrap().unwrap() {
             Message::Pong(payload) => pong = Some(payload),
             message => received.push(message),
         }
@@ -371,6 +364,6 @@ fn an_echo_reading_in_place_returns_every_message() {
     assert_eq!(pong.as_deref(), Some(&b"are you there"[..]));
     writer.join().unwrap().unwrap();
     ws.close(CloseCode::NORMAL, "done").unwrap();
-    while ws.read().is_ok() {}
+    while ws.read().unwrap().is_some() {}
     assert_eq!(server.join().unwrap().unwrap(), sent.len());
 }
