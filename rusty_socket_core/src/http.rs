@@ -175,7 +175,16 @@ impl Response {
             Ok(code) if status.len() == 3 && (100..=999).contains(&code) => code,
             _ => return Err(HandshakeError::Malformed("status code")),
         };
-        let reason = parts.next().unwrap_or_default().to_owned();
+        // RFC 9112 section 4: `reason-phrase = 1*( HTAB / SP / VCHAR /
+        // obs-text )`. A control byte, a bare CR or a bare LF has no place
+        // in it: a peer that sends one is not speaking HTTP.
+        let reason = parts.next().unwrap_or_default();
+        if !reason.bytes().all(is_text_byte) {
+            return Err(HandshakeError::Malformed(
+                "control character in the reason phrase",
+            ));
+        }
+        let reason = reason.to_owned();
         let headers = parse_fields(fields, limits)?;
         let head = String::from_utf8_lossy(&input[..len - 4]).into_owned();
         Ok(Decoded::Complete(
@@ -238,7 +247,9 @@ fn parse_fields<'a>(
         if name.is_empty() || !name.bytes().all(is_token_byte) {
             return Err(HandshakeError::Malformed("header field name"));
         }
-        if value.bytes().any(|b| b.is_ascii_control() && b != b'\t') {
+        // RFC 9110 section 5.5: a field value holds `field-vchar` (VCHAR,
+        // obs-text), SP and HTAB, nothing else: no CR or LF of its own.
+        if !value.bytes().all(is_text_byte) {
             return Err(HandshakeError::Malformed(
                 "control character in a header value",
             ));
@@ -254,6 +265,13 @@ fn parse_fields<'a>(
 /// `tchar` from RFC 9110 section 5.6.2.
 fn is_token_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// Whether `b` may appear in a reason phrase (RFC 9112 section 4) or a
+/// field value (RFC 9110 section 5.5): HTAB, SP, VCHAR (0x21-0x7E) or
+/// obs-text (0x80-0xFF). Every other control byte, DEL included, is refused.
+fn is_text_byte(b: u8) -> bool {
+    matches!(b, b'\t' | b' ' | 0x21..=0x7E | 0x80..=0xFF)
 }
 
 #[cfg(test)]
@@ -393,5 +411,55 @@ mod tests {
             Response::parse(b"HTTP/1.1 20x OK\r\n\r\n", Limits::default()),
             Err(HandshakeError::Malformed("status code"))
         );
+    }
+
+    #[test]
+    fn a_control_byte_in_the_reason_phrase_is_malformed() {
+        // RFC 9112 section 4: reason-phrase = 1*( HTAB / SP / VCHAR / obs-text ).
+        let refused: &[&[u8]] = &[
+            b"HTTP/1.1 101 \x01\r\n\r\n",
+            b"HTTP/1.1 101 Switching\nProtocols\r\n\r\n",
+            b"HTTP/1.1 101 Switching\rProtocols\r\n\r\n",
+            b"HTTP/1.1 101 OK\x7f\r\n\r\n",
+            b"HTTP/1.1 101 \x00\r\nUpgrade: websocket\r\n\r\n",
+        ];
+        for input in refused {
+            assert_eq!(
+                Response::parse(input, Limits::default()),
+                Err(HandshakeError::Malformed(
+                    "control character in the reason phrase"
+                )),
+                "{:?}",
+                String::from_utf8_lossy(input)
+            );
+        }
+        // HTAB, SP, VCHAR and obs-text (here the UTF-8 of "é") are allowed.
+        let input = "HTTP/1.1 101 Switching\tProtocols, d\u{e9}j\u{e0}!\r\n\r\n";
+        let Ok(Decoded::Complete(response, _)) =
+            Response::parse(input.as_bytes(), Limits::default())
+        else {
+            panic!("a valid reason phrase must parse");
+        };
+        assert_eq!(response.reason, "Switching\tProtocols, d\u{e9}j\u{e0}!");
+    }
+
+    #[test]
+    fn a_control_byte_in_a_field_value_is_malformed() {
+        // RFC 9110 section 5.5: field-value holds VCHAR, obs-text, SP, HTAB.
+        for value in ["a\x01b", "a\nInjected: yes", "a\rb", "a\x7fb", "\x00"] {
+            let input = format!("GET / HTTP/1.1\r\nX: {value}\r\n\r\n");
+            assert_eq!(
+                parse(input.as_bytes()),
+                Err(HandshakeError::Malformed(
+                    "control character in a header value"
+                )),
+                "{value:?}"
+            );
+        }
+        let input = "GET / HTTP/1.1\r\nX: a\tb c\u{e9}\r\n\r\n";
+        let Ok(Decoded::Complete(request, _)) = parse(input.as_bytes()) else {
+            panic!("a valid field value must parse");
+        };
+        assert_eq!(request.headers.get("x"), Some("a\tb c\u{e9}"));
     }
 }
