@@ -66,6 +66,18 @@ impl Headers {
             .filter(|t| !t.is_empty())
     }
 
+    /// How many field lines are called `name`, in any case. Fields that
+    /// must appear at most once (`Host`, RFC 9112 section 3.2;
+    /// `Sec-WebSocket-Key` and `Sec-WebSocket-Accept`, RFC 6455 section
+    /// 11.3) are checked with this: [`Headers::get`] alone would quietly
+    /// use the first of two.
+    pub fn count(&self, name: &str) -> usize {
+        self.0
+            .iter()
+            .filter(|h| h.name.eq_ignore_ascii_case(name))
+            .count()
+    }
+
     /// Whether the comma list in `name` contains `token`, in any case.
     pub fn has_token(&self, name: &str, token: &str) -> bool {
         self.tokens(name).any(|t| t.eq_ignore_ascii_case(token))
@@ -461,5 +473,16 @@ mod tests {
             panic!("a valid field value must parse");
         };
         assert_eq!(request.headers.get("x"), Some("a\tb c\u{e9}"));
+    }
+
+    #[test]
+    fn count_counts_field_lines_in_any_case() {
+        let input = b"GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\nX: c\r\n\r\n";
+        let Ok(Decoded::Complete(request, _)) = parse(input) else {
+            panic!("complete request expected");
+        };
+        assert_eq!(request.headers.count("HOST"), 2);
+        assert_eq!(request.headers.count("x"), 1);
+        assert_eq!(request.headers.count("y"), 0);
     }
 }
