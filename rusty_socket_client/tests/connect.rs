@@ -5,6 +5,7 @@ mod common;
 
 use common::{accept, echo, echo_server, listen, read_request_head, serve_one, LIMIT};
 use rusty_socket_client::{Client, ClientBuilder, CloseCode, CloseFrame, Error, Message, Stage};
+use rusty_socket_core::HandshakeError;
 use std::io::{ErrorKind, Write};
 use std::net::TcpListener;
 use std::sync::mpsc;
@@ -164,6 +165,37 @@ fn a_bad_accept_key_fails_the_handshake() {
     );
     let error = Client::connect(&url).unwrap_err();
     assert!(matches!(error, Error::Handshake(_)), "{error}");
+    server.join().unwrap();
+}
+
+/// The `Sec-WebSocket-Key` of a request head read by `read_request_head`.
+fn request_key(head: &str) -> String {
+    head.lines()
+        .find_map(|l| l.strip_prefix("Sec-WebSocket-Key: "))
+        .expect("the request has a key")
+        .to_owned()
+}
+
+#[test]
+fn two_sec_websocket_accept_lines_fail_the_handshake() {
+    // RFC 6455 section 11.3.3: Sec-WebSocket-Accept MUST NOT appear more
+    // than once. Both lines hold the right value, so only the count is wrong.
+    let (url, server) = serve_one(|mut stream| {
+        let key = request_key(&read_request_head(&mut stream));
+        let accept = rusty_socket_core::handshake::accept_key(&key);
+        let response = format!(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
+        );
+        stream.write_all(response.as_bytes()).unwrap();
+    });
+    let error = Client::connect(&url).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            Error::Handshake(HandshakeError::Malformed(what)) if what.contains("Sec-WebSocket-Accept")
+        ),
+        "{error:?}"
+    );
     server.join().unwrap();
 }
 
