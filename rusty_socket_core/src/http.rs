@@ -131,7 +131,7 @@ impl Request {
         else {
             return Err(HandshakeError::Malformed("request line"));
         };
-        if method.is_empty() || !method.bytes().all(is_token_byte) {
+        if !is_token(method) {
             return Err(HandshakeError::Malformed("method"));
         }
         if target.is_empty() || !target.bytes().all(|b| b.is_ascii_graphic()) {
@@ -256,7 +256,7 @@ fn parse_fields<'a>(
         let Some((name, value)) = line.split_once(':') else {
             return Err(HandshakeError::Malformed("header field without a colon"));
         };
-        if name.is_empty() || !name.bytes().all(is_token_byte) {
+        if !is_token(name) {
             return Err(HandshakeError::Malformed("header field name"));
         }
         // RFC 9110 section 5.5: a field value holds `field-vchar` (VCHAR,
@@ -274,9 +274,25 @@ fn parse_fields<'a>(
     Ok(Headers(headers))
 }
 
-/// `tchar` from RFC 9110 section 5.6.2.
-fn is_token_byte(b: u8) -> bool {
+/// Whether `b` is a `tchar` (RFC 9110 section 5.6.2): a letter, a digit or
+/// one of ``!#$%&'*+-.^_`|~``. Methods, field names and the subprotocol
+/// names of `Sec-WebSocket-Protocol` are made of these; separators such as
+/// space, `,`, `:` and `"` are not.
+pub fn is_token_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// Whether `s` is a `token` (RFC 9110 section 5.6.2: `token = 1*tchar`):
+/// not empty, and every byte an [`is_token_byte`].
+///
+/// ```
+/// use rusty_socket_core::http::is_token;
+/// assert!(is_token("chat.v2"));
+/// assert!(!is_token("two words"));
+/// assert!(!is_token(""));
+/// ```
+pub fn is_token(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(is_token_byte)
 }
 
 /// Whether `b` may appear in a reason phrase (RFC 9112 section 4) or a
@@ -484,5 +500,24 @@ mod tests {
         assert_eq!(request.headers.count("HOST"), 2);
         assert_eq!(request.headers.count("x"), 1);
         assert_eq!(request.headers.count("y"), 0);
+    }
+
+    #[test]
+    fn tokens_are_non_empty_runs_of_tchar() {
+        for good in ["GET", "chat.v2", "X-Token", "!#$%&'*+-.^_`|~09az"] {
+            assert!(is_token(good), "{good:?}");
+        }
+        for bad in [
+            "",
+            "two words",
+            "a,b",
+            "a:b",
+            "\"q\"",
+            "a\tb",
+            "\u{e9}",
+            "(x)",
+        ] {
+            assert!(!is_token(bad), "{bad:?}");
+        }
     }
 }
