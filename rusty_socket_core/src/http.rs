@@ -211,10 +211,11 @@ impl Response {
     }
 }
 
-/// Finds the end of the head and splits it into the start line and the
-/// header field lines. `Ok(None)` means the blank line has not arrived yet.
+/// The start line of a head and an iterator over its header field lines.
 type Lines<'a> = (&'a str, std::str::Split<'a, &'static str>);
 
+/// Finds the end of the head and splits it into the start line and the
+/// header field lines. `Ok(None)` means the blank line has not arrived yet.
 fn split_head(input: &[u8], limits: Limits) -> Result<Option<(Lines<'_>, usize)>, HandshakeError> {
     let window = &input[..input.len().min(limits.max_head_size)];
     let Some(end) = window.windows(4).position(|w| w == b"\r\n\r\n") else {
