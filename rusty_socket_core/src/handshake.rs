@@ -95,7 +95,7 @@ pub fn validate_request(request: &Request) -> Result<Upgrade<'_>, HandshakeError
     if headers.count("host") > 1 {
         return Err(HandshakeError::Malformed("more than one Host header field"));
     }
-    if headers.get("host").map_or(true, str::is_empty) {
+    if headers.get("host").is_none_or(str::is_empty) {
         return Err(HandshakeError::MissingOrInvalidHeader("Host"));
     }
     // 3. "An |Upgrade| header field containing the value "websocket",
