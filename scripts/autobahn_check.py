@@ -211,7 +211,7 @@ def main(argv):
                 % (args.agent, ", ".join(agents) or "none")
             )
             print("%s: 0 passed, 0 failed" % args.label)
-            return 1
+            return 2  # an input error, as the docstring promises
         agents = [args.agent]
 
     passed = failed = 0

@@ -12,6 +12,7 @@ use crate::error::{is_timeout, Error, Result, Stage};
 use crate::stream::Stream;
 use crate::url::Url;
 use rusty_socket_core::handshake::{self, ClientRequest};
+use rusty_socket_core::http::is_token;
 use rusty_socket_core::Config;
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
@@ -213,13 +214,6 @@ fn connect_error(failures: Vec<(SocketAddr, std::io::Error)>) -> Error {
         // `Url::resolve` never returns an empty list.
         None => Error::Timeout(Stage::Connect),
     }
-}
-
-/// RFC 9110 section 5.6.2: `token = 1*tchar`.
-fn is_token(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 #[cfg(test)]

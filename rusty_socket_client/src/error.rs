@@ -24,8 +24,6 @@ pub enum Stage {
     Read,
     /// Sending, with a write timeout set on the stream.
     Write,
-    /// Waiting for the server to answer our close frame.
-    Close,
 }
 
 impl fmt::Display for Stage {
@@ -35,7 +33,6 @@ impl fmt::Display for Stage {
             Stage::Handshake => "the opening handshake",
             Stage::Read => "waiting for a message",
             Stage::Write => "sending",
-            Stage::Close => "waiting for the server's close",
         })
     }
 }

@@ -5,6 +5,7 @@ mod common;
 
 use common::{accept, echo, echo_server, listen, read_request_head, serve_one, LIMIT};
 use rusty_socket_client::{Client, ClientBuilder, CloseCode, CloseFrame, Error, Message, Stage};
+use rusty_socket_core::{Config, HandshakeError, Role, WebSocket};
 use std::io::{ErrorKind, Write};
 use std::net::TcpListener;
 use std::sync::mpsc;
@@ -167,6 +168,37 @@ fn a_bad_accept_key_fails_the_handshake() {
     server.join().unwrap();
 }
 
+/// The `Sec-WebSocket-Key` of a request head read by `read_request_head`.
+fn request_key(head: &str) -> String {
+    head.lines()
+        .find_map(|l| l.strip_prefix("Sec-WebSocket-Key: "))
+        .expect("the request has a key")
+        .to_owned()
+}
+
+#[test]
+fn two_sec_websocket_accept_lines_fail_the_handshake() {
+    // RFC 6455 section 11.3.3: Sec-WebSocket-Accept MUST NOT appear more
+    // than once. Both lines hold the right value, so only the count is wrong.
+    let (url, server) = serve_one(|mut stream| {
+        let key = request_key(&read_request_head(&mut stream));
+        let accept = rusty_socket_core::handshake::accept_key(&key);
+        let response = format!(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
+        );
+        stream.write_all(response.as_bytes()).unwrap();
+    });
+    let error = Client::connect(&url).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            Error::Handshake(HandshakeError::Malformed(what)) if what.contains("Sec-WebSocket-Accept")
+        ),
+        "{error:?}"
+    );
+    server.join().unwrap();
+}
+
 #[test]
 fn a_closed_port_is_a_clear_error() {
     let (listener, url) = listen();
@@ -254,11 +286,18 @@ fn unresolvable_and_unsupported_urls() {
 
 #[test]
 fn messages_sent_right_after_the_101_are_kept() {
-    // The server's first frame arrives in the same segment as the response:
-    // the handshake must hand those bytes to the connection.
-    let (url, server) = serve_one(|stream| {
-        let mut ws = accept(stream, None);
-        ws.write(Message::text("welcome")).unwrap();
+    // The server's first frame goes out in one write with the 101, so on
+    // loopback it arrives in the same read as the response head: the
+    // handshake must hand the bytes after the head to the connection
+    // instead of dropping them.
+    let (url, server) = serve_one(|mut stream| {
+        let key = request_key(&read_request_head(&mut stream));
+        let mut bytes = rusty_socket_core::handshake::response_101(&key, None);
+        // FIN + text, unmasked (a server's frames are), 7 bytes of payload.
+        bytes.extend_from_slice(&[0x81, 0x07]);
+        bytes.extend_from_slice(b"welcome");
+        stream.write_all(&bytes).unwrap();
+        let ws = WebSocket::from_raw(stream, Role::Server, Config::default(), &[]);
         echo(ws)
     });
     let mut client = connect(&url);
@@ -273,17 +312,13 @@ fn a_reset_after_the_closing_handshake_is_still_a_clean_end() {
     // Like Autobahn's fuzzingserver: close, then abort the TCP connection.
     // Closing a socket with unread input makes the kernel send a reset.
     let (url, server) = serve_one(|mut stream| {
-        let head = read_request_head(&mut stream);
-        let key = head
-            .lines()
-            .find_map(|l| l.strip_prefix("Sec-WebSocket-Key: "))
-            .unwrap()
-            .to_owned();
+        let key = request_key(&read_request_head(&mut stream));
         stream
             .write_all(&rusty_socket_core::handshake::response_101(&key, None))
             .unwrap();
-        stream.write_all(&[0x88, 0x02, 0x03, 0xe8]).unwrap(); // close 1000
-                                                              // Wait until the client's close reply is there, leave it unread.
+        // A close frame with code 1000.
+        stream.write_all(&[0x88, 0x02, 0x03, 0xe8]).unwrap();
+        // Wait until the client's close reply is there, leave it unread.
         let mut byte = [0u8; 1];
         stream.peek(&mut byte).unwrap();
     });

@@ -1,4 +1,10 @@
-//! Limits and knobs of a connection, each default documented with its reason.
+//! Limits and knobs of a connection (RFC 6455 section 10.4), each default
+//! documented with its reason.
+//!
+//! Section 10.4: implementations with limits on "the frame size or total
+//! message size after reassembly from multiple frames MUST protect
+//! themselves against exceeding those limits". [`Config`] holds ours;
+//! each is checked before the bytes it bounds are buffered.
 
 /// The limits a connection enforces on what its peer sends, and how it
 /// buffers. Use struct update syntax to change a field:

@@ -71,7 +71,9 @@ pub fn is_upgrade_request(request: &Request) -> bool {
 /// # Errors
 /// The first requirement not met, whose [`HandshakeError::status`] is the
 /// HTTP status to answer with: 405 for a method other than GET, 505 for
-/// HTTP/1.0, 426 for a `Sec-WebSocket-Version` other than 13, 400 otherwise.
+/// HTTP/1.0, 426 for a `Sec-WebSocket-Version` other than 13, 400 otherwise
+/// (a repeated `Host` or `Sec-WebSocket-Key` included:
+/// [`HandshakeError::Malformed`]).
 pub fn validate_request(request: &Request) -> Result<Upgrade<'_>, HandshakeError> {
     let headers = &request.headers;
     // 1. "An HTTP/1.1 or higher GET request".
@@ -81,8 +83,16 @@ pub fn validate_request(request: &Request) -> Result<Upgrade<'_>, HandshakeError
     if request.minor_version < 1 {
         return Err(HandshakeError::HttpVersion);
     }
-    // 2. "A |Host| header field".
-    if headers.get("host").map_or(true, str::is_empty) {
+    // 2. "A |Host| header field". RFC 9112 section 3.2: "A server MUST
+    //    respond with a 400 (Bad Request) status code to any HTTP/1.1
+    //    request message that lacks a Host header field and to any request
+    //    message that contains more than one Host header field line".
+    //    Taking the first of two would let a proxy and we disagree on
+    //    which host was asked for.
+    if headers.count("host") > 1 {
+        return Err(HandshakeError::Malformed("more than one Host header field"));
+    }
+    if headers.get("host").is_none_or(str::is_empty) {
         return Err(HandshakeError::MissingOrInvalidHeader("Host"));
     }
     // 3. "An |Upgrade| header field containing the value "websocket",
@@ -100,7 +110,14 @@ pub fn validate_request(request: &Request) -> Result<Upgrade<'_>, HandshakeError
         return Err(HandshakeError::UnsupportedVersion);
     }
     // 5. "A |Sec-WebSocket-Key| header field with a base64-encoded value
-    //    that, when decoded, is 16 bytes in length."
+    //    that, when decoded, is 16 bytes in length." Section 11.3.1: "The
+    //    |Sec-WebSocket-Key| header field MUST NOT appear more than once in
+    //    an HTTP request."
+    if headers.count("sec-websocket-key") > 1 {
+        return Err(HandshakeError::Malformed(
+            "more than one Sec-WebSocket-Key header field",
+        ));
+    }
     let key = headers.get("sec-websocket-key").unwrap_or_default();
     match base64::decode(key.as_bytes()) {
         Ok(nonce) if nonce.len() == 16 => {}
@@ -220,7 +237,8 @@ impl ClientRequest<'_> {
 ///
 /// # Errors
 /// [`HandshakeError::Rejected`] for any status but 101 (with the whole
-/// response head), [`HandshakeError::MissingOrInvalidHeader`],
+/// response head), [`HandshakeError::Malformed`] for a repeated
+/// `Sec-WebSocket-Accept`, [`HandshakeError::MissingOrInvalidHeader`],
 /// [`HandshakeError::InvalidAccept`] or
 /// [`HandshakeError::UnrequestedNegotiation`].
 pub fn validate_response(
@@ -237,6 +255,14 @@ pub fn validate_response(
     }
     if !headers.has_token("connection", "upgrade") {
         return Err(HandshakeError::MissingOrInvalidHeader("Connection"));
+    }
+    // Section 11.3.3: "The |Sec-WebSocket-Accept| header MUST NOT appear
+    // more than once in an HTTP response." Two of them, even if one is
+    // right, is not an answer we can trust.
+    if headers.count("sec-websocket-accept") > 1 {
+        return Err(HandshakeError::Malformed(
+            "more than one Sec-WebSocket-Accept header field",
+        ));
     }
     if headers.get("sec-websocket-accept") != Some(accept_key(key).as_str()) {
         return Err(HandshakeError::InvalidAccept);
@@ -391,6 +417,60 @@ mod tests {
         assert!(
             matches!(rejected, Err(HandshakeError::Rejected(ref r)) if r.status == 403 && r.headers.get("x-why") == Some("no"))
         );
+    }
+
+    #[test]
+    fn two_host_fields_get_a_400() {
+        // RFC 9112 section 3.2. Without the check the first Host was used.
+        let request = request(&format!("Host: evil.example\r\n{GOOD}"));
+        let error = validate_request(&request).unwrap_err();
+        assert_eq!(
+            error,
+            HandshakeError::Malformed("more than one Host header field")
+        );
+        assert_eq!(error.status(), 400);
+        assert!(String::from_utf8(error_response(&error))
+            .unwrap()
+            .starts_with("HTTP/1.1 400 Bad Request\r\n"));
+    }
+
+    #[test]
+    fn two_sec_websocket_key_fields_get_a_400() {
+        // RFC 6455 section 11.3.1: the key MUST NOT appear more than once,
+        // even when both lines hold the same valid key.
+        for second in ["dGhlIHNhbXBsZSBub25jZQ==", "AAAAAAAAAAAAAAAAAAAAAA=="] {
+            let request = request(&format!("{GOOD}Sec-WebSocket-Key: {second}\r\n"));
+            let error = validate_request(&request).unwrap_err();
+            assert_eq!(
+                error,
+                HandshakeError::Malformed("more than one Sec-WebSocket-Key header field"),
+                "{second}"
+            );
+            assert_eq!(error.status(), 400);
+        }
+    }
+
+    #[test]
+    fn two_sec_websocket_accept_fields_are_refused() {
+        // RFC 6455 section 11.3.3. The first line holds the right value, so
+        // a client that looked only at the first would have accepted it.
+        let key = "dGhlIHNhbXBsZSBub25jZQ==";
+        let right = "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n";
+        for second in [
+            right,
+            "sec-websocket-accept: AAAAAAAAAAAAAAAAAAAAAAAAAAA=\r\n",
+        ] {
+            let head = format!(
+                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n{right}{second}\r\n"
+            );
+            assert_eq!(
+                validate_response(&response(&head), key, &[]),
+                Err(HandshakeError::Malformed(
+                    "more than one Sec-WebSocket-Accept header field"
+                )),
+                "{second}"
+            );
+        }
     }
 
     #[test]

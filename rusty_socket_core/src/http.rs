@@ -66,6 +66,18 @@ impl Headers {
             .filter(|t| !t.is_empty())
     }
 
+    /// How many field lines are called `name`, in any case. Fields that
+    /// must appear at most once (`Host`, RFC 9112 section 3.2;
+    /// `Sec-WebSocket-Key` and `Sec-WebSocket-Accept`, RFC 6455 section
+    /// 11.3) are checked with this: [`Headers::get`] alone would quietly
+    /// use the first of two.
+    pub fn count(&self, name: &str) -> usize {
+        self.0
+            .iter()
+            .filter(|h| h.name.eq_ignore_ascii_case(name))
+            .count()
+    }
+
     /// Whether the comma list in `name` contains `token`, in any case.
     pub fn has_token(&self, name: &str, token: &str) -> bool {
         self.tokens(name).any(|t| t.eq_ignore_ascii_case(token))
@@ -119,7 +131,7 @@ impl Request {
         else {
             return Err(HandshakeError::Malformed("request line"));
         };
-        if method.is_empty() || !method.bytes().all(is_token_byte) {
+        if !is_token(method) {
             return Err(HandshakeError::Malformed("method"));
         }
         if target.is_empty() || !target.bytes().all(|b| b.is_ascii_graphic()) {
@@ -175,7 +187,16 @@ impl Response {
             Ok(code) if status.len() == 3 && (100..=999).contains(&code) => code,
             _ => return Err(HandshakeError::Malformed("status code")),
         };
-        let reason = parts.next().unwrap_or_default().to_owned();
+        // RFC 9112 section 4: `reason-phrase = 1*( HTAB / SP / VCHAR /
+        // obs-text )`. A control byte, a bare CR or a bare LF has no place
+        // in it: a peer that sends one is not speaking HTTP.
+        let reason = parts.next().unwrap_or_default();
+        if !reason.bytes().all(is_text_byte) {
+            return Err(HandshakeError::Malformed(
+                "control character in the reason phrase",
+            ));
+        }
+        let reason = reason.to_owned();
         let headers = parse_fields(fields, limits)?;
         let head = String::from_utf8_lossy(&input[..len - 4]).into_owned();
         Ok(Decoded::Complete(
@@ -190,10 +211,11 @@ impl Response {
     }
 }
 
-/// Finds the end of the head and splits it into the start line and the
-/// header field lines. `Ok(None)` means the blank line has not arrived yet.
+/// The start line of a head and an iterator over its header field lines.
 type Lines<'a> = (&'a str, std::str::Split<'a, &'static str>);
 
+/// Finds the end of the head and splits it into the start line and the
+/// header field lines. `Ok(None)` means the blank line has not arrived yet.
 fn split_head(input: &[u8], limits: Limits) -> Result<Option<(Lines<'_>, usize)>, HandshakeError> {
     let window = &input[..input.len().min(limits.max_head_size)];
     let Some(end) = window.windows(4).position(|w| w == b"\r\n\r\n") else {
@@ -235,10 +257,12 @@ fn parse_fields<'a>(
         let Some((name, value)) = line.split_once(':') else {
             return Err(HandshakeError::Malformed("header field without a colon"));
         };
-        if name.is_empty() || !name.bytes().all(is_token_byte) {
+        if !is_token(name) {
             return Err(HandshakeError::Malformed("header field name"));
         }
-        if value.bytes().any(|b| b.is_ascii_control() && b != b'\t') {
+        // RFC 9110 section 5.5: a field value holds `field-vchar` (VCHAR,
+        // obs-text), SP and HTAB, nothing else: no CR or LF of its own.
+        if !value.bytes().all(is_text_byte) {
             return Err(HandshakeError::Malformed(
                 "control character in a header value",
             ));
@@ -251,9 +275,32 @@ fn parse_fields<'a>(
     Ok(Headers(headers))
 }
 
-/// `tchar` from RFC 9110 section 5.6.2.
-fn is_token_byte(b: u8) -> bool {
+/// Whether `b` is a `tchar` (RFC 9110 section 5.6.2): a letter, a digit or
+/// one of ``!#$%&'*+-.^_`|~``. Methods, field names and the subprotocol
+/// names of `Sec-WebSocket-Protocol` are made of these; separators such as
+/// space, `,`, `:` and `"` are not.
+pub fn is_token_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// Whether `s` is a `token` (RFC 9110 section 5.6.2: `token = 1*tchar`):
+/// not empty, and every byte an [`is_token_byte`].
+///
+/// ```
+/// use rusty_socket_core::http::is_token;
+/// assert!(is_token("chat.v2"));
+/// assert!(!is_token("two words"));
+/// assert!(!is_token(""));
+/// ```
+pub fn is_token(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(is_token_byte)
+}
+
+/// Whether `b` may appear in a reason phrase (RFC 9112 section 4) or a
+/// field value (RFC 9110 section 5.5): HTAB, SP, VCHAR (0x21-0x7E) or
+/// obs-text (0x80-0xFF). Every other control byte, DEL included, is refused.
+fn is_text_byte(b: u8) -> bool {
+    matches!(b, b'\t' | b' ' | 0x21..=0x7E | 0x80..=0xFF)
 }
 
 #[cfg(test)]
@@ -393,5 +440,85 @@ mod tests {
             Response::parse(b"HTTP/1.1 20x OK\r\n\r\n", Limits::default()),
             Err(HandshakeError::Malformed("status code"))
         );
+    }
+
+    #[test]
+    fn a_control_byte_in_the_reason_phrase_is_malformed() {
+        // RFC 9112 section 4: reason-phrase = 1*( HTAB / SP / VCHAR / obs-text ).
+        let refused: &[&[u8]] = &[
+            b"HTTP/1.1 101 \x01\r\n\r\n",
+            b"HTTP/1.1 101 Switching\nProtocols\r\n\r\n",
+            b"HTTP/1.1 101 Switching\rProtocols\r\n\r\n",
+            b"HTTP/1.1 101 OK\x7f\r\n\r\n",
+            b"HTTP/1.1 101 \x00\r\nUpgrade: websocket\r\n\r\n",
+        ];
+        for input in refused {
+            assert_eq!(
+                Response::parse(input, Limits::default()),
+                Err(HandshakeError::Malformed(
+                    "control character in the reason phrase"
+                )),
+                "{:?}",
+                String::from_utf8_lossy(input)
+            );
+        }
+        // HTAB, SP, VCHAR and obs-text (here the UTF-8 of "é") are allowed.
+        let input = "HTTP/1.1 101 Switching\tProtocols, d\u{e9}j\u{e0}!\r\n\r\n";
+        let Ok(Decoded::Complete(response, _)) =
+            Response::parse(input.as_bytes(), Limits::default())
+        else {
+            panic!("a valid reason phrase must parse");
+        };
+        assert_eq!(response.reason, "Switching\tProtocols, d\u{e9}j\u{e0}!");
+    }
+
+    #[test]
+    fn a_control_byte_in_a_field_value_is_malformed() {
+        // RFC 9110 section 5.5: field-value holds VCHAR, obs-text, SP, HTAB.
+        for value in ["a\x01b", "a\nInjected: yes", "a\rb", "a\x7fb", "\x00"] {
+            let input = format!("GET / HTTP/1.1\r\nX: {value}\r\n\r\n");
+            assert_eq!(
+                parse(input.as_bytes()),
+                Err(HandshakeError::Malformed(
+                    "control character in a header value"
+                )),
+                "{value:?}"
+            );
+        }
+        let input = "GET / HTTP/1.1\r\nX: a\tb c\u{e9}\r\n\r\n";
+        let Ok(Decoded::Complete(request, _)) = parse(input.as_bytes()) else {
+            panic!("a valid field value must parse");
+        };
+        assert_eq!(request.headers.get("x"), Some("a\tb c\u{e9}"));
+    }
+
+    #[test]
+    fn count_counts_field_lines_in_any_case() {
+        let input = b"GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\nX: c\r\n\r\n";
+        let Ok(Decoded::Complete(request, _)) = parse(input) else {
+            panic!("complete request expected");
+        };
+        assert_eq!(request.headers.count("HOST"), 2);
+        assert_eq!(request.headers.count("x"), 1);
+        assert_eq!(request.headers.count("y"), 0);
+    }
+
+    #[test]
+    fn tokens_are_non_empty_runs_of_tchar() {
+        for good in ["GET", "chat.v2", "X-Token", "!#$%&'*+-.^_`|~09az"] {
+            assert!(is_token(good), "{good:?}");
+        }
+        for bad in [
+            "",
+            "two words",
+            "a,b",
+            "a:b",
+            "\"q\"",
+            "a\tb",
+            "\u{e9}",
+            "(x)",
+        ] {
+            assert!(!is_token(bad), "{bad:?}");
+        }
     }
 }

@@ -245,8 +245,9 @@ impl Assembler {
     /// Adds payload bytes of the current frame, as they arrived: they are
     /// appended and unmasked with `masking_key` (see
     /// [`crate::mask::mask_into`], and [`crate::mask::unmask_into`] for
-    /// text; `offset` is where `bytes` start in the frame's payload). Text is validated here, so an invalid byte fails
-    /// the message as soon as it arrives.
+    /// text; `offset` is where `bytes` start in the frame's payload). Text
+    /// is validated here, so an invalid byte fails the message as soon as
+    /// it arrives.
     ///
     /// `whole_frame` says that `bytes` is the entire payload of a final
     /// frame. When that frame is also the whole message, nothing can arrive

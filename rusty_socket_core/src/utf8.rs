@@ -124,14 +124,6 @@ fn sequence_width(lead: u8) -> usize {
     }
 }
 
-/// Validates a whole payload at once.
-///
-/// # Errors
-/// [`InvalidUtf8`] if `bytes` is not valid UTF-8.
-pub fn validate(bytes: &[u8]) -> Result<&str, InvalidUtf8> {
-    std::str::from_utf8(bytes).map_err(|_| InvalidUtf8)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
