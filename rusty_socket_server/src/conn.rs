@@ -114,15 +114,9 @@ impl Conn {
     /// for it, and otherwise ahead of it, dropping the rest. Returns false if
     /// a close was already under way.
     ///
-    /// The broadcasts this thread has gathered but not yet queued (see
-    /// [`crate::ServerHandle::broadcast`]) are queued first: a peer that
-    /// sends a good message and then a bad frame in one packet still gets
-    /// the answer to the first before the close for the second. (If that
-    /// queuing fills someone's queue and closes it, this function is entered
-    /// again for that connection; the gathered broadcasts are already taken,
-    /// so the inner call queues nothing more.)
+    /// Whoever sends on behalf of this connection's reader thread queues
+    /// what it has gathered first, so that the close comes after it.
     pub(crate) fn close(&self, frame: Option<CloseFrame>) -> bool {
-        crate::server::flush_deferred();
         if self.closing.swap(true, Ordering::AcqRel) {
             return false;
         }
@@ -149,6 +143,21 @@ impl Conn {
         // shutdown that follows makes that write fail.
         let _ = self.queue.try_send(Outgoing::Stop);
     }
+}
+
+/// A handler callback panicked: close the connection with 1011.
+pub(crate) fn handler_panicked(conn: &Conn, callback: &str) {
+    crate::log::peer(
+        conn.info.peer_addr,
+        format_args!(
+            "connection {}: the handler panicked in {callback}; closing with 1011",
+            conn.id()
+        ),
+    );
+    conn.close(Some(CloseFrame::new(
+        CloseCode::INTERNAL_ERROR,
+        "internal error",
+    )));
 }
 
 /// A whole close frame, unmasked (the server masks nothing, section 5.1).

@@ -2,7 +2,7 @@
 //! the [`ConnectionInfo`] they receive, and [`HttpResponse`] for plain HTTP
 //! routes served on the same port.
 
-use crate::server::ServerHandle;
+use crate::handle::ServerHandle;
 use rusty_socket_core::http::Request;
 use rusty_socket_core::{CloseFrame, Message};
 use std::fmt;

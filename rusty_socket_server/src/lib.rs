@@ -112,21 +112,31 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+// Leaves first: each module imports only modules above it. (`handler`
+// names `ServerHandle` in its callbacks' signatures, a type reference only.)
 mod config;
-mod conn;
 mod error;
 mod handler;
 mod log;
+mod stats;
+
+mod conn;
+mod shared;
+mod writer;
+
+mod broadcast;
+mod handle;
 mod reader;
 mod routes;
-mod server;
 mod session;
-mod stats;
-mod writer;
+
+mod accept;
+mod server;
 
 pub use config::ServerConfig;
 pub use error::{Error, Result};
+pub use handle::ServerHandle;
 pub use handler::{ConnectionId, ConnectionInfo, Handler, HttpResponse};
 pub use rusty_socket_core::{CloseCode, CloseFrame, Message};
-pub use server::{Server, ServerHandle};
+pub use server::Server;
 pub use stats::Stats;

@@ -9,8 +9,10 @@
 //! no buffer at all. The receiver consumes payload as it arrives, so what
 //! stays in the buffer between reads is at most a partial frame header.
 
-use crate::conn::{Conn, Outgoing};
-use crate::server::{ServerHandle, Shared};
+use crate::broadcast::{flush_deferred, Batching};
+use crate::conn::{handler_panicked, Conn, Outgoing};
+use crate::handle::ServerHandle;
+use crate::shared::Shared;
 use rusty_socket_core::frame::encode_frame;
 use rusty_socket_core::{CloseCode, CloseFrame, Message, OpCode, ReadBuffer, Receiver, Role};
 use std::io;
@@ -79,13 +81,13 @@ pub(crate) fn run(shared: &Shared, handle: &ServerHandle, conn: &Conn, leftover:
 
 impl Reader<'_> {
     fn run(&mut self) -> End {
-        let _batching = crate::server::Batching::start();
+        let _batching = Batching::start();
         loop {
             if let Some(end) = self.decode_buffered() {
                 return end;
             }
             // This read's messages are handled: send what they broadcast.
-            crate::server::flush_deferred();
+            flush_deferred();
             let now = Instant::now();
             if self.closing_since.is_none() && self.conn.is_closing() {
                 self.closing_since = Some(now);
@@ -141,7 +143,7 @@ impl Reader<'_> {
     }
 
     fn dead(&self, e: &io::Error) -> End {
-        if self.closing_since.is_none() && !crate::writer::is_disconnect(e) {
+        if self.closing_since.is_none() && !crate::log::is_disconnect(e) {
             crate::log::peer(
                 self.conn.info.peer_addr,
                 format_args!("connection {}: read failed: {e}", self.conn.id()),
@@ -213,6 +215,7 @@ impl Reader<'_> {
                         self.conn.info.peer_addr,
                         format_args!("connection {}: {e}; closing with {code}", self.conn.id()),
                     );
+                    flush_deferred();
                     self.conn.close(Some(CloseFrame::new(code, &e.to_string())));
                     return Some(End::Done(None));
                 }
@@ -235,7 +238,8 @@ impl Reader<'_> {
                     self.shared.handler.on_message(self.handle, id, message);
                 }));
                 if delivered.is_err() {
-                    crate::session::handler_panicked(self.conn, "on_message");
+                    flush_deferred();
+                    handler_panicked(self.conn, "on_message");
                 }
                 None
             }
@@ -259,6 +263,7 @@ impl Reader<'_> {
             // sent ours first, the closing handshake is now complete.
             Message::Close(frame) => {
                 let reply = frame.as_ref().map(|f| CloseFrame::new(f.code, ""));
+                flush_deferred();
                 self.conn.close(reply);
                 Some(End::Done(frame))
             }

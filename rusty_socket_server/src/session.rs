@@ -6,10 +6,11 @@
 //! When the reader is done, the connection is torn down here: writer joined,
 //! socket closed, registry entry removed, [`crate::Handler::on_close`] called.
 
-use crate::conn::Conn;
+use crate::conn::{handler_panicked, Conn};
+use crate::handle::ServerHandle;
 use crate::handler::{ConnectionId, ConnectionInfo, HttpResponse};
 use crate::reader::{self, End};
-use crate::server::{lock, ServerHandle, Shared};
+use crate::shared::{lock, Shared};
 use rusty_socket_core::frame::Decoded;
 use rusty_socket_core::handshake::{
     error_response, is_upgrade_request, response_101, validate_request,
@@ -62,7 +63,7 @@ pub(crate) fn run(shared: &Arc<Shared>, stream: Arc<TcpStream>, peer: SocketAddr
         }
         Err(HeadError::Closed) => return,
         Err(HeadError::Io(e)) => {
-            if !crate::writer::is_disconnect(&e) && !shared.shutting_down.load(Ordering::Acquire) {
+            if !crate::log::is_disconnect(&e) && !shared.shutting_down.load(Ordering::Acquire) {
                 crate::log::peer(peer, format_args!("handshake failed: {e}"));
             }
             return;
@@ -309,19 +310,4 @@ fn open(shared: &Arc<Shared>, stream: Arc<TcpStream>, info: ConnectionInfo, left
             );
         }
     }
-}
-
-/// A handler callback panicked: close the connection with 1011.
-pub(crate) fn handler_panicked(conn: &Conn, callback: &str) {
-    crate::log::peer(
-        conn.info.peer_addr,
-        format_args!(
-            "connection {}: the handler panicked in {callback}; closing with 1011",
-            conn.id()
-        ),
-    );
-    conn.close(Some(CloseFrame::new(
-        CloseCode::INTERNAL_ERROR,
-        "internal error",
-    )));
 }

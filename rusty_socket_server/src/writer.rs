@@ -35,7 +35,7 @@ pub(crate) fn run(conn: &Conn, queue: &Receiver<Outgoing>, close_timeout: Durati
         Ok(true) => wait_for_reader(conn, close_timeout),
         Ok(false) => {}
         Err(e) => {
-            if !conn.is_closing() && !is_disconnect(&e) {
+            if !conn.is_closing() && !crate::log::is_disconnect(&e) {
                 crate::log::peer(
                     conn.info.peer_addr,
                     format_args!("connection {}: write failed: {e}", conn.id()),
@@ -121,16 +121,4 @@ fn wait_for_reader(conn: &Conn, close_timeout: Duration) {
     // With the reader done this only ends the TCP connection early; without
     // it, it also wakes the reader, whose read returns end of file.
     let _ = conn.stream.shutdown(Shutdown::Both);
-}
-
-/// The errors of a peer that went away, which need no log line.
-pub(crate) fn is_disconnect(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::BrokenPipe
-            | io::ErrorKind::ConnectionReset
-            | io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::NotConnected
-            | io::ErrorKind::UnexpectedEof
-    )
 }
