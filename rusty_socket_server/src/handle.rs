@@ -1,17 +1,17 @@
 //! [`ServerHandle`]: how the application (and its [`crate::Handler`]) sends,
 //! broadcasts, closes, inspects and shuts down a running server.
 
-use crate::broadcast::{flush_deferred, Recipients, DEFERRED, MAX_DEFERRED};
 use crate::conn::{Conn, Outgoing};
 use crate::error::{Error, Result};
 use crate::handler::{ConnectionId, ConnectionInfo};
+use crate::outbox::{Outbox, Recipients};
 use crate::shared::{lock, on_server_thread, Shared};
 use crate::stats::Stats;
 use rusty_socket_core::frame::encode_frame;
 use rusty_socket_core::{CloseCode, CloseFrame, Message, OpCode};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpStream};
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// What one copy of `message` adds to the sent counters: (messages, bytes)
@@ -31,9 +31,21 @@ fn data_counts(message: &Message) -> (u64, u64) {
 /// Sending never blocks and never writes to a socket: it encodes the frame
 /// and queues it for the connection's writer thread. A connection whose
 /// queue is full is closed with 1008 (see [`crate::ServerConfig::queue_len`]).
-#[derive(Clone)]
+///
+/// The handle a [`crate::Handler`] callback receives on a reader thread
+/// also carries that thread's outbox: see [`ServerHandle::broadcast`]. A
+/// clone of it is a plain handle, which sends at once.
 pub struct ServerHandle {
     shared: Arc<Shared>,
+    /// The broadcasts gathered on behalf of a reader thread (see
+    /// [`crate::outbox`]); `None` for every other handle.
+    outbox: Option<Mutex<Outbox>>,
+}
+
+impl Clone for ServerHandle {
+    fn clone(&self) -> Self {
+        ServerHandle::new(Arc::clone(&self.shared))
+    }
 }
 
 impl std::fmt::Debug for ServerHandle {
@@ -67,7 +79,39 @@ fn encode(message: &Message) -> Result<Vec<u8>> {
 
 impl ServerHandle {
     pub(crate) fn new(shared: Arc<Shared>) -> ServerHandle {
-        ServerHandle { shared }
+        ServerHandle {
+            shared,
+            outbox: None,
+        }
+    }
+
+    /// The handle of a reader thread, which gathers its broadcasts until
+    /// [`ServerHandle::flush`].
+    pub(crate) fn with_outbox(shared: Arc<Shared>) -> ServerHandle {
+        ServerHandle {
+            shared,
+            outbox: Some(Mutex::new(Outbox::default())),
+        }
+    }
+
+    pub(crate) fn shared(&self) -> &Shared {
+        &self.shared
+    }
+
+    /// Queues the broadcasts this handle has gathered, if any.
+    pub(crate) fn flush(&self) {
+        if let Some(outbox) = &self.outbox {
+            lock(outbox).flush(&self.shared);
+        }
+    }
+
+    /// The server's state, for queuing something at once: every method
+    /// that does not go through the outbox takes this path, which first
+    /// queues what the outbox has gathered, so that what this handle sends
+    /// leaves in the order of the calls.
+    fn at_once(&self) -> &Shared {
+        self.flush();
+        &self.shared
     }
 
     /// Queues `message` for connection `id`.
@@ -79,109 +123,78 @@ impl ServerHandle {
     /// oversized ping or pong.
     pub fn send_to(&self, id: ConnectionId, message: impl Into<Message>) -> Result<()> {
         let message = message.into();
-        flush_deferred();
-        let conn = self.shared.connection(id).ok_or(Error::NotConnected(id))?;
         let frame = encode(&message)?;
-        self.shared.enqueue_counted(
+        let shared = self.at_once();
+        let conn = shared.connection(id).ok_or(Error::NotConnected(id))?;
+        shared.enqueue_counted(
             &conn,
             Outgoing::Owned(frame.into_boxed_slice()),
             data_counts(&message),
         )
     }
 
-    /// Queues `message` for every open connection. Returns the number of
-    /// open connections it goes to. The frame is encoded once and its bytes
-    /// shared by every queue: a broadcast costs one allocation, not one per
-    /// recipient.
+    /// Queues `message` for every open connection, and returns the number of
+    /// connections it was queued for (those open and not closing). The frame
+    /// is encoded once and its bytes shared by every queue: a broadcast
+    /// costs one allocation, not one per recipient.
     ///
-    /// Called from [`crate::Handler::on_message`], broadcasts are gathered while
-    /// the reader thread handles the messages of one `read`, and queued
-    /// together when it has (or when 64 KiB have gathered, or before any
-    /// other send from that thread, so the order of everything sent stays
-    /// the order of the calls). A burst of K messages then wakes each
-    /// recipient's writer once and costs it one `write`, not K.
-    pub fn broadcast(&self, message: impl Into<Message>) -> usize {
+    /// Called from a [`crate::Handler`] callback with the handle it was
+    /// given, broadcasts are gathered while the reader thread handles the
+    /// messages of one `read`, and queued together when it has (or when
+    /// 64 KiB have gathered, or before anything else this handle sends, so
+    /// the order of everything sent stays the order of the calls). A burst
+    /// of K messages then takes one slot of each recipient's queue, wakes its
+    /// writer once and costs it one `write`, not K. A recipient whose queue
+    /// is full when they go out is closed with 1008, as it would be at once.
+    ///
+    /// # Errors
+    /// [`Error::InvalidMessage`] for a close or an oversized ping or pong,
+    /// which is sent to nobody.
+    pub fn broadcast(&self, message: impl Into<Message>) -> Result<usize> {
         self.broadcast_to(Recipients::All, message.into())
     }
 
     /// Queues `message` for every open connection but `except`, as
     /// [`ServerHandle::broadcast`] does.
-    pub fn broadcast_except(&self, except: ConnectionId, message: impl Into<Message>) -> usize {
+    ///
+    /// # Errors
+    /// As [`ServerHandle::broadcast`].
+    pub fn broadcast_except(
+        &self,
+        except: ConnectionId,
+        message: impl Into<Message>,
+    ) -> Result<usize> {
         self.broadcast_to(Recipients::Except(except), message.into())
     }
 
-    fn broadcast_to(&self, recipients: Recipients, message: Message) -> usize {
-        let Ok(frame) = encode(&message) else {
-            return 0;
-        };
-        let deferred = DEFERRED.with(|d| {
-            let mut d = d.borrow_mut();
-            let Some(d) = d.as_mut() else {
-                return false;
-            };
-            let same = match &d.pending {
-                None => true,
-                Some((shared, pending)) => {
-                    Arc::ptr_eq(shared, &self.shared) && *pending == recipients
-                }
-            };
-            if !same || d.frames.len() + frame.len() > MAX_DEFERRED {
-                return false;
-            }
-            if d.pending.is_none() {
-                d.pending = Some((Arc::clone(&self.shared), recipients));
-            }
-            d.frames.extend_from_slice(&frame);
-            if message.is_data() {
-                d.messages += 1;
-                d.bytes += message.len() as u64;
-            }
-            true
-        });
-        let registry_len = || {
-            self.shared
-                .registry
-                .read()
-                .unwrap_or_else(|p| p.into_inner())
-                .len()
-        };
-        if deferred {
-            return match recipients {
-                Recipients::All => registry_len(),
-                Recipients::Except(id) => {
-                    registry_len() - usize::from(self.shared.connection(id).is_some())
-                }
-            };
+    fn broadcast_to(&self, recipients: Recipients, message: Message) -> Result<usize> {
+        let frame = encode(&message)?;
+        let counts = data_counts(&message);
+        if let Some(outbox) = &self.outbox {
+            return Ok(lock(outbox).broadcast(&self.shared, recipients, frame, counts));
         }
-        flush_deferred();
         let frame: Arc<[u8]> = Arc::from(frame);
-        let queued = self.shared.enqueue_all(
-            &frame,
-            |id| match recipients {
-                Recipients::All => true,
-                Recipients::Except(except) => id != except,
-            },
-            data_counts(&message),
-        );
-        queued as usize
+        Ok(self
+            .shared
+            .enqueue_all(&frame, |id| recipients.include(id), counts))
     }
 
-    /// Queues `message` for every open connection for which `keep` returns
-    /// true, at once. Returns the number of connections it was queued for;
-    /// a close message, or a ping or pong over 125 bytes, is sent to nobody.
+    /// Queues `message` at once for every open connection for which `keep`
+    /// returns true, and returns the number of connections it was queued
+    /// for.
+    ///
+    /// # Errors
+    /// As [`ServerHandle::broadcast`].
     pub fn broadcast_filter(
         &self,
         message: impl Into<Message>,
         keep: impl FnMut(ConnectionId) -> bool,
-    ) -> usize {
+    ) -> Result<usize> {
         let message = message.into();
-        let Ok(frame) = encode(&message) else {
-            return 0;
-        };
-        flush_deferred();
-        let frame: Arc<[u8]> = Arc::from(frame);
-        let queued = self.shared.enqueue_all(&frame, keep, data_counts(&message));
-        queued as usize
+        let frame: Arc<[u8]> = Arc::from(encode(&message)?);
+        Ok(self
+            .at_once()
+            .enqueue_all(&frame, keep, data_counts(&message)))
     }
 
     /// Starts closing connection `id` with `code` and `reason` (cut to 123
@@ -189,9 +202,7 @@ impl ServerHandle {
     /// there is no such connection or it is already closing.
     /// [`crate::Handler::on_close`] follows when the closing handshake is over.
     pub fn close(&self, id: ConnectionId, code: CloseCode, reason: &str) -> bool {
-        // The broadcasts gathered so far go out first.
-        flush_deferred();
-        let Some(conn) = self.shared.connection(id) else {
+        let Some(conn) = self.at_once().connection(id) else {
             return false;
         };
         let code = if code.is_sendable() {
@@ -250,8 +261,7 @@ impl ServerHandle {
     /// Called from a [`crate::Handler`] callback, it starts the shutdown and returns
     /// without waiting (the calling thread is one of those to end).
     pub fn shutdown(&self) {
-        flush_deferred();
-        let shared = &self.shared;
+        let shared = self.at_once();
         if !shared.shutting_down.swap(true, Ordering::AcqRel) {
             // Wake the accept loop with a connection of our own.
             let ip = match shared.local_addr.ip() {

@@ -59,7 +59,7 @@ pub struct ConnectionInfo {
 ///
 /// impl Handler for Echo {
 ///     fn on_message(&self, server: &ServerHandle, _id: ConnectionId, message: Message) {
-///         server.broadcast(message);
+///         let _ = server.broadcast(message);
 ///     }
 /// }
 ///

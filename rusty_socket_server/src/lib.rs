@@ -13,7 +13,7 @@
 //!
 //! impl Handler for Broadcast {
 //!     fn on_message(&self, server: &ServerHandle, _id: ConnectionId, message: Message) {
-//!         server.broadcast(message);
+//!         let _ = server.broadcast(message);
 //!     }
 //! }
 //!
@@ -124,8 +124,8 @@ mod conn;
 mod shared;
 mod writer;
 
-mod broadcast;
 mod handle;
+mod outbox;
 mod reader;
 mod routes;
 mod session;

@@ -9,7 +9,6 @@
 //! no buffer at all. The receiver consumes payload as it arrives, so what
 //! stays in the buffer between reads is at most a partial frame header.
 
-use crate::broadcast::{flush_deferred, Batching};
 use crate::conn::{handler_panicked, Conn, Outgoing};
 use crate::handle::ServerHandle;
 use crate::shared::Shared;
@@ -18,6 +17,7 @@ use rusty_socket_core::{CloseCode, CloseFrame, Message, OpCode, ReadBuffer, Rece
 use std::io;
 use std::net::TcpStream;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How a connection's read loop ended.
@@ -41,9 +41,11 @@ fn fill(buffer: &mut ReadBuffer, stream: &TcpStream) -> io::Result<usize> {
 }
 
 /// The state of one connection's read loop.
-struct Reader<'a> {
-    shared: &'a Shared,
-    handle: &'a ServerHandle,
+pub(crate) struct Reader<'a> {
+    /// The handle the handler's callbacks receive. Its outbox gathers their
+    /// broadcasts, and is flushed once a read's messages are handled and
+    /// before the reader queues anything itself.
+    handle: ServerHandle,
     conn: &'a Conn,
     receiver: Receiver,
     buffer: ReadBuffer,
@@ -58,36 +60,49 @@ struct Reader<'a> {
     timeout: Option<Duration>,
 }
 
-/// Runs the read loop of `conn` until the connection ends.
-pub(crate) fn run(shared: &Shared, handle: &ServerHandle, conn: &Conn, leftover: &[u8]) -> End {
-    let now = Instant::now();
-    let mut reader = Reader {
-        shared,
-        handle,
-        conn,
-        receiver: Receiver::new(Role::Server, shared.core),
-        buffer: ReadBuffer::new(
-            shared.core.read_buffer_size,
-            shared.core.max_read_buffer,
-            leftover,
-        ),
-        last_received: now,
-        last_ping: now,
-        closing_since: None,
-        timeout: None,
-    };
-    reader.run()
-}
+impl<'a> Reader<'a> {
+    /// The reader of `conn`, whose handshake left `leftover` bytes.
+    pub(crate) fn new(shared: &Arc<Shared>, conn: &'a Conn, leftover: &[u8]) -> Reader<'a> {
+        let now = Instant::now();
+        Reader {
+            handle: ServerHandle::with_outbox(Arc::clone(shared)),
+            conn,
+            receiver: Receiver::new(Role::Server, shared.core),
+            buffer: ReadBuffer::new(
+                shared.core.read_buffer_size,
+                shared.core.max_read_buffer,
+                leftover,
+            ),
+            last_received: now,
+            last_ping: now,
+            closing_since: None,
+            timeout: None,
+        }
+    }
 
-impl Reader<'_> {
-    fn run(&mut self) -> End {
-        let _batching = Batching::start();
+    /// Tells the handler that the connection is open.
+    pub(crate) fn open(&mut self) {
+        let opened = catch_unwind(AssertUnwindSafe(|| {
+            self.handle
+                .shared()
+                .handler
+                .on_open(&self.handle, &self.conn.info)
+        }));
+        self.handle.flush();
+        if opened.is_err() {
+            handler_panicked(self.conn, "on_open");
+        }
+    }
+
+    /// Runs the read loop until the connection ends.
+    pub(crate) fn run(&mut self) -> End {
         loop {
-            if let Some(end) = self.decode_buffered() {
+            let end = self.decode_buffered();
+            // This read's messages are handled: send what they broadcast.
+            self.handle.flush();
+            if let Some(end) = end {
                 return end;
             }
-            // This read's messages are handled: send what they broadcast.
-            flush_deferred();
             let now = Instant::now();
             if self.closing_since.is_none() && self.conn.is_closing() {
                 self.closing_since = Some(now);
@@ -154,7 +169,7 @@ impl Reader<'_> {
 
     /// When the read loop must next wake up by itself.
     fn next_deadline(&self) -> Instant {
-        let config = &self.shared.config;
+        let config = &self.handle.shared().config;
         if let Some(since) = self.closing_since {
             return since + config.close_timeout;
         }
@@ -165,7 +180,7 @@ impl Reader<'_> {
 
     /// A deadline passed.
     fn on_timer(&mut self, now: Instant) -> Option<End> {
-        let config = &self.shared.config;
+        let config = &self.handle.shared().config;
         if self.closing_since.is_some() {
             // The peer did not answer our close in time.
             return Some(End::Dead);
@@ -215,7 +230,7 @@ impl Reader<'_> {
                         self.conn.info.peer_addr,
                         format_args!("connection {}: {e}; closing with {code}", self.conn.id()),
                     );
-                    flush_deferred();
+                    self.handle.flush();
                     self.conn.close(Some(CloseFrame::new(code, &e.to_string())));
                     return Some(End::Done(None));
                 }
@@ -227,7 +242,7 @@ impl Reader<'_> {
     fn dispatch(&mut self, message: Message) -> Option<End> {
         match message {
             Message::Text(_) | Message::Binary(_) => {
-                self.shared.counters.received(message.len());
+                self.handle.shared().counters.received(message.len());
                 // Section 5.5.1: after sending a close, an endpoint may
                 // discard what still arrives.
                 if self.conn.is_closing() {
@@ -235,10 +250,13 @@ impl Reader<'_> {
                 }
                 let id = self.conn.id();
                 let delivered = catch_unwind(AssertUnwindSafe(|| {
-                    self.shared.handler.on_message(self.handle, id, message);
+                    self.handle
+                        .shared()
+                        .handler
+                        .on_message(&self.handle, id, message);
                 }));
                 if delivered.is_err() {
-                    flush_deferred();
+                    self.handle.flush();
                     handler_panicked(self.conn, "on_message");
                 }
                 None
@@ -263,7 +281,7 @@ impl Reader<'_> {
             // sent ours first, the closing handshake is now complete.
             Message::Close(frame) => {
                 let reply = frame.as_ref().map(|f| CloseFrame::new(f.code, ""));
-                flush_deferred();
+                self.handle.flush();
                 self.conn.close(reply);
                 Some(End::Done(frame))
             }

@@ -6,10 +6,10 @@
 //! When the reader is done, the connection is torn down here: writer joined,
 //! socket closed, registry entry removed, [`crate::Handler::on_close`] called.
 
-use crate::conn::{handler_panicked, Conn};
+use crate::conn::Conn;
 use crate::handle::ServerHandle;
 use crate::handler::{ConnectionId, ConnectionInfo, HttpResponse};
-use crate::reader::{self, End};
+use crate::reader::{End, Reader};
 use crate::shared::{lock, Shared};
 use rusty_socket_core::frame::Decoded;
 use rusty_socket_core::handshake::{
@@ -254,13 +254,9 @@ fn open(shared: &Arc<Shared>, stream: Arc<TcpStream>, info: ConnectionInfo, left
             .counters
             .total_accepted
             .fetch_add(1, Ordering::Relaxed);
-        let opened = catch_unwind(AssertUnwindSafe(|| {
-            shared.handler.on_open(&handle, &conn.info)
-        }));
-        if opened.is_err() {
-            handler_panicked(&conn, "on_open");
-        }
-        reader::run(shared, &handle, &conn, leftover)
+        let mut reader = Reader::new(shared, &conn, leftover);
+        reader.open();
+        reader.run()
     } else {
         conn.close(Some(CloseFrame::new(
             CloseCode::GOING_AWAY,

@@ -145,7 +145,7 @@ impl Shared {
         frames: &Arc<[u8]>,
         mut keep: impl FnMut(ConnectionId) -> bool,
         counts: (u64, u64),
-    ) -> u64 {
+    ) -> usize {
         let registry = self.registry.read().unwrap_or_else(|p| p.into_inner());
         let mut queued = 0;
         for (id, conn) in registry.iter() {
@@ -176,6 +176,15 @@ impl Shared {
             self.counters.unqueued(messages, bytes);
         }
         queued
+    }
+
+    /// The number of open connections, not closing, that `keep` accepts.
+    pub(crate) fn open_connections(&self, mut keep: impl FnMut(ConnectionId) -> bool) -> usize {
+        let registry = self.registry.read().unwrap_or_else(|p| p.into_inner());
+        registry
+            .iter()
+            .filter(|(id, conn)| keep(**id) && !conn.is_closing())
+            .count()
     }
 
     pub(crate) fn connection(&self, id: ConnectionId) -> Option<Arc<Conn>> {

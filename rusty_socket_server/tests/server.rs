@@ -79,7 +79,7 @@ fn a_stalled_client_is_closed_with_1008_without_delaying_others() {
     let mut sent = 0;
     // The fast client reads each message before the next is sent; the
     // stalled one never reads, until its queue overflows.
-    while server.handle.broadcast(payload.clone()) == 2 {
+    while server.handle.broadcast(payload.clone()).unwrap() == 2 {
         assert_eq!(fast.read().unwrap(), Message::Binary(payload.clone()));
         sent += 1;
         assert!(sent < 5_000, "the stalled client was never closed");

@@ -63,7 +63,7 @@ impl Chat {
         }
         let Some(command) = text.strip_prefix('/') else {
             if !text.trim().is_empty() {
-                server.broadcast(format!("{name}: {text}"));
+                let _ = server.broadcast(format!("{name}: {text}"));
             }
             return;
         };
@@ -84,7 +84,7 @@ impl Chat {
                     room.ids.remove(&name);
                     room.ids.insert(new.to_owned(), id);
                     room.names.insert(id, new.to_owned());
-                    server.broadcast(format!("* {name} is now {new}"));
+                    let _ = server.broadcast(format!("* {name} is now {new}"));
                 }
             }
             "list" => {
@@ -129,7 +129,7 @@ impl Handler for Chat {
         // its welcome, everyone who was in the room has the notice queued,
         // and whoever connects after that cannot receive it: a client that
         // waits for its welcome sees a consistent room.
-        server.broadcast_except(id, format!("* {name} joined"));
+        let _ = server.broadcast_except(id, format!("* {name} joined"));
         let _ = server.send_to(id, format!("* welcome, {name}! type /help for commands"));
     }
 
@@ -146,7 +146,7 @@ impl Handler for Chat {
         let mut room = self.room();
         if let Some(name) = room.names.remove(&id) {
             room.ids.remove(&name);
-            server.broadcast(format!("* {name} left"));
+            let _ = server.broadcast(format!("* {name} left"));
         }
     }
 

@@ -51,7 +51,7 @@ impl Handler for TestHandler {
                 return;
             }
         }
-        server.broadcast(message);
+        let _ = server.broadcast(message);
     }
 }
 
