@@ -8,7 +8,7 @@
 //! for, so no client can hold up another.
 
 use crate::error::Error;
-use crate::handler::{ConnectionId, ConnectionInfo};
+use crate::handler::{ConnectionId, ConnectionInfo, Ending};
 use rusty_socket_core::close::encode_close_payload;
 use rusty_socket_core::frame::encode_frame;
 use rusty_socket_core::{CloseCode, CloseFrame, OpCode};
@@ -47,6 +47,9 @@ pub(crate) struct Conn {
     /// Set once a close frame is on its way or the connection is dead:
     /// nothing more is queued, and messages still arriving are dropped.
     closing: AtomicBool,
+    /// Why the server closed the connection, when it did so for a reason of
+    /// its own: set by the close that started the closing handshake.
+    ending: OnceLock<Ending>,
     /// A close frame that must go out ahead of the queued messages, which
     /// are dropped: set when the queue was full.
     pub(crate) urgent_close: OnceLock<Box<[u8]>>,
@@ -68,6 +71,7 @@ impl Conn {
             stream,
             queue,
             closing: AtomicBool::new(false),
+            ending: OnceLock::new(),
             urgent_close: OnceLock::new(),
             reader_done: AtomicBool::new(false),
             writer_done: AtomicBool::new(false),
@@ -99,10 +103,13 @@ impl Conn {
                         self.id()
                     ),
                 );
-                self.close(Some(CloseFrame::new(
-                    CloseCode::POLICY_VIOLATION,
-                    QUEUE_FULL_REASON,
-                )));
+                self.close(
+                    Some(CloseFrame::new(
+                        CloseCode::POLICY_VIOLATION,
+                        QUEUE_FULL_REASON,
+                    )),
+                    Some(Ending::QueueFull),
+                );
                 Err(Error::QueueFull(self.id()))
             }
             Err(TrySendError::Disconnected(_)) => Err(Error::Closing(self.id())),
@@ -112,13 +119,17 @@ impl Conn {
     /// Starts the closing handshake with `frame` (`None`: an empty close
     /// frame). The close goes after what is already queued if there is room
     /// for it, and otherwise ahead of it, dropping the rest. Returns false if
-    /// a close was already under way.
+    /// a close was already under way. `ending`, if any, is how the
+    /// connection will be reported to have ended (see [`Conn::ending`]).
     ///
     /// Whoever sends on behalf of this connection's reader thread queues
     /// what it has gathered first, so that the close comes after it.
-    pub(crate) fn close(&self, frame: Option<CloseFrame>) -> bool {
+    pub(crate) fn close(&self, frame: Option<CloseFrame>, ending: Option<Ending>) -> bool {
         if self.closing.swap(true, Ordering::AcqRel) {
             return false;
+        }
+        if let Some(ending) = ending {
+            let _ = self.ending.set(ending);
         }
         let encoded = encode_close(frame.as_ref());
         match self.queue.try_send(Outgoing::Close(encoded)) {
@@ -133,6 +144,12 @@ impl Conn {
             Err(TrySendError::Full(_)) => {}
         }
         true
+    }
+
+    /// The reason of its own for which the server closed the connection,
+    /// if it had one.
+    pub(crate) fn ending(&self) -> Option<Ending> {
+        self.ending.get().cloned()
     }
 
     /// The connection is dead (the peer vanished or broke the protocol
@@ -154,10 +171,10 @@ pub(crate) fn handler_panicked(conn: &Conn, callback: &str) {
             conn.id()
         ),
     );
-    conn.close(Some(CloseFrame::new(
-        CloseCode::INTERNAL_ERROR,
-        "internal error",
-    )));
+    conn.close(
+        Some(CloseFrame::new(CloseCode::INTERNAL_ERROR, "internal error")),
+        None,
+    );
 }
 
 /// A whole close frame, unmasked (the server masks nothing, section 5.1).

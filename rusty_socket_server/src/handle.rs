@@ -3,7 +3,7 @@
 
 use crate::conn::{Conn, Outgoing};
 use crate::error::{Error, Result};
-use crate::handler::{ConnectionId, ConnectionInfo};
+use crate::handler::{ConnectionId, ConnectionInfo, Ending};
 use crate::outbox::{Outbox, Recipients};
 use crate::shared::{lock, on_server_thread, Shared};
 use crate::stats::Stats;
@@ -197,20 +197,31 @@ impl ServerHandle {
             .enqueue_all(&frame, keep, data_counts(&message)))
     }
 
-    /// Starts closing connection `id` with `code` and `reason` (cut to 123
-    /// bytes), after the messages already queued for it. Returns false if
-    /// there is no such connection or it is already closing.
-    /// [`crate::Handler::on_close`] follows when the closing handshake is over.
-    pub fn close(&self, id: ConnectionId, code: CloseCode, reason: &str) -> bool {
-        let Some(conn) = self.at_once().connection(id) else {
-            return false;
-        };
-        let code = if code.is_sendable() {
-            code
+    /// Starts the closing handshake of connection `id` with `code` and
+    /// `reason` (cut to 123 bytes, so that the close frame's payload fits
+    /// the 125 bytes of a control frame, section 5.5), after the messages
+    /// already queued for it. [`crate::Handler::on_close`] follows when the
+    /// closing handshake is over, usually with [`crate::Ending::Closed`] and
+    /// the peer's answer.
+    ///
+    /// # Errors
+    /// [`Error::UnsendableCloseCode`] for a code that may not be sent, such
+    /// as 1005 or 1006 (see [`CloseCode::is_sendable`]);
+    /// [`Error::NotConnected`] for an unknown id; [`Error::Closing`] if the
+    /// connection is already closing.
+    pub fn close(&self, id: ConnectionId, code: CloseCode, reason: &str) -> Result<()> {
+        if !code.is_sendable() {
+            return Err(Error::UnsendableCloseCode(code));
+        }
+        let conn = self
+            .at_once()
+            .connection(id)
+            .ok_or(Error::NotConnected(id))?;
+        if conn.close(Some(CloseFrame::new(code, reason)), None) {
+            Ok(())
         } else {
-            CloseCode::NORMAL
-        };
-        conn.close(Some(CloseFrame::new(code, reason)))
+            Err(Error::Closing(id))
+        }
     }
 
     /// The open connections, in no particular order.
@@ -301,10 +312,13 @@ impl ServerHandle {
                 conn.abandon();
                 let _ = conn.stream.shutdown(Shutdown::Both);
             } else {
-                conn.close(Some(CloseFrame::new(
-                    CloseCode::GOING_AWAY,
-                    "server shutting down",
-                )));
+                conn.close(
+                    Some(CloseFrame::new(
+                        CloseCode::GOING_AWAY,
+                        "server shutting down",
+                    )),
+                    Some(Ending::Shutdown),
+                );
             }
         }
         for stream in lock(&self.shared.pending).values() {

@@ -11,6 +11,7 @@
 
 use crate::conn::{handler_panicked, Conn, Outgoing};
 use crate::handle::ServerHandle;
+use crate::handler::Ending;
 use crate::shared::Shared;
 use rusty_socket_core::frame::encode_frame;
 use rusty_socket_core::{CloseCode, CloseFrame, Message, OpCode, ReadBuffer, Receiver, Role};
@@ -21,13 +22,36 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How a connection's read loop ended.
+#[derive(Debug, PartialEq, Eq)]
 pub(crate) enum End {
-    /// The closing handshake is done or under way: a close frame is queued
-    /// (or was sent). Carries the peer's close frame, if it sent one.
-    Done(Option<CloseFrame>),
-    /// The connection is unusable: the peer vanished, a read failed, or it
-    /// did not answer our close in time.
-    Dead,
+    /// The peer's close frame arrived (the closing handshake is done, or our
+    /// answer is queued). `None`: it had no status code.
+    Closed(Option<CloseFrame>),
+    /// The peer broke the protocol: a close frame with the error's code is
+    /// queued, and [`Conn::ending`] holds the code.
+    Failed,
+    /// The peer did not answer our close in time.
+    Timeout,
+    /// The connection is unusable: the peer vanished, or a read failed.
+    Abnormal,
+}
+
+impl End {
+    /// How the connection ended: the server's own reason for closing it if
+    /// it had one, or else what the reader saw.
+    pub(crate) fn ending(self, conn: &Conn) -> Ending {
+        conn.ending().unwrap_or(match self {
+            End::Closed(frame) => Ending::Closed(frame),
+            End::Timeout => Ending::Timeout,
+            // A failure records its ending before it ends the loop.
+            End::Failed | End::Abnormal => Ending::Abnormal,
+        })
+    }
+
+    /// Whether the connection still works, so the writer may finish.
+    pub(crate) fn is_orderly(&self) -> bool {
+        matches!(self, End::Closed(_) | End::Failed)
+    }
 }
 
 /// One `read` into `buffer`. While it holds no memory (a quiet connection,
@@ -67,10 +91,10 @@ impl<'a> Reader<'a> {
         Reader {
             handle: ServerHandle::with_outbox(Arc::clone(shared)),
             conn,
-            receiver: Receiver::new(Role::Server, shared.core),
+            receiver: Receiver::new(Role::Server, shared.config.websocket),
             buffer: ReadBuffer::new(
-                shared.core.read_buffer_size,
-                shared.core.max_read_buffer,
+                shared.config.websocket.read_buffer_size,
+                shared.config.websocket.max_read_buffer,
                 leftover,
             ),
             last_received: now,
@@ -137,7 +161,7 @@ impl<'a> Reader<'a> {
                             ),
                         );
                     }
-                    return End::Dead;
+                    return End::Abnormal;
                 }
                 Ok(_) => self.last_received = Instant::now(),
                 Err(e)
@@ -164,7 +188,7 @@ impl<'a> Reader<'a> {
                 format_args!("connection {}: read failed: {e}", self.conn.id()),
             );
         }
-        End::Dead
+        End::Abnormal
     }
 
     /// When the read loop must next wake up by itself.
@@ -183,7 +207,7 @@ impl<'a> Reader<'a> {
         let config = &self.handle.shared().config;
         if self.closing_since.is_some() {
             // The peer did not answer our close in time.
-            return Some(End::Dead);
+            return Some(End::Timeout);
         }
         if now >= self.last_received + config.idle_timeout {
             crate::log::peer(
@@ -194,8 +218,10 @@ impl<'a> Reader<'a> {
                     config.idle_timeout
                 ),
             );
-            self.conn
-                .close(Some(CloseFrame::new(CloseCode::GOING_AWAY, "idle timeout")));
+            self.conn.close(
+                Some(CloseFrame::new(CloseCode::GOING_AWAY, "idle timeout")),
+                Some(Ending::Timeout),
+            );
             self.closing_since = Some(now);
             return None;
         }
@@ -231,8 +257,11 @@ impl<'a> Reader<'a> {
                         format_args!("connection {}: {e}; closing with {code}", self.conn.id()),
                     );
                     self.handle.flush();
-                    self.conn.close(Some(CloseFrame::new(code, &e.to_string())));
-                    return Some(End::Done(None));
+                    self.conn.close(
+                        Some(CloseFrame::new(code, &e.to_string())),
+                        Some(Ending::ProtocolError(code)),
+                    );
+                    return Some(End::Failed);
                 }
             }
         }
@@ -282,8 +311,8 @@ impl<'a> Reader<'a> {
             Message::Close(frame) => {
                 let reply = frame.as_ref().map(|f| CloseFrame::new(f.code, ""));
                 self.handle.flush();
-                self.conn.close(reply);
-                Some(End::Done(frame))
+                self.conn.close(reply, None);
+                Some(End::Closed(frame))
             }
         }
     }

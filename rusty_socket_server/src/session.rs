@@ -8,7 +8,7 @@
 
 use crate::conn::Conn;
 use crate::handle::ServerHandle;
-use crate::handler::{ConnectionId, ConnectionInfo, HttpResponse};
+use crate::handler::{ConnectionId, ConnectionInfo, Ending, HttpResponse};
 use crate::reader::{End, Reader};
 use crate::shared::{lock, Shared};
 use rusty_socket_core::frame::Decoded;
@@ -226,9 +226,10 @@ fn open(shared: &Arc<Shared>, stream: Arc<TcpStream>, info: ConnectionInfo, left
     let conn = Arc::new(Conn::new(info, Arc::clone(&stream), queue));
     let writer_conn = Arc::clone(&conn);
     let close_timeout = shared.config.close_timeout;
+    let max_batch = shared.config.websocket.write_buffer_size.max(1);
     let reader_thread = thread::current();
     let writer = match shared.spawn("ws-writer", move || {
-        crate::writer::run(&writer_conn, &outgoing, close_timeout);
+        crate::writer::run(&writer_conn, &outgoing, close_timeout, max_batch);
         writer_conn.writer_done.store(true, Ordering::Release);
         reader_thread.unpark();
     }) {
@@ -258,23 +259,23 @@ fn open(shared: &Arc<Shared>, stream: Arc<TcpStream>, info: ConnectionInfo, left
         reader.open();
         reader.run()
     } else {
-        conn.close(Some(CloseFrame::new(
-            CloseCode::GOING_AWAY,
-            "server shutting down",
-        )));
-        End::Done(None)
+        conn.close(
+            Some(CloseFrame::new(
+                CloseCode::GOING_AWAY,
+                "server shutting down",
+            )),
+            Some(Ending::Shutdown),
+        );
+        End::Failed
     };
 
     // Teardown. The reader is done: let the writer finish (its close frame,
     // if any, is at the end of its queue) for at most the close timeout.
-    let peer_close = match end {
-        End::Done(frame) => frame,
-        End::Dead => {
-            conn.abandon();
-            let _ = stream.shutdown(Shutdown::Both);
-            None
-        }
-    };
+    if !end.is_orderly() {
+        conn.abandon();
+        let _ = stream.shutdown(Shutdown::Both);
+    }
+    let ending = end.ending(&conn);
     conn.reader_done.store(true, Ordering::Release);
     writer.thread().unpark();
     let deadline = Instant::now() + close_timeout;
@@ -297,7 +298,7 @@ fn open(shared: &Arc<Shared>, stream: Arc<TcpStream>, info: ConnectionInfo, left
             .unwrap_or_else(|p| p.into_inner())
             .remove(&id);
         let closed = catch_unwind(AssertUnwindSafe(|| {
-            shared.handler.on_close(&handle, id, peer_close)
+            shared.handler.on_close(&handle, id, ending)
         }));
         if closed.is_err() {
             crate::log::peer(

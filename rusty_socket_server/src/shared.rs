@@ -8,7 +8,6 @@ use crate::conn::{Conn, Outgoing};
 use crate::error::Result;
 use crate::handler::{ConnectionId, Handler};
 use crate::stats::Counters;
-use rusty_socket_core::Config;
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::io;
@@ -32,7 +31,6 @@ pub(crate) fn on_server_thread() -> bool {
 /// The state every thread of one server shares.
 pub(crate) struct Shared {
     pub(crate) config: ServerConfig,
-    pub(crate) core: Config,
     pub(crate) local_addr: SocketAddr,
     pub(crate) handler: Box<dyn Handler>,
     /// The open connections. Broadcasts take the read lock, and only queue
@@ -66,7 +64,6 @@ impl Shared {
         local_addr: SocketAddr,
     ) -> Shared {
         Shared {
-            core: config.core(),
             config,
             local_addr,
             handler,

@@ -20,18 +20,32 @@ use std::sync::mpsc::Receiver;
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// Frames at least this long are written without being copied.
+/// Frames at least this long are written straight from their own bytes
+/// instead of being copied into the batch.
+///
+/// The core's `WebSocket` stops copying at 1 KiB (`ZERO_COPY_MIN`), because
+/// it sends with one vectored write, where a payload left in place costs
+/// only one more slice in the same system call. This writer has no vectored
+/// write: a frame left out of the batch costs a `write` of its own, the
+/// batch before it another, and one system call costs about as much as
+/// copying 16 KiB. Below that, copying is the cheaper way.
 const COPY_LIMIT: usize = 16 << 10;
-/// A batch stops growing here, even if more is queued.
-const MAX_BATCH: usize = 64 << 10;
 /// A batch buffer larger than this is freed after use, so an idle
 /// connection keeps little.
 const KEEP_BUFFER: usize = 4 << 10;
 
 /// Runs the writer of `conn` until its close frame is out, it is told to
 /// stop, or the socket fails.
-pub(crate) fn run(conn: &Conn, queue: &Receiver<Outgoing>, close_timeout: Duration) {
-    match write_loop(conn, queue) {
+/// A batch stops growing at `max_batch` bytes
+/// ([`rusty_socket_core::Config::write_buffer_size`]), even if more is
+/// queued.
+pub(crate) fn run(
+    conn: &Conn,
+    queue: &Receiver<Outgoing>,
+    close_timeout: Duration,
+    max_batch: usize,
+) {
+    match write_loop(conn, queue, max_batch) {
         Ok(true) => wait_for_reader(conn, close_timeout),
         Ok(false) => {}
         Err(e) => {
@@ -49,7 +63,7 @@ pub(crate) fn run(conn: &Conn, queue: &Receiver<Outgoing>, close_timeout: Durati
 }
 
 /// Returns whether a close frame was written.
-fn write_loop(conn: &Conn, queue: &Receiver<Outgoing>) -> io::Result<bool> {
+fn write_loop(conn: &Conn, queue: &Receiver<Outgoing>, max_batch: usize) -> io::Result<bool> {
     let mut stream = &*conn.stream;
     let mut batch: Vec<u8> = Vec::new();
     loop {
@@ -69,7 +83,7 @@ fn write_loop(conn: &Conn, queue: &Receiver<Outgoing>) -> io::Result<bool> {
                 Outgoing::Wake => {}
                 Outgoing::Stop => return Ok(false),
             }
-            if batch.len() >= MAX_BATCH {
+            if batch.len() >= max_batch {
                 break;
             }
             next = queue.try_recv().ok();

@@ -2,8 +2,10 @@
 //! line a client sends turns into.
 
 use rusty_socket_core::http::Request;
-use rusty_socket_core::{CloseFrame, Message};
-use rusty_socket_server::{ConnectionId, ConnectionInfo, Handler, HttpResponse, ServerHandle};
+use rusty_socket_core::Message;
+use rusty_socket_server::{
+    ConnectionId, ConnectionInfo, Ending, Handler, HttpResponse, ServerHandle,
+};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
@@ -36,6 +38,18 @@ fn valid_name(name: &str) -> bool {
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// What the room is told about a departure, after `* NAME left`: nothing
+/// for a client that closed or went away, the reason when the server
+/// showed it the door.
+fn why(ending: &Ending) -> String {
+    match ending {
+        Ending::Timeout => " (timed out)".to_owned(),
+        Ending::QueueFull => " (too slow to keep up)".to_owned(),
+        Ending::ProtocolError(code) => format!(" (protocol error, {code})"),
+        _ => String::new(),
+    }
 }
 
 impl Chat {
@@ -142,11 +156,11 @@ impl Handler for Chat {
         }
     }
 
-    fn on_close(&self, server: &ServerHandle, id: ConnectionId, _frame: Option<CloseFrame>) {
+    fn on_close(&self, server: &ServerHandle, id: ConnectionId, ending: Ending) {
         let mut room = self.room();
         if let Some(name) = room.names.remove(&id) {
             room.ids.remove(&name);
-            let _ = server.broadcast(format!("* {name} left"));
+            let _ = server.broadcast(format!("* {name} left{}", why(&ending)));
         }
     }
 
