@@ -12,10 +12,25 @@ use crate::handler::{ConnectionId, ConnectionInfo, Ending};
 use rusty_socket_core::close::encode_close_payload;
 use rusty_socket_core::frame::encode_frame;
 use rusty_socket_core::{CloseCode, CloseFrame, OpCode};
-use std::net::TcpStream;
+use std::fmt;
+use std::net::{Shutdown, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{SyncSender, TrySendError};
 use std::sync::{Arc, OnceLock};
+
+/// What the server does to a connection's socket besides reading and
+/// writing it (which only its reader and writer threads do): shut it down.
+/// A trait, so that a [`Conn`] can be built without a socket in tests.
+pub(crate) trait HangUp: Send + Sync + fmt::Debug {
+    /// Shuts the socket down in both directions.
+    fn hang_up(&self);
+}
+
+impl HangUp for TcpStream {
+    fn hang_up(&self) {
+        let _ = self.shutdown(Shutdown::Both);
+    }
+}
 
 /// What a writer thread is given to do. Every variant is at most two words
 /// plus a tag, since the queue's slots are allocated up front.
@@ -40,9 +55,10 @@ const QUEUE_FULL_REASON: &str = "outgoing queue full: the client reads too slowl
 #[derive(Debug)]
 pub(crate) struct Conn {
     pub(crate) info: ConnectionInfo,
-    /// One socket for both threads: `&TcpStream` reads and writes, so the
-    /// reader and the writer need no second file descriptor.
-    pub(crate) stream: Arc<TcpStream>,
+    /// The socket, which the reader and writer threads read and write (one
+    /// `TcpStream` for both: no second file descriptor), as the rest of the
+    /// server sees it: something to hang up.
+    socket: Arc<dyn HangUp>,
     queue: SyncSender<Outgoing>,
     /// Set once a close frame is on its way or the connection is dead:
     /// nothing more is queued, and messages still arriving are dropped.
@@ -63,12 +79,12 @@ pub(crate) struct Conn {
 impl Conn {
     pub(crate) fn new(
         info: ConnectionInfo,
-        stream: Arc<TcpStream>,
+        socket: Arc<dyn HangUp>,
         queue: SyncSender<Outgoing>,
     ) -> Conn {
         Conn {
             info,
-            stream,
+            socket,
             queue,
             closing: AtomicBool::new(false),
             ending: OnceLock::new(),
@@ -150,6 +166,12 @@ impl Conn {
     /// if it had one.
     pub(crate) fn ending(&self) -> Option<Ending> {
         self.ending.get().cloned()
+    }
+
+    /// Shuts the socket down in both directions: the TCP connection ends,
+    /// and a thread blocked reading or writing it wakes up.
+    pub(crate) fn hang_up(&self) {
+        self.socket.hang_up();
     }
 
     /// The connection is dead (the peer vanished or broke the protocol

@@ -310,7 +310,7 @@ impl ServerHandle {
         for conn in conns {
             if force {
                 conn.abandon();
-                let _ = conn.stream.shutdown(Shutdown::Both);
+                conn.hang_up();
             } else {
                 conn.close(
                     Some(CloseFrame::new(

@@ -133,6 +133,9 @@ mod session;
 mod accept;
 mod server;
 
+#[cfg(test)]
+mod testing;
+
 pub use config::ServerConfig;
 pub use error::{Error, Result};
 pub use handle::ServerHandle;

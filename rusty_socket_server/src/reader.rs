@@ -15,7 +15,7 @@ use crate::handler::Ending;
 use crate::shared::Shared;
 use rusty_socket_core::frame::encode_frame;
 use rusty_socket_core::{CloseCode, CloseFrame, Message, OpCode, ReadBuffer, Receiver, Role};
-use std::io;
+use std::io::{self, Read};
 use std::net::TcpStream;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
@@ -57,20 +57,43 @@ impl End {
 /// One `read` into `buffer`. While it holds no memory (a quiet connection,
 /// see [`ReadBuffer::release`]), wait for data with a one-byte `peek` first,
 /// so that an idle connection allocates nothing. Returns 0 at end of file.
-fn fill(buffer: &mut ReadBuffer, stream: &TcpStream) -> io::Result<usize> {
-    if !buffer.is_allocated() && stream.peek(&mut [0u8; 1])? == 0 {
+fn fill(buffer: &mut ReadBuffer, source: &mut impl Source) -> io::Result<usize> {
+    if !buffer.is_allocated() && !source.wait_for_data()? {
         return Ok(0);
     }
-    buffer.fill(&mut &*stream)
+    buffer.fill(source)
+}
+
+/// What the read loop needs of its socket: reads, a read timeout, and a way
+/// to wait for data without a buffer to read it into. `&TcpStream` is one;
+/// the unit tests below use a script of reads instead.
+pub(crate) trait Source: Read {
+    /// Makes every later read give up after `timeout` (with `WouldBlock` or
+    /// `TimedOut`).
+    fn set_read_timeout(&mut self, timeout: Duration) -> io::Result<()>;
+    /// Waits until at least one byte can be read, without reading it.
+    /// Returns false at end of file.
+    fn wait_for_data(&mut self) -> io::Result<bool>;
+}
+
+impl Source for &TcpStream {
+    fn set_read_timeout(&mut self, timeout: Duration) -> io::Result<()> {
+        TcpStream::set_read_timeout(self, Some(timeout))
+    }
+
+    fn wait_for_data(&mut self) -> io::Result<bool> {
+        Ok(self.peek(&mut [0u8; 1])? > 0)
+    }
 }
 
 /// The state of one connection's read loop.
-pub(crate) struct Reader<'a> {
+pub(crate) struct Reader<'a, S> {
     /// The handle the handler's callbacks receive. Its outbox gathers their
     /// broadcasts, and is flushed once a read's messages are handled and
     /// before the reader queues anything itself.
     handle: ServerHandle,
     conn: &'a Conn,
+    source: S,
     receiver: Receiver,
     buffer: ReadBuffer,
     /// When the last bytes arrived.
@@ -84,13 +107,20 @@ pub(crate) struct Reader<'a> {
     timeout: Option<Duration>,
 }
 
-impl<'a> Reader<'a> {
-    /// The reader of `conn`, whose handshake left `leftover` bytes.
-    pub(crate) fn new(shared: &Arc<Shared>, conn: &'a Conn, leftover: &[u8]) -> Reader<'a> {
+impl<'a, S: Source> Reader<'a, S> {
+    /// The reader of `conn`, reading `source`, whose handshake left
+    /// `leftover` bytes.
+    pub(crate) fn new(
+        shared: &Arc<Shared>,
+        conn: &'a Conn,
+        source: S,
+        leftover: &[u8],
+    ) -> Reader<'a, S> {
         let now = Instant::now();
         Reader {
             handle: ServerHandle::with_outbox(Arc::clone(shared)),
             conn,
+            source,
             receiver: Receiver::new(Role::Server, shared.config.websocket),
             buffer: ReadBuffer::new(
                 shared.config.websocket.read_buffer_size,
@@ -145,12 +175,12 @@ impl<'a> Reader<'a> {
                 t > timeout || t + Duration::from_millis(5) < timeout
             });
             if stale {
-                if let Err(e) = self.conn.stream.set_read_timeout(Some(timeout)) {
+                if let Err(e) = self.source.set_read_timeout(timeout) {
                     return self.dead(&e);
                 }
                 self.timeout = Some(timeout);
             }
-            match fill(&mut self.buffer, &self.conn.stream) {
+            match fill(&mut self.buffer, &mut self.source) {
                 Ok(0) => {
                     if self.closing_since.is_none() {
                         crate::log::peer(
@@ -315,5 +345,136 @@ impl<'a> Reader<'a> {
                 Some(End::Closed(frame))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::conn::encode_close;
+    use crate::handler::ConnectionId;
+    use crate::testing::{client_frame, conn, drain, server_frame, shared};
+    use rusty_socket_core::close::parse_close_payload;
+    use rusty_socket_core::OpCode;
+    use std::collections::VecDeque;
+
+    /// A socket whose reads return these chunks, one per read, and then
+    /// end of file.
+    struct Script(VecDeque<Vec<u8>>);
+
+    impl Read for Script {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let Some(mut chunk) = self.0.pop_front() else {
+                return Ok(0);
+            };
+            let n = chunk.len().min(buf.len());
+            buf[..n].copy_from_slice(&chunk[..n]);
+            if n < chunk.len() {
+                self.0.push_front(chunk.split_off(n));
+            }
+            Ok(n)
+        }
+    }
+
+    impl Source for Script {
+        fn set_read_timeout(&mut self, _: Duration) -> io::Result<()> {
+            Ok(())
+        }
+
+        fn wait_for_data(&mut self) -> io::Result<bool> {
+            Ok(!self.0.is_empty())
+        }
+    }
+
+    /// Sends every message back to everyone (the sender included), through
+    /// the outbox of the handle it is given.
+    struct Broadcast;
+
+    impl crate::Handler for Broadcast {
+        fn on_message(&self, server: &ServerHandle, _: ConnectionId, message: Message) {
+            server.broadcast(message).unwrap();
+        }
+    }
+
+    /// Runs a reader over `chunks` to its end; returns the end and what it
+    /// queued, item by item.
+    fn read(chunks: Vec<Vec<u8>>) -> (End, Vec<Vec<u8>>, Option<Ending>) {
+        let (conn, queue, _line) = conn(1, 16);
+        let conn = Arc::new(conn);
+        let shared = shared(Broadcast, &[&conn]);
+        let mut reader = Reader::new(&shared, &conn, Script(chunks.into()), &[]);
+        let end = reader.run();
+        (end, drain(&queue), conn.ending())
+    }
+
+    fn close(code: CloseCode, reason: &str) -> Vec<u8> {
+        encode_close(Some(&CloseFrame::new(code, reason))).to_vec()
+    }
+
+    #[test]
+    fn a_ping_is_answered_with_a_pong_carrying_its_payload() {
+        let (end, queued, ending) = read(vec![client_frame(OpCode::Ping, b"are you there")]);
+        assert_eq!(queued, vec![server_frame(OpCode::Pong, b"are you there")]);
+        // Then the script ends without a close frame.
+        assert_eq!((end, ending), (End::Abnormal, None));
+    }
+
+    #[test]
+    fn a_close_is_answered_with_its_code_and_ends_the_loop() {
+        let mut payload = 4000u16.to_be_bytes().to_vec();
+        payload.extend_from_slice(b"bye");
+        // Bytes after the close are never read.
+        let chunks = vec![
+            client_frame(OpCode::Close, &payload),
+            client_frame(OpCode::Text, b"late"),
+        ];
+        let (end, queued, ending) = read(chunks);
+        assert_eq!(queued, vec![close(CloseCode(4000), "")]);
+        assert_eq!(
+            end,
+            End::Closed(Some(CloseFrame::new(CloseCode(4000), "bye")))
+        );
+        assert_eq!(ending, None);
+    }
+
+    #[test]
+    fn a_malformed_frame_is_failed_with_1002_after_the_answer_to_the_message_before_it() {
+        // One read: a good message, then a frame with RSV1 set and no
+        // extension agreed (section 5.2: the connection MUST be failed).
+        let mut packet = client_frame(OpCode::Text, b"first");
+        let bad = packet.len();
+        packet.extend_from_slice(&client_frame(OpCode::Text, b"second"));
+        packet[bad] |= 0x40;
+        let (end, queued, ending) = read(vec![packet]);
+        assert_eq!(queued.len(), 2, "{queued:?}");
+        assert_eq!(queued[0], server_frame(OpCode::Text, b"first"));
+        // A final close frame, unmasked, its payload short enough for the
+        // one-byte length: 1002 and the error's text.
+        assert_eq!(queued[1][0], 0x88);
+        let sent = parse_close_payload(&queued[1][2..]).unwrap().unwrap();
+        assert_eq!(sent.code, CloseCode::PROTOCOL_ERROR);
+        assert!(sent.reason.contains("reserved bits"), "{sent:?}");
+        assert_eq!(end, End::Failed);
+        assert_eq!(
+            ending,
+            Some(Ending::ProtocolError(CloseCode::PROTOCOL_ERROR))
+        );
+    }
+
+    #[test]
+    fn messages_split_across_reads_are_answered_in_order_once_each_read_is_handled() {
+        let mut two = client_frame(OpCode::Text, b"one");
+        two.extend_from_slice(&client_frame(OpCode::Text, b"two"));
+        let three = client_frame(OpCode::Binary, b"three");
+        let (first, rest) = three.split_at(3);
+        let (end, queued, _) = read(vec![two, first.to_vec(), rest.to_vec()]);
+        // The two messages of the first read share one queue slot.
+        let mut expected = server_frame(OpCode::Text, b"one");
+        expected.extend_from_slice(&server_frame(OpCode::Text, b"two"));
+        assert_eq!(
+            queued,
+            vec![expected, server_frame(OpCode::Binary, b"three")]
+        );
+        assert_eq!(end, End::Abnormal);
     }
 }

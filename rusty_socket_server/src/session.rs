@@ -6,7 +6,7 @@
 //! When the reader is done, the connection is torn down here: writer joined,
 //! socket closed, registry entry removed, [`crate::Handler::on_close`] called.
 
-use crate::conn::Conn;
+use crate::conn::{Conn, HangUp};
 use crate::handle::ServerHandle;
 use crate::handler::{ConnectionId, ConnectionInfo, Ending, HttpResponse};
 use crate::reader::{End, Reader};
@@ -223,13 +223,21 @@ fn open(shared: &Arc<Shared>, stream: Arc<TcpStream>, info: ConnectionInfo, left
     let peer = info.peer_addr;
     let id = info.id;
     let (queue, outgoing) = mpsc::sync_channel(shared.config.queue_len);
-    let conn = Arc::new(Conn::new(info, Arc::clone(&stream), queue));
+    let socket: Arc<dyn HangUp> = Arc::clone(&stream) as Arc<TcpStream>;
+    let conn = Arc::new(Conn::new(info, socket, queue));
     let writer_conn = Arc::clone(&conn);
+    let writer_stream = Arc::clone(&stream);
     let close_timeout = shared.config.close_timeout;
     let max_batch = shared.config.websocket.write_buffer_size.max(1);
     let reader_thread = thread::current();
     let writer = match shared.spawn("ws-writer", move || {
-        crate::writer::run(&writer_conn, &outgoing, close_timeout, max_batch);
+        crate::writer::run(
+            &writer_conn,
+            &outgoing,
+            &*writer_stream,
+            close_timeout,
+            max_batch,
+        );
         writer_conn.writer_done.store(true, Ordering::Release);
         reader_thread.unpark();
     }) {
@@ -255,7 +263,7 @@ fn open(shared: &Arc<Shared>, stream: Arc<TcpStream>, info: ConnectionInfo, left
             .counters
             .total_accepted
             .fetch_add(1, Ordering::Relaxed);
-        let mut reader = Reader::new(shared, &conn, leftover);
+        let mut reader = Reader::new(shared, &conn, &*stream, leftover);
         reader.open();
         reader.run()
     } else {

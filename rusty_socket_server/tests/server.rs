@@ -78,24 +78,37 @@ fn a_stalled_client_is_closed_with_1008_without_delaying_others() {
     let started = Instant::now();
     let mut sent = 0;
     // The fast client reads each message before the next is sent; the
-    // stalled one never reads, until its queue overflows.
-    while server.handle.broadcast(payload.clone()).unwrap() == 2 {
+    // stalled one never reads, until its queue overflows: the broadcast
+    // that finds it full is queued for the fast client only.
+    loop {
+        let queued_for = server.handle.broadcast(payload.clone()).unwrap();
         assert_eq!(fast.read().unwrap(), Message::Binary(payload.clone()));
+        if queued_for < 2 {
+            assert_eq!(queued_for, 1);
+            break;
+        }
         sent += 1;
         assert!(sent < 5_000, "the stalled client was never closed");
     }
-    // The message that found the queue full still reached the fast client.
-    assert_eq!(fast.read().unwrap(), Message::Binary(payload.clone()));
+    // From then on nothing more is queued for the stalled client: it is
+    // closing (1008 on its way) or already gone.
+    assert!(matches!(
+        server.handle.send_to(stalled_id, "more"),
+        Err(Error::Closing(_) | Error::NotConnected(_))
+    ));
+    // The fast client goes on, while the stalled one still reads nothing.
+    assert_eq!(server.handle.broadcast("still here").unwrap(), 1);
+    assert_eq!(read_text(&mut fast), "still here");
+    fast.send("and talking").unwrap();
+    assert_eq!(read_text(&mut fast), "and talking");
     assert!(started.elapsed() < WAIT);
-    assert!(server.handle.connection(stalled_id).is_some() || sent > 0);
-    // Now read: the backlog, then the close.
+    // Reading at last, the stalled client finds what the socket held, then
+    // the close with 1008; the server reports the overflow.
     assert_eq!(
         read_close_code(&mut stalled),
         Some(CloseCode::POLICY_VIOLATION)
     );
-    // The fast client goes on.
-    fast.send("still here").unwrap();
-    assert_eq!(read_text(&mut fast), "still here");
+    assert_eq!(server.ending(stalled_id), Ending::QueueFull);
     server.handle.shutdown();
 }
 
