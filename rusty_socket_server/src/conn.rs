@@ -140,6 +140,8 @@ impl Conn {
     ///
     /// Whoever sends on behalf of this connection's reader thread queues
     /// what it has gathered first, so that the close comes after it.
+    // DUPLEX: the other half of the rules in `Reader::duplex`: one close
+    // frame at most, and nothing queued after it (section 5.5.1).
     pub(crate) fn close(&self, frame: Option<CloseFrame>, ending: Option<Ending>) -> bool {
         if self.closing.swap(true, Ordering::AcqRel) {
             return false;

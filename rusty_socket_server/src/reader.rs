@@ -263,60 +263,60 @@ impl<'a, S: Source> Reader<'a, S> {
         None
     }
 
-    /// Hands every complete message in the buffer to `dispatch`.
+    /// Decodes every complete message in the buffer and acts on it, until
+    /// the buffer holds no whole frame or the connection ends.
     fn decode_buffered(&mut self) -> Option<End> {
         while !self.buffer.is_empty() {
-            match self.receiver.decode(self.buffer.pending()) {
+            let received = match self.receiver.decode(self.buffer.pending()) {
                 Ok((used, message)) => {
                     self.buffer.consume(used);
                     match message {
-                        Some(message) => {
-                            if let Some(end) = self.dispatch(message) {
-                                return Some(end);
-                            }
-                        }
+                        Some(message) => Ok(message),
                         None => break,
                     }
                 }
-                Err(e) => {
-                    // Section 7.1.7: fail the connection with the code the
-                    // error implies (1002, 1007 or 1009).
-                    let code = e.close_code().unwrap_or(CloseCode::PROTOCOL_ERROR);
-                    crate::log::peer(
-                        self.conn.info.peer_addr,
-                        format_args!("connection {}: {e}; closing with {code}", self.conn.id()),
-                    );
-                    self.handle.flush();
-                    self.conn.close(
-                        Some(CloseFrame::new(code, &e.to_string())),
-                        Some(Ending::ProtocolError(code)),
-                    );
-                    return Some(End::Failed);
-                }
+                Err(e) => Err(e),
+            };
+            if let Some(end) = self.duplex(received) {
+                return Some(end);
             }
         }
         None
     }
 
-    fn dispatch(&mut self, message: Message) -> Option<End> {
+    // DUPLEX: the rules that tie what we send to what we receive live here
+    // and in `Conn::close` (which sends at most one close and nothing after
+    // it), and nowhere else in the server. Anything the reader queues
+    // itself goes after what the handler has sent so far: the outbox is
+    // flushed first.
+    /// Acts on one message from the peer, or on the protocol error that
+    /// stopped the decoding; returns how the connection ends, if it does.
+    fn duplex(&mut self, received: Result<Message, rusty_socket_core::Error>) -> Option<End> {
+        let message = match received {
+            Ok(message) => message,
+            Err(e) => {
+                // Section 7.1.7: fail the connection with the code the
+                // error implies (1002, 1007 or 1009).
+                let code = e.close_code().unwrap_or(CloseCode::PROTOCOL_ERROR);
+                crate::log::peer(
+                    self.conn.info.peer_addr,
+                    format_args!("connection {}: {e}; closing with {code}", self.conn.id()),
+                );
+                self.handle.flush();
+                self.conn.close(
+                    Some(CloseFrame::new(code, &e.to_string())),
+                    Some(Ending::ProtocolError(code)),
+                );
+                return Some(End::Failed);
+            }
+        };
         match message {
             Message::Text(_) | Message::Binary(_) => {
                 self.handle.shared().counters.received(message.len());
                 // Section 5.5.1: after sending a close, an endpoint may
                 // discard what still arrives.
-                if self.conn.is_closing() {
-                    return None;
-                }
-                let id = self.conn.id();
-                let delivered = catch_unwind(AssertUnwindSafe(|| {
-                    self.handle
-                        .shared()
-                        .handler
-                        .on_message(&self.handle, id, message);
-                }));
-                if delivered.is_err() {
-                    self.handle.flush();
-                    handler_panicked(self.conn, "on_message");
+                if !self.conn.is_closing() {
+                    self.deliver(message);
                 }
                 None
             }
@@ -329,6 +329,7 @@ impl<'a, S: Source> Reader<'a, S> {
                 if !self.conn.is_closing() {
                     let mut pong = Vec::with_capacity(2 + payload.len());
                     encode_frame(&mut pong, true, OpCode::Pong, &payload, None);
+                    self.handle.flush();
                     let _ = self.conn.enqueue(Outgoing::Owned(pong.into_boxed_slice()));
                 }
                 None
@@ -344,6 +345,22 @@ impl<'a, S: Source> Reader<'a, S> {
                 self.conn.close(reply, None);
                 Some(End::Closed(frame))
             }
+        }
+    }
+
+    /// Hands a text or binary message to the handler; a panic closes the
+    /// connection with 1011.
+    fn deliver(&mut self, message: Message) {
+        let id = self.conn.id();
+        let delivered = catch_unwind(AssertUnwindSafe(|| {
+            self.handle
+                .shared()
+                .handler
+                .on_message(&self.handle, id, message);
+        }));
+        if delivered.is_err() {
+            self.handle.flush();
+            handler_panicked(self.conn, "on_message");
         }
     }
 }
