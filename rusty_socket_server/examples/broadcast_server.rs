@@ -12,7 +12,7 @@ struct Broadcast;
 
 impl Handler for Broadcast {
     fn on_message(&self, server: &ServerHandle, _id: ConnectionId, message: Message) {
-        server.broadcast(message);
+        let _ = server.broadcast(message);
     }
 }
 

@@ -18,7 +18,27 @@ use std::time::Duration;
 /// assert_eq!(config.max_connections, 100);
 /// assert_eq!(config.queue_len, 64); // the default
 /// ```
+///
+/// The limits on what a client may send (frame and message sizes, RFC 6455
+/// section 10.4) and the buffer sizes are the core's [`Config`], embedded as
+/// [`ServerConfig::websocket`], with the core's defaults:
+///
+/// ```
+/// use rusty_socket_core::Config;
+/// use rusty_socket_server::ServerConfig;
+/// let config = ServerConfig::new("127.0.0.1:0").websocket(Config {
+///     max_message_size: 64 << 10,
+///     max_frame_size: 64 << 10,
+///     ..Config::default()
+/// });
+/// assert_eq!(config.websocket.max_message_size, 64 << 10);
+/// ```
+///
+/// The struct is `#[non_exhaustive]`: build it with [`ServerConfig::new`]
+/// or [`ServerConfig::default`] and the setters, so that a new field is not
+/// a breaking change.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ServerConfig {
     /// The address to listen on, as `host:port`; port 0 picks a free port
     /// (see [`crate::Server::local_addr`]).
@@ -41,18 +61,20 @@ pub struct ServerConfig {
     ///
     /// Default: 1 024.
     pub max_handshakes: usize,
-    /// The largest message a client may send, summed over its fragments.
-    /// Larger ones fail the connection with close code 1009 before the
-    /// excess is buffered.
+    /// What each connection enforces and how it buffers, the same knobs as
+    /// a core [`rusty_socket_core::WebSocket`]'s:
+    /// - [`Config::max_frame_size`] and [`Config::max_message_size`]: a
+    ///   frame or message over them fails the connection with 1009, checked
+    ///   on the header before anything is buffered (a frame larger than the
+    ///   largest message is refused too);
+    /// - [`Config::read_buffer_size`] and [`Config::max_read_buffer`]: the
+    ///   reader thread's buffer, allocated on the first read, growing under
+    ///   load and freed when the connection falls silent;
+    /// - [`Config::write_buffer_size`]: the most a writer thread gathers
+    ///   into one `write`.
     ///
-    /// Default: 16 MiB, the largest message the Autobahn TestSuite sends.
-    pub max_message_size: usize,
-    /// The largest payload a single frame may declare; checked on the frame
-    /// header, so a frame claiming 2^40 bytes is refused (1009) after 10
-    /// bytes.
-    ///
-    /// Default: 16 MiB.
-    pub max_frame_size: usize,
+    /// Default: [`Config::default`], each field documented there.
+    pub websocket: Config,
     /// The time a client has to send its whole request head, counted from
     /// the moment it was accepted. A client trickling a byte at a time cannot
     /// extend it: it is a deadline, not a per-read timeout.
@@ -115,8 +137,7 @@ impl Default for ServerConfig {
             bind_addr: "127.0.0.1:8080".to_owned(),
             max_connections: 10_000,
             max_handshakes: 1024,
-            max_message_size: 16 << 20,
-            max_frame_size: 16 << 20,
+            websocket: Config::default(),
             handshake_timeout: Duration::from_secs(10),
             ping_interval: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(75),
@@ -151,10 +172,17 @@ impl ServerConfig {
         }
     }
 
-    /// Sets [`ServerConfig::bind_addr`].
+    /// Sets [`ServerConfig::bind_addr`] (default `127.0.0.1:8080`).
     #[must_use]
     pub fn bind_addr(mut self, bind_addr: impl Into<String>) -> Self {
         self.bind_addr = bind_addr.into();
+        self
+    }
+
+    /// Replaces [`ServerConfig::protocols`] (default: none).
+    #[must_use]
+    pub fn protocols<P: Into<String>>(mut self, protocols: impl IntoIterator<Item = P>) -> Self {
+        self.protocols = protocols.into_iter().map(Into::into).collect();
         self
     }
 
@@ -167,37 +195,26 @@ impl ServerConfig {
     }
 
     setters! {
-        /// Sets [`ServerConfig::max_connections`].
+        /// Sets [`ServerConfig::max_connections`] (default 10 000).
         max_connections: usize;
-        /// Sets [`ServerConfig::max_handshakes`].
+        /// Sets [`ServerConfig::max_handshakes`] (default 1 024).
         max_handshakes: usize;
-        /// Sets [`ServerConfig::max_message_size`].
-        max_message_size: usize;
-        /// Sets [`ServerConfig::max_frame_size`].
-        max_frame_size: usize;
-        /// Sets [`ServerConfig::handshake_timeout`].
+        /// Sets [`ServerConfig::handshake_timeout`] (default 10 s).
         handshake_timeout: Duration;
-        /// Sets [`ServerConfig::ping_interval`].
+        /// Sets [`ServerConfig::ping_interval`] (default 30 s).
         ping_interval: Duration;
-        /// Sets [`ServerConfig::idle_timeout`].
+        /// Sets [`ServerConfig::idle_timeout`] (default 75 s).
         idle_timeout: Duration;
-        /// Sets [`ServerConfig::close_timeout`].
+        /// Sets [`ServerConfig::close_timeout`] (default 5 s).
         close_timeout: Duration;
-        /// Sets [`ServerConfig::write_timeout`].
+        /// Sets [`ServerConfig::write_timeout`] (default 30 s).
         write_timeout: Duration;
-        /// Sets [`ServerConfig::queue_len`].
+        /// Sets [`ServerConfig::queue_len`] (default 64).
         queue_len: usize;
-        /// Sets [`ServerConfig::stack_size`].
+        /// Sets [`ServerConfig::stack_size`] (default 128 KiB).
         stack_size: usize;
-    }
-
-    /// The core's per-connection limits derived from this configuration.
-    pub(crate) fn core(&self) -> Config {
-        Config {
-            max_frame_size: self.max_frame_size.min(self.max_message_size),
-            max_message_size: self.max_message_size,
-            ..Config::default()
-        }
+        /// Sets [`ServerConfig::websocket`] (default [`Config::default`]).
+        websocket: Config;
     }
 
     /// Replaces zero durations and lengths, which would mean "block
@@ -217,6 +234,9 @@ impl ServerConfig {
         self.queue_len = self.queue_len.max(1);
         self.max_handshakes = self.max_handshakes.max(1);
         self.stack_size = self.stack_size.max(32 << 10);
+        // No frame can be larger than the largest message.
+        let ws = &mut self.websocket;
+        ws.max_frame_size = ws.max_frame_size.min(ws.max_message_size);
         self
     }
 }

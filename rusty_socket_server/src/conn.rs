@@ -8,14 +8,29 @@
 //! for, so no client can hold up another.
 
 use crate::error::Error;
-use crate::handler::{ConnectionId, ConnectionInfo};
+use crate::handler::{ConnectionId, ConnectionInfo, Ending};
 use rusty_socket_core::close::encode_close_payload;
 use rusty_socket_core::frame::encode_frame;
 use rusty_socket_core::{CloseCode, CloseFrame, OpCode};
-use std::net::TcpStream;
+use std::fmt;
+use std::net::{Shutdown, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{SyncSender, TrySendError};
 use std::sync::{Arc, OnceLock};
+
+/// What the server does to a connection's socket besides reading and
+/// writing it (which only its reader and writer threads do): shut it down.
+/// A trait, so that a [`Conn`] can be built without a socket in tests.
+pub(crate) trait HangUp: Send + Sync + fmt::Debug {
+    /// Shuts the socket down in both directions.
+    fn hang_up(&self);
+}
+
+impl HangUp for TcpStream {
+    fn hang_up(&self) {
+        let _ = self.shutdown(Shutdown::Both);
+    }
+}
 
 /// What a writer thread is given to do. Every variant is at most two words
 /// plus a tag, since the queue's slots are allocated up front.
@@ -40,13 +55,17 @@ const QUEUE_FULL_REASON: &str = "outgoing queue full: the client reads too slowl
 #[derive(Debug)]
 pub(crate) struct Conn {
     pub(crate) info: ConnectionInfo,
-    /// One socket for both threads: `&TcpStream` reads and writes, so the
-    /// reader and the writer need no second file descriptor.
-    pub(crate) stream: Arc<TcpStream>,
+    /// The socket, which the reader and writer threads read and write (one
+    /// `TcpStream` for both: no second file descriptor), as the rest of the
+    /// server sees it: something to hang up.
+    socket: Arc<dyn HangUp>,
     queue: SyncSender<Outgoing>,
     /// Set once a close frame is on its way or the connection is dead:
     /// nothing more is queued, and messages still arriving are dropped.
     closing: AtomicBool,
+    /// Why the server closed the connection, when it did so for a reason of
+    /// its own: set by the close that started the closing handshake.
+    ending: OnceLock<Ending>,
     /// A close frame that must go out ahead of the queued messages, which
     /// are dropped: set when the queue was full.
     pub(crate) urgent_close: OnceLock<Box<[u8]>>,
@@ -60,14 +79,15 @@ pub(crate) struct Conn {
 impl Conn {
     pub(crate) fn new(
         info: ConnectionInfo,
-        stream: Arc<TcpStream>,
+        socket: Arc<dyn HangUp>,
         queue: SyncSender<Outgoing>,
     ) -> Conn {
         Conn {
             info,
-            stream,
+            socket,
             queue,
             closing: AtomicBool::new(false),
+            ending: OnceLock::new(),
             urgent_close: OnceLock::new(),
             reader_done: AtomicBool::new(false),
             writer_done: AtomicBool::new(false),
@@ -99,10 +119,13 @@ impl Conn {
                         self.id()
                     ),
                 );
-                self.close(Some(CloseFrame::new(
-                    CloseCode::POLICY_VIOLATION,
-                    QUEUE_FULL_REASON,
-                )));
+                self.close(
+                    Some(CloseFrame::new(
+                        CloseCode::POLICY_VIOLATION,
+                        QUEUE_FULL_REASON,
+                    )),
+                    Some(Ending::QueueFull),
+                );
                 Err(Error::QueueFull(self.id()))
             }
             Err(TrySendError::Disconnected(_)) => Err(Error::Closing(self.id())),
@@ -112,19 +135,19 @@ impl Conn {
     /// Starts the closing handshake with `frame` (`None`: an empty close
     /// frame). The close goes after what is already queued if there is room
     /// for it, and otherwise ahead of it, dropping the rest. Returns false if
-    /// a close was already under way.
+    /// a close was already under way. `ending`, if any, is how the
+    /// connection will be reported to have ended (see [`Conn::ending`]).
     ///
-    /// The broadcasts this thread has gathered but not yet queued (see
-    /// [`crate::ServerHandle::broadcast`]) are queued first: a peer that
-    /// sends a good message and then a bad frame in one packet still gets
-    /// the answer to the first before the close for the second. (If that
-    /// queuing fills someone's queue and closes it, this function is entered
-    /// again for that connection; the gathered broadcasts are already taken,
-    /// so the inner call queues nothing more.)
-    pub(crate) fn close(&self, frame: Option<CloseFrame>) -> bool {
-        crate::server::flush_deferred();
+    /// Whoever sends on behalf of this connection's reader thread queues
+    /// what it has gathered first, so that the close comes after it.
+    // DUPLEX: the other half of the rules in `Reader::duplex`: one close
+    // frame at most, and nothing queued after it (section 5.5.1).
+    pub(crate) fn close(&self, frame: Option<CloseFrame>, ending: Option<Ending>) -> bool {
         if self.closing.swap(true, Ordering::AcqRel) {
             return false;
+        }
+        if let Some(ending) = ending {
+            let _ = self.ending.set(ending);
         }
         let encoded = encode_close(frame.as_ref());
         match self.queue.try_send(Outgoing::Close(encoded)) {
@@ -141,6 +164,18 @@ impl Conn {
         true
     }
 
+    /// The reason of its own for which the server closed the connection,
+    /// if it had one.
+    pub(crate) fn ending(&self) -> Option<Ending> {
+        self.ending.get().cloned()
+    }
+
+    /// Shuts the socket down in both directions: the TCP connection ends,
+    /// and a thread blocked reading or writing it wakes up.
+    pub(crate) fn hang_up(&self) {
+        self.socket.hang_up();
+    }
+
     /// The connection is dead (the peer vanished or broke the protocol
     /// beyond a close): the writer stops without writing more.
     pub(crate) fn abandon(&self) {
@@ -149,6 +184,21 @@ impl Conn {
         // shutdown that follows makes that write fail.
         let _ = self.queue.try_send(Outgoing::Stop);
     }
+}
+
+/// A handler callback panicked: close the connection with 1011.
+pub(crate) fn handler_panicked(conn: &Conn, callback: &str) {
+    crate::log::peer(
+        conn.info.peer_addr,
+        format_args!(
+            "connection {}: the handler panicked in {callback}; closing with 1011",
+            conn.id()
+        ),
+    );
+    conn.close(
+        Some(CloseFrame::new(CloseCode::INTERNAL_ERROR, "internal error")),
+        None,
+    );
 }
 
 /// A whole close frame, unmasked (the server masks nothing, section 5.1).

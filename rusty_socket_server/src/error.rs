@@ -1,6 +1,7 @@
 //! The one error type of the crate.
 
 use crate::handler::ConnectionId;
+use rusty_socket_core::CloseCode;
 use std::fmt;
 use std::io;
 
@@ -12,7 +13,11 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// Problems with one peer (a bad handshake, a protocol violation, a dead
 /// socket) never surface here: they end that connection, are logged to
 /// stderr with the peer's address, and the server goes on.
+///
+/// The enum is `#[non_exhaustive]`: a match on it needs a `_` arm, so that
+/// a new variant is not a breaking change.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum Error {
     /// Binding the listening socket, or spawning the accept thread, failed.
     Io(io::Error),
@@ -26,6 +31,11 @@ pub enum Error {
     /// A ping or pong payload over 125 bytes, or a message kind that cannot
     /// be sent this way (use [`crate::ServerHandle::close`] for a close).
     InvalidMessage(&'static str),
+    /// A close code that an endpoint may not send (RFC 6455 section 7.4:
+    /// 1005, 1006 and 1015 only report what happened, and codes below 1000
+    /// or from 1016 to 2999 are not assigned to applications); see
+    /// [`CloseCode::is_sendable`].
+    UnsendableCloseCode(CloseCode),
 }
 
 impl fmt::Display for Error {
@@ -41,6 +51,12 @@ impl fmt::Display for Error {
                 )
             }
             Error::InvalidMessage(why) => write!(f, "invalid message: {why}"),
+            Error::UnsendableCloseCode(code) => {
+                write!(
+                    f,
+                    "close code {code} may not be sent (RFC 6455 section 7.4)"
+                )
+            }
         }
     }
 }

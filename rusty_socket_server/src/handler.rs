@@ -2,9 +2,9 @@
 //! the [`ConnectionInfo`] they receive, and [`HttpResponse`] for plain HTTP
 //! routes served on the same port.
 
-use crate::server::ServerHandle;
+use crate::handle::ServerHandle;
 use rusty_socket_core::http::Request;
-use rusty_socket_core::{CloseFrame, Message};
+use rusty_socket_core::{CloseCode, CloseFrame, Message};
 use std::fmt;
 use std::net::SocketAddr;
 use std::time::SystemTime;
@@ -36,6 +36,45 @@ pub struct ConnectionInfo {
     pub protocol: Option<String>,
 }
 
+/// How a connection ended, as [`Handler::on_close`] learns it.
+///
+/// When the server closed the connection for a reason of its own (a
+/// protocol error, a timeout, a full queue, a shutdown), that reason is
+/// what is reported, whatever the peer did afterwards. Otherwise it is what
+/// the peer did: answer or start the closing handshake, or vanish.
+///
+/// The enum is `#[non_exhaustive]`: match it with a `_` arm.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Ending {
+    /// The closing handshake took place (RFC 6455 section 7.1.2): the peer
+    /// sent this close frame, first or in answer to ours (from
+    /// [`ServerHandle::close`], or the 1011 that follows a panicking
+    /// callback). `None` when its close frame had no status code, which
+    /// section 7.1.5 reports as 1005.
+    Closed(Option<CloseFrame>),
+    /// The peer broke the protocol, and the server failed the connection
+    /// (section 7.1.7) with this code: 1002 (protocol error), 1007 (invalid
+    /// UTF-8 in a text message) or 1009 (a frame or message over the
+    /// limits of [`crate::ServerConfig::websocket`]).
+    ProtocolError(CloseCode),
+    /// Nothing arrived for [`crate::ServerConfig::idle_timeout`] (the server
+    /// closed with 1001), or the peer did not answer the server's close
+    /// within [`crate::ServerConfig::close_timeout`].
+    Timeout,
+    /// The client read too slowly: its outgoing queue
+    /// ([`crate::ServerConfig::queue_len`]) overflowed and the server closed
+    /// it with 1008 (policy violation).
+    QueueFull,
+    /// The server shut down ([`ServerHandle::shutdown`]) and closed the
+    /// connection with 1001 (going away).
+    Shutdown,
+    /// The connection broke: the peer vanished without a close frame, or a
+    /// read or write failed. Section 7.1.5 calls this 1006 (abnormal
+    /// closure), a code that is never sent.
+    Abnormal,
+}
+
 /// The application's side of the server. Every method has a default that
 /// does nothing, so implement only what you need.
 ///
@@ -59,7 +98,7 @@ pub struct ConnectionInfo {
 ///
 /// impl Handler for Echo {
 ///     fn on_message(&self, server: &ServerHandle, _id: ConnectionId, message: Message) {
-///         server.broadcast(message);
+///         let _ = server.broadcast(message);
 ///     }
 /// }
 ///
@@ -111,12 +150,11 @@ pub trait Handler: Send + Sync + 'static {
         let _ = (server, id, message);
     }
 
-    /// The connection is over and no longer registered. `frame` is the
-    /// close frame the client sent, if it sent one (`None` also when it sent
-    /// an empty close frame, or the server closed it for a reason of its
-    /// own: a limit, a timeout, a shutdown).
-    fn on_close(&self, server: &ServerHandle, id: ConnectionId, frame: Option<CloseFrame>) {
-        let _ = (server, id, frame);
+    /// The connection is over and no longer registered; `ending` says how
+    /// it ended: a closing handshake, a protocol error, a timeout, a full
+    /// queue, a shutdown, or a broken connection.
+    fn on_close(&self, server: &ServerHandle, id: ConnectionId, ending: Ending) {
+        let _ = (server, id, ending);
     }
 
     /// A plain HTTP request (one that does not ask for an upgrade). Return

@@ -13,7 +13,7 @@
 //!
 //! impl Handler for Broadcast {
 //!     fn on_message(&self, server: &ServerHandle, _id: ConnectionId, message: Message) {
-//!         server.broadcast(message);
+//!         let _ = server.broadcast(message);
 //!     }
 //! }
 //!
@@ -92,13 +92,13 @@
 //! |------|-------|-----|
 //! | two thread stacks | [`ServerConfig::stack_size`] reserved each, a few pages resident | small on purpose |
 //! | request head | 8 KiB + 1 KiB, for at most [`ServerConfig::handshake_timeout`] | a half-sent head is dropped at the deadline |
-//! | read buffer | none while idle; 4 KiB, growing to 64 KiB under load | freed when the connection falls silent |
-//! | message being assembled | [`ServerConfig::max_message_size`], only as bytes arrive | tiny fragments count towards it too (1009) |
-//! | one frame | [`ServerConfig::max_frame_size`], checked on the header | a declared 2^40-byte frame is refused after 10 bytes (1009) |
+//! | read buffer | none while idle; [`Config::read_buffer_size`] (4 KiB), growing to [`Config::max_read_buffer`] (64 KiB) under load | freed when the connection falls silent |
+//! | message being assembled | [`Config::max_message_size`] (in [`ServerConfig::websocket`]), only as bytes arrive | tiny fragments count towards it too (1009) |
+//! | one frame | [`Config::max_frame_size`], checked on the header | a declared 2^40-byte frame is refused after 10 bytes (1009) |
 //! | control frame | 125 bytes | section 5.5 |
 //! | outgoing queue | [`ServerConfig::queue_len`] messages (32 bytes a slot, allocated up front) | full: closed with 1008 |
 //! | pongs owed to a pinging client | in the same queue | a client that pings and never reads fills it: 1008 |
-//! | writer batch | 64 KiB + one frame; freed above 4 KiB | |
+//! | writer batch | [`Config::write_buffer_size`] (64 KiB) + one frame; freed above 4 KiB | |
 //!
 //! Broadcast frames are shared by all queues (one `Arc<[u8]>`), so a
 //! broadcast of M bytes to N clients holds M bytes, not N x M.
@@ -112,21 +112,34 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+// Leaves first: each module imports only modules above it. (`handler`
+// names `ServerHandle` in its callbacks' signatures, a type reference only.)
 mod config;
-mod conn;
 mod error;
 mod handler;
 mod log;
+mod stats;
+
+mod conn;
+mod shared;
+mod writer;
+
+mod handle;
+mod outbox;
 mod reader;
 mod routes;
-mod server;
 mod session;
-mod stats;
-mod writer;
+
+mod accept;
+mod server;
+
+#[cfg(test)]
+mod testing;
 
 pub use config::ServerConfig;
 pub use error::{Error, Result};
-pub use handler::{ConnectionId, ConnectionInfo, Handler, HttpResponse};
-pub use rusty_socket_core::{CloseCode, CloseFrame, Message};
-pub use server::{Server, ServerHandle};
+pub use handle::ServerHandle;
+pub use handler::{ConnectionId, ConnectionInfo, Ending, Handler, HttpResponse};
+pub use rusty_socket_core::{CloseCode, CloseFrame, Config, Message};
+pub use server::Server;
 pub use stats::Stats;

@@ -9,40 +9,91 @@
 //! no buffer at all. The receiver consumes payload as it arrives, so what
 //! stays in the buffer between reads is at most a partial frame header.
 
-use crate::conn::{Conn, Outgoing};
-use crate::server::{ServerHandle, Shared};
+use crate::conn::{handler_panicked, Conn, Outgoing};
+use crate::handle::ServerHandle;
+use crate::handler::Ending;
+use crate::shared::Shared;
 use rusty_socket_core::frame::encode_frame;
 use rusty_socket_core::{CloseCode, CloseFrame, Message, OpCode, ReadBuffer, Receiver, Role};
-use std::io;
+use std::io::{self, Read};
 use std::net::TcpStream;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How a connection's read loop ended.
+#[derive(Debug, PartialEq, Eq)]
 pub(crate) enum End {
-    /// The closing handshake is done or under way: a close frame is queued
-    /// (or was sent). Carries the peer's close frame, if it sent one.
-    Done(Option<CloseFrame>),
-    /// The connection is unusable: the peer vanished, a read failed, or it
-    /// did not answer our close in time.
-    Dead,
+    /// The peer's close frame arrived (the closing handshake is done, or our
+    /// answer is queued). `None`: it had no status code.
+    Closed(Option<CloseFrame>),
+    /// The peer broke the protocol: a close frame with the error's code is
+    /// queued, and [`Conn::ending`] holds the code.
+    Failed,
+    /// The peer did not answer our close in time.
+    Timeout,
+    /// The connection is unusable: the peer vanished, or a read failed.
+    Abnormal,
+}
+
+impl End {
+    /// How the connection ended: the server's own reason for closing it if
+    /// it had one, or else what the reader saw.
+    pub(crate) fn ending(self, conn: &Conn) -> Ending {
+        conn.ending().unwrap_or(match self {
+            End::Closed(frame) => Ending::Closed(frame),
+            End::Timeout => Ending::Timeout,
+            // A failure records its ending before it ends the loop.
+            End::Failed | End::Abnormal => Ending::Abnormal,
+        })
+    }
+
+    /// Whether the connection still works, so the writer may finish.
+    pub(crate) fn is_orderly(&self) -> bool {
+        matches!(self, End::Closed(_) | End::Failed)
+    }
 }
 
 /// One `read` into `buffer`. While it holds no memory (a quiet connection,
 /// see [`ReadBuffer::release`]), wait for data with a one-byte `peek` first,
 /// so that an idle connection allocates nothing. Returns 0 at end of file.
-fn fill(buffer: &mut ReadBuffer, stream: &TcpStream) -> io::Result<usize> {
-    if !buffer.is_allocated() && stream.peek(&mut [0u8; 1])? == 0 {
+fn fill(buffer: &mut ReadBuffer, source: &mut impl Source) -> io::Result<usize> {
+    if !buffer.is_allocated() && !source.wait_for_data()? {
         return Ok(0);
     }
-    buffer.fill(&mut &*stream)
+    buffer.fill(source)
+}
+
+/// What the read loop needs of its socket: reads, a read timeout, and a way
+/// to wait for data without a buffer to read it into. `&TcpStream` is one;
+/// the unit tests below use a script of reads instead.
+pub(crate) trait Source: Read {
+    /// Makes every later read give up after `timeout` (with `WouldBlock` or
+    /// `TimedOut`).
+    fn set_read_timeout(&mut self, timeout: Duration) -> io::Result<()>;
+    /// Waits until at least one byte can be read, without reading it.
+    /// Returns false at end of file.
+    fn wait_for_data(&mut self) -> io::Result<bool>;
+}
+
+impl Source for &TcpStream {
+    fn set_read_timeout(&mut self, timeout: Duration) -> io::Result<()> {
+        TcpStream::set_read_timeout(self, Some(timeout))
+    }
+
+    fn wait_for_data(&mut self) -> io::Result<bool> {
+        Ok(self.peek(&mut [0u8; 1])? > 0)
+    }
 }
 
 /// The state of one connection's read loop.
-struct Reader<'a> {
-    shared: &'a Shared,
-    handle: &'a ServerHandle,
+pub(crate) struct Reader<'a, S> {
+    /// The handle the handler's callbacks receive. Its outbox gathers their
+    /// broadcasts, and is flushed once a read's messages are handled and
+    /// before the reader queues anything itself.
+    handle: ServerHandle,
     conn: &'a Conn,
+    source: S,
     receiver: Receiver,
     buffer: ReadBuffer,
     /// When the last bytes arrived.
@@ -56,36 +107,56 @@ struct Reader<'a> {
     timeout: Option<Duration>,
 }
 
-/// Runs the read loop of `conn` until the connection ends.
-pub(crate) fn run(shared: &Shared, handle: &ServerHandle, conn: &Conn, leftover: &[u8]) -> End {
-    let now = Instant::now();
-    let mut reader = Reader {
-        shared,
-        handle,
-        conn,
-        receiver: Receiver::new(Role::Server, shared.core),
-        buffer: ReadBuffer::new(
-            shared.core.read_buffer_size,
-            shared.core.max_read_buffer,
-            leftover,
-        ),
-        last_received: now,
-        last_ping: now,
-        closing_since: None,
-        timeout: None,
-    };
-    reader.run()
-}
+impl<'a, S: Source> Reader<'a, S> {
+    /// The reader of `conn`, reading `source`, whose handshake left
+    /// `leftover` bytes.
+    pub(crate) fn new(
+        shared: &Arc<Shared>,
+        conn: &'a Conn,
+        source: S,
+        leftover: &[u8],
+    ) -> Reader<'a, S> {
+        let now = Instant::now();
+        Reader {
+            handle: ServerHandle::with_outbox(Arc::clone(shared)),
+            conn,
+            source,
+            receiver: Receiver::new(Role::Server, shared.config.websocket),
+            buffer: ReadBuffer::new(
+                shared.config.websocket.read_buffer_size,
+                shared.config.websocket.max_read_buffer,
+                leftover,
+            ),
+            last_received: now,
+            last_ping: now,
+            closing_since: None,
+            timeout: None,
+        }
+    }
 
-impl Reader<'_> {
-    fn run(&mut self) -> End {
-        let _batching = crate::server::Batching::start();
+    /// Tells the handler that the connection is open.
+    pub(crate) fn open(&mut self) {
+        let opened = catch_unwind(AssertUnwindSafe(|| {
+            self.handle
+                .shared()
+                .handler
+                .on_open(&self.handle, &self.conn.info)
+        }));
+        self.handle.flush();
+        if opened.is_err() {
+            handler_panicked(self.conn, "on_open");
+        }
+    }
+
+    /// Runs the read loop until the connection ends.
+    pub(crate) fn run(&mut self) -> End {
         loop {
-            if let Some(end) = self.decode_buffered() {
+            let end = self.decode_buffered();
+            // This read's messages are handled: send what they broadcast.
+            self.handle.flush();
+            if let Some(end) = end {
                 return end;
             }
-            // This read's messages are handled: send what they broadcast.
-            crate::server::flush_deferred();
             let now = Instant::now();
             if self.closing_since.is_none() && self.conn.is_closing() {
                 self.closing_since = Some(now);
@@ -104,12 +175,12 @@ impl Reader<'_> {
                 t > timeout || t + Duration::from_millis(5) < timeout
             });
             if stale {
-                if let Err(e) = self.conn.stream.set_read_timeout(Some(timeout)) {
+                if let Err(e) = self.source.set_read_timeout(timeout) {
                     return self.dead(&e);
                 }
                 self.timeout = Some(timeout);
             }
-            match fill(&mut self.buffer, &self.conn.stream) {
+            match fill(&mut self.buffer, &mut self.source) {
                 Ok(0) => {
                     if self.closing_since.is_none() {
                         crate::log::peer(
@@ -120,7 +191,7 @@ impl Reader<'_> {
                             ),
                         );
                     }
-                    return End::Dead;
+                    return End::Abnormal;
                 }
                 Ok(_) => self.last_received = Instant::now(),
                 Err(e)
@@ -141,18 +212,18 @@ impl Reader<'_> {
     }
 
     fn dead(&self, e: &io::Error) -> End {
-        if self.closing_since.is_none() && !crate::writer::is_disconnect(e) {
+        if self.closing_since.is_none() && !crate::log::is_disconnect(e) {
             crate::log::peer(
                 self.conn.info.peer_addr,
                 format_args!("connection {}: read failed: {e}", self.conn.id()),
             );
         }
-        End::Dead
+        End::Abnormal
     }
 
     /// When the read loop must next wake up by itself.
     fn next_deadline(&self) -> Instant {
-        let config = &self.shared.config;
+        let config = &self.handle.shared().config;
         if let Some(since) = self.closing_since {
             return since + config.close_timeout;
         }
@@ -163,10 +234,10 @@ impl Reader<'_> {
 
     /// A deadline passed.
     fn on_timer(&mut self, now: Instant) -> Option<End> {
-        let config = &self.shared.config;
+        let config = &self.handle.shared().config;
         if self.closing_since.is_some() {
             // The peer did not answer our close in time.
-            return Some(End::Dead);
+            return Some(End::Timeout);
         }
         if now >= self.last_received + config.idle_timeout {
             crate::log::peer(
@@ -177,8 +248,10 @@ impl Reader<'_> {
                     config.idle_timeout
                 ),
             );
-            self.conn
-                .close(Some(CloseFrame::new(CloseCode::GOING_AWAY, "idle timeout")));
+            self.conn.close(
+                Some(CloseFrame::new(CloseCode::GOING_AWAY, "idle timeout")),
+                Some(Ending::Timeout),
+            );
             self.closing_since = Some(now);
             return None;
         }
@@ -190,52 +263,60 @@ impl Reader<'_> {
         None
     }
 
-    /// Hands every complete message in the buffer to `dispatch`.
+    /// Decodes every complete message in the buffer and acts on it, until
+    /// the buffer holds no whole frame or the connection ends.
     fn decode_buffered(&mut self) -> Option<End> {
         while !self.buffer.is_empty() {
-            match self.receiver.decode(self.buffer.pending()) {
+            let received = match self.receiver.decode(self.buffer.pending()) {
                 Ok((used, message)) => {
                     self.buffer.consume(used);
                     match message {
-                        Some(message) => {
-                            if let Some(end) = self.dispatch(message) {
-                                return Some(end);
-                            }
-                        }
+                        Some(message) => Ok(message),
                         None => break,
                     }
                 }
-                Err(e) => {
-                    // Section 7.1.7: fail the connection with the code the
-                    // error implies (1002, 1007 or 1009).
-                    let code = e.close_code().unwrap_or(CloseCode::PROTOCOL_ERROR);
-                    crate::log::peer(
-                        self.conn.info.peer_addr,
-                        format_args!("connection {}: {e}; closing with {code}", self.conn.id()),
-                    );
-                    self.conn.close(Some(CloseFrame::new(code, &e.to_string())));
-                    return Some(End::Done(None));
-                }
+                Err(e) => Err(e),
+            };
+            if let Some(end) = self.duplex(received) {
+                return Some(end);
             }
         }
         None
     }
 
-    fn dispatch(&mut self, message: Message) -> Option<End> {
+    // DUPLEX: the rules that tie what we send to what we receive live here
+    // and in `Conn::close` (which sends at most one close and nothing after
+    // it), and nowhere else in the server. Anything the reader queues
+    // itself goes after what the handler has sent so far: the outbox is
+    // flushed first.
+    /// Acts on one message from the peer, or on the protocol error that
+    /// stopped the decoding; returns how the connection ends, if it does.
+    fn duplex(&mut self, received: Result<Message, rusty_socket_core::Error>) -> Option<End> {
+        let message = match received {
+            Ok(message) => message,
+            Err(e) => {
+                // Section 7.1.7: fail the connection with the code the
+                // error implies (1002, 1007 or 1009).
+                let code = e.close_code().unwrap_or(CloseCode::PROTOCOL_ERROR);
+                crate::log::peer(
+                    self.conn.info.peer_addr,
+                    format_args!("connection {}: {e}; closing with {code}", self.conn.id()),
+                );
+                self.handle.flush();
+                self.conn.close(
+                    Some(CloseFrame::new(code, &e.to_string())),
+                    Some(Ending::ProtocolError(code)),
+                );
+                return Some(End::Failed);
+            }
+        };
         match message {
             Message::Text(_) | Message::Binary(_) => {
-                self.shared.counters.received(message.len());
+                self.handle.shared().counters.received(message.len());
                 // Section 5.5.1: after sending a close, an endpoint may
                 // discard what still arrives.
-                if self.conn.is_closing() {
-                    return None;
-                }
-                let id = self.conn.id();
-                let delivered = catch_unwind(AssertUnwindSafe(|| {
-                    self.shared.handler.on_message(self.handle, id, message);
-                }));
-                if delivered.is_err() {
-                    crate::session::handler_panicked(self.conn, "on_message");
+                if !self.conn.is_closing() {
+                    self.deliver(message);
                 }
                 None
             }
@@ -248,6 +329,7 @@ impl Reader<'_> {
                 if !self.conn.is_closing() {
                     let mut pong = Vec::with_capacity(2 + payload.len());
                     encode_frame(&mut pong, true, OpCode::Pong, &payload, None);
+                    self.handle.flush();
                     let _ = self.conn.enqueue(Outgoing::Owned(pong.into_boxed_slice()));
                 }
                 None
@@ -259,9 +341,157 @@ impl Reader<'_> {
             // sent ours first, the closing handshake is now complete.
             Message::Close(frame) => {
                 let reply = frame.as_ref().map(|f| CloseFrame::new(f.code, ""));
-                self.conn.close(reply);
-                Some(End::Done(frame))
+                self.handle.flush();
+                self.conn.close(reply, None);
+                Some(End::Closed(frame))
             }
         }
+    }
+
+    /// Hands a text or binary message to the handler; a panic closes the
+    /// connection with 1011.
+    fn deliver(&mut self, message: Message) {
+        let id = self.conn.id();
+        let delivered = catch_unwind(AssertUnwindSafe(|| {
+            self.handle
+                .shared()
+                .handler
+                .on_message(&self.handle, id, message);
+        }));
+        if delivered.is_err() {
+            self.handle.flush();
+            handler_panicked(self.conn, "on_message");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::conn::encode_close;
+    use crate::handler::ConnectionId;
+    use crate::testing::{client_frame, conn, drain, server_frame, shared};
+    use rusty_socket_core::close::parse_close_payload;
+    use rusty_socket_core::OpCode;
+    use std::collections::VecDeque;
+
+    /// A socket whose reads return these chunks, one per read, and then
+    /// end of file.
+    struct Script(VecDeque<Vec<u8>>);
+
+    impl Read for Script {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let Some(mut chunk) = self.0.pop_front() else {
+                return Ok(0);
+            };
+            let n = chunk.len().min(buf.len());
+            buf[..n].copy_from_slice(&chunk[..n]);
+            if n < chunk.len() {
+                self.0.push_front(chunk.split_off(n));
+            }
+            Ok(n)
+        }
+    }
+
+    impl Source for Script {
+        fn set_read_timeout(&mut self, _: Duration) -> io::Result<()> {
+            Ok(())
+        }
+
+        fn wait_for_data(&mut self) -> io::Result<bool> {
+            Ok(!self.0.is_empty())
+        }
+    }
+
+    /// Sends every message back to everyone (the sender included), through
+    /// the outbox of the handle it is given.
+    struct Broadcast;
+
+    impl crate::Handler for Broadcast {
+        fn on_message(&self, server: &ServerHandle, _: ConnectionId, message: Message) {
+            server.broadcast(message).unwrap();
+        }
+    }
+
+    /// Runs a reader over `chunks` to its end; returns the end and what it
+    /// queued, item by item.
+    fn read(chunks: Vec<Vec<u8>>) -> (End, Vec<Vec<u8>>, Option<Ending>) {
+        let (conn, queue, _line) = conn(1, 16);
+        let conn = Arc::new(conn);
+        let shared = shared(Broadcast, &[&conn]);
+        let mut reader = Reader::new(&shared, &conn, Script(chunks.into()), &[]);
+        let end = reader.run();
+        (end, drain(&queue), conn.ending())
+    }
+
+    fn close(code: CloseCode, reason: &str) -> Vec<u8> {
+        encode_close(Some(&CloseFrame::new(code, reason))).to_vec()
+    }
+
+    #[test]
+    fn a_ping_is_answered_with_a_pong_carrying_its_payload() {
+        let (end, queued, ending) = read(vec![client_frame(OpCode::Ping, b"are you there")]);
+        assert_eq!(queued, vec![server_frame(OpCode::Pong, b"are you there")]);
+        // Then the script ends without a close frame.
+        assert_eq!((end, ending), (End::Abnormal, None));
+    }
+
+    #[test]
+    fn a_close_is_answered_with_its_code_and_ends_the_loop() {
+        let mut payload = 4000u16.to_be_bytes().to_vec();
+        payload.extend_from_slice(b"bye");
+        // Bytes after the close are never read.
+        let chunks = vec![
+            client_frame(OpCode::Close, &payload),
+            client_frame(OpCode::Text, b"late"),
+        ];
+        let (end, queued, ending) = read(chunks);
+        assert_eq!(queued, vec![close(CloseCode(4000), "")]);
+        assert_eq!(
+            end,
+            End::Closed(Some(CloseFrame::new(CloseCode(4000), "bye")))
+        );
+        assert_eq!(ending, None);
+    }
+
+    #[test]
+    fn a_malformed_frame_is_failed_with_1002_after_the_answer_to_the_message_before_it() {
+        // One read: a good message, then a frame with RSV1 set and no
+        // extension agreed (section 5.2: the connection MUST be failed).
+        let mut packet = client_frame(OpCode::Text, b"first");
+        let bad = packet.len();
+        packet.extend_from_slice(&client_frame(OpCode::Text, b"second"));
+        packet[bad] |= 0x40;
+        let (end, queued, ending) = read(vec![packet]);
+        assert_eq!(queued.len(), 2, "{queued:?}");
+        assert_eq!(queued[0], server_frame(OpCode::Text, b"first"));
+        // A final close frame, unmasked, its payload short enough for the
+        // one-byte length: 1002 and the error's text.
+        assert_eq!(queued[1][0], 0x88);
+        let sent = parse_close_payload(&queued[1][2..]).unwrap().unwrap();
+        assert_eq!(sent.code, CloseCode::PROTOCOL_ERROR);
+        assert!(sent.reason.contains("reserved bits"), "{sent:?}");
+        assert_eq!(end, End::Failed);
+        assert_eq!(
+            ending,
+            Some(Ending::ProtocolError(CloseCode::PROTOCOL_ERROR))
+        );
+    }
+
+    #[test]
+    fn messages_split_across_reads_are_answered_in_order_once_each_read_is_handled() {
+        let mut two = client_frame(OpCode::Text, b"one");
+        two.extend_from_slice(&client_frame(OpCode::Text, b"two"));
+        let three = client_frame(OpCode::Binary, b"three");
+        let (first, rest) = three.split_at(3);
+        let (end, queued, _) = read(vec![two, first.to_vec(), rest.to_vec()]);
+        // The two messages of the first read share one queue slot.
+        let mut expected = server_frame(OpCode::Text, b"one");
+        expected.extend_from_slice(&server_frame(OpCode::Text, b"two"));
+        assert_eq!(
+            queued,
+            vec![expected, server_frame(OpCode::Binary, b"three")]
+        );
+        assert_eq!(end, End::Abnormal);
     }
 }

@@ -11,7 +11,7 @@
 //! Every answer closes the TCP connection (`Connection: close`).
 
 use crate::handler::HttpResponse;
-use crate::server::Shared;
+use crate::shared::Shared;
 use rusty_socket_core::http::Request;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 

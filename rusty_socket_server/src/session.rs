@@ -6,10 +6,11 @@
 //! When the reader is done, the connection is torn down here: writer joined,
 //! socket closed, registry entry removed, [`crate::Handler::on_close`] called.
 
-use crate::conn::Conn;
-use crate::handler::{ConnectionId, ConnectionInfo, HttpResponse};
-use crate::reader::{self, End};
-use crate::server::{lock, ServerHandle, Shared};
+use crate::conn::{Conn, HangUp};
+use crate::handle::ServerHandle;
+use crate::handler::{ConnectionId, ConnectionInfo, Ending, HttpResponse};
+use crate::reader::{End, Reader};
+use crate::shared::{lock, Shared};
 use rusty_socket_core::frame::Decoded;
 use rusty_socket_core::handshake::{
     error_response, is_upgrade_request, response_101, validate_request,
@@ -62,7 +63,7 @@ pub(crate) fn run(shared: &Arc<Shared>, stream: Arc<TcpStream>, peer: SocketAddr
         }
         Err(HeadError::Closed) => return,
         Err(HeadError::Io(e)) => {
-            if !crate::writer::is_disconnect(&e) && !shared.shutting_down.load(Ordering::Acquire) {
+            if !crate::log::is_disconnect(&e) && !shared.shutting_down.load(Ordering::Acquire) {
                 crate::log::peer(peer, format_args!("handshake failed: {e}"));
             }
             return;
@@ -222,12 +223,21 @@ fn open(shared: &Arc<Shared>, stream: Arc<TcpStream>, info: ConnectionInfo, left
     let peer = info.peer_addr;
     let id = info.id;
     let (queue, outgoing) = mpsc::sync_channel(shared.config.queue_len);
-    let conn = Arc::new(Conn::new(info, Arc::clone(&stream), queue));
+    let socket: Arc<dyn HangUp> = Arc::clone(&stream) as Arc<TcpStream>;
+    let conn = Arc::new(Conn::new(info, socket, queue));
     let writer_conn = Arc::clone(&conn);
+    let writer_stream = Arc::clone(&stream);
     let close_timeout = shared.config.close_timeout;
+    let max_batch = shared.config.websocket.write_buffer_size.max(1);
     let reader_thread = thread::current();
     let writer = match shared.spawn("ws-writer", move || {
-        crate::writer::run(&writer_conn, &outgoing, close_timeout);
+        crate::writer::run(
+            &writer_conn,
+            &outgoing,
+            &*writer_stream,
+            close_timeout,
+            max_batch,
+        );
         writer_conn.writer_done.store(true, Ordering::Release);
         reader_thread.unpark();
     }) {
@@ -253,31 +263,27 @@ fn open(shared: &Arc<Shared>, stream: Arc<TcpStream>, info: ConnectionInfo, left
             .counters
             .total_accepted
             .fetch_add(1, Ordering::Relaxed);
-        let opened = catch_unwind(AssertUnwindSafe(|| {
-            shared.handler.on_open(&handle, &conn.info)
-        }));
-        if opened.is_err() {
-            handler_panicked(&conn, "on_open");
-        }
-        reader::run(shared, &handle, &conn, leftover)
+        let mut reader = Reader::new(shared, &conn, &*stream, leftover);
+        reader.open();
+        reader.run()
     } else {
-        conn.close(Some(CloseFrame::new(
-            CloseCode::GOING_AWAY,
-            "server shutting down",
-        )));
-        End::Done(None)
+        conn.close(
+            Some(CloseFrame::new(
+                CloseCode::GOING_AWAY,
+                "server shutting down",
+            )),
+            Some(Ending::Shutdown),
+        );
+        End::Failed
     };
 
     // Teardown. The reader is done: let the writer finish (its close frame,
     // if any, is at the end of its queue) for at most the close timeout.
-    let peer_close = match end {
-        End::Done(frame) => frame,
-        End::Dead => {
-            conn.abandon();
-            let _ = stream.shutdown(Shutdown::Both);
-            None
-        }
-    };
+    if !end.is_orderly() {
+        conn.abandon();
+        let _ = stream.shutdown(Shutdown::Both);
+    }
+    let ending = end.ending(&conn);
     conn.reader_done.store(true, Ordering::Release);
     writer.thread().unpark();
     let deadline = Instant::now() + close_timeout;
@@ -300,7 +306,7 @@ fn open(shared: &Arc<Shared>, stream: Arc<TcpStream>, info: ConnectionInfo, left
             .unwrap_or_else(|p| p.into_inner())
             .remove(&id);
         let closed = catch_unwind(AssertUnwindSafe(|| {
-            shared.handler.on_close(&handle, id, peer_close)
+            shared.handler.on_close(&handle, id, ending)
         }));
         if closed.is_err() {
             crate::log::peer(
@@ -309,19 +315,4 @@ fn open(shared: &Arc<Shared>, stream: Arc<TcpStream>, info: ConnectionInfo, left
             );
         }
     }
-}
-
-/// A handler callback panicked: close the connection with 1011.
-pub(crate) fn handler_panicked(conn: &Conn, callback: &str) {
-    crate::log::peer(
-        conn.info.peer_addr,
-        format_args!(
-            "connection {}: the handler panicked in {callback}; closing with 1011",
-            conn.id()
-        ),
-    );
-    conn.close(Some(CloseFrame::new(
-        CloseCode::INTERNAL_ERROR,
-        "internal error",
-    )));
 }

@@ -4,8 +4,8 @@
 mod common;
 
 use common::{get, raw_http, read_text, TestServer, WAIT};
-use rusty_socket_core::{CloseCode, Config, Message, Receiver, Role};
-use rusty_socket_server::ServerConfig;
+use rusty_socket_core::{CloseCode, CloseFrame, Config, Message, Receiver, Role};
+use rusty_socket_server::{Ending, Error, ServerConfig};
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::thread;
@@ -78,24 +78,37 @@ fn a_stalled_client_is_closed_with_1008_without_delaying_others() {
     let started = Instant::now();
     let mut sent = 0;
     // The fast client reads each message before the next is sent; the
-    // stalled one never reads, until its queue overflows.
-    while server.handle.broadcast(payload.clone()) == 2 {
+    // stalled one never reads, until its queue overflows: the broadcast
+    // that finds it full is queued for the fast client only.
+    loop {
+        let queued_for = server.handle.broadcast(payload.clone()).unwrap();
         assert_eq!(fast.read().unwrap(), Message::Binary(payload.clone()));
+        if queued_for < 2 {
+            assert_eq!(queued_for, 1);
+            break;
+        }
         sent += 1;
         assert!(sent < 5_000, "the stalled client was never closed");
     }
-    // The message that found the queue full still reached the fast client.
-    assert_eq!(fast.read().unwrap(), Message::Binary(payload.clone()));
+    // From then on nothing more is queued for the stalled client: it is
+    // closing (1008 on its way) or already gone.
+    assert!(matches!(
+        server.handle.send_to(stalled_id, "more"),
+        Err(Error::Closing(_) | Error::NotConnected(_))
+    ));
+    // The fast client goes on, while the stalled one still reads nothing.
+    assert_eq!(server.handle.broadcast("still here").unwrap(), 1);
+    assert_eq!(read_text(&mut fast), "still here");
+    fast.send("and talking").unwrap();
+    assert_eq!(read_text(&mut fast), "and talking");
     assert!(started.elapsed() < WAIT);
-    assert!(server.handle.connection(stalled_id).is_some() || sent > 0);
-    // Now read: the backlog, then the close.
+    // Reading at last, the stalled client finds what the socket held, then
+    // the close with 1008; the server reports the overflow.
     assert_eq!(
         read_close_code(&mut stalled),
         Some(CloseCode::POLICY_VIOLATION)
     );
-    // The fast client goes on.
-    fast.send("still here").unwrap();
-    assert_eq!(read_text(&mut fast), "still here");
+    assert_eq!(server.ending(stalled_id), Ending::QueueFull);
     server.handle.shutdown();
 }
 
@@ -259,12 +272,16 @@ fn bad_upgrades_get_400_and_426() {
 #[test]
 fn a_declared_2_pow_40_byte_frame_is_refused_with_1009() {
     let server = TestServer::start(config());
-    let (mut ws, _) = server.client();
+    let (mut ws, id) = server.client();
     let mut header = vec![0x82, 0x80 | 127];
     header.extend_from_slice(&(1u64 << 40).to_be_bytes());
     header.extend_from_slice(&[1, 2, 3, 4]);
     ws.get_mut().write_all(&header).unwrap();
     assert_eq!(read_close_code(&mut ws), Some(CloseCode::MESSAGE_TOO_BIG));
+    assert_eq!(
+        server.ending(id),
+        Ending::ProtocolError(CloseCode::MESSAGE_TOO_BIG)
+    );
     server.handle.shutdown();
 }
 
@@ -301,11 +318,49 @@ fn get_fails(addr: std::net::SocketAddr) -> bool {
 #[test]
 fn client_close_is_echoed_and_reported() {
     let server = TestServer::start(config());
-    let (mut ws, _) = server.client();
+    let (mut ws, id) = server.client();
     ws.close(CloseCode::NORMAL, "bye").unwrap();
     assert_eq!(read_close_code(&mut ws), Some(CloseCode::NORMAL));
     // The server then closes the TCP connection.
     assert!(ws.read().is_err());
+    assert_eq!(
+        server.ending(id),
+        Ending::Closed(Some(CloseFrame::new(CloseCode::NORMAL, "bye")))
+    );
+    server.handle.shutdown();
+}
+
+#[test]
+fn close_refuses_a_code_that_may_not_be_sent_and_sends_one_that_may() {
+    let server = TestServer::start(config());
+    let (mut ws, id) = server.client();
+    for code in [CloseCode::NO_STATUS, CloseCode::ABNORMAL, CloseCode(999)] {
+        assert!(matches!(
+            server.handle.close(id, code, "no"),
+            Err(Error::UnsendableCloseCode(c)) if c == code
+        ));
+    }
+    server.handle.close(id, CloseCode(4000), "done").unwrap();
+    assert!(matches!(
+        server.handle.close(id, CloseCode(4000), "again"),
+        Err(Error::Closing(_))
+    ));
+    // The core client answers the close; the server reports that answer.
+    assert_eq!(read_close_code(&mut ws), Some(CloseCode(4000)));
+    assert!(matches!(server.ending(id), Ending::Closed(Some(f)) if f.code == CloseCode(4000)));
+    assert!(matches!(
+        server.handle.close(id, CloseCode::NORMAL, ""),
+        Err(Error::NotConnected(_))
+    ));
+    server.handle.shutdown();
+}
+
+#[test]
+fn a_vanished_peer_ends_abnormally() {
+    let server = TestServer::start(config());
+    let (ws, id) = server.client();
+    drop(ws);
+    assert_eq!(server.ending(id), Ending::Abnormal);
     server.handle.shutdown();
 }
 

@@ -2,8 +2,10 @@
 //! line a client sends turns into.
 
 use rusty_socket_core::http::Request;
-use rusty_socket_core::{CloseFrame, Message};
-use rusty_socket_server::{ConnectionId, ConnectionInfo, Handler, HttpResponse, ServerHandle};
+use rusty_socket_core::Message;
+use rusty_socket_server::{
+    ConnectionId, ConnectionInfo, Ending, Handler, HttpResponse, ServerHandle,
+};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
@@ -38,6 +40,18 @@ fn valid_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
+/// What the room is told about a departure, after `* NAME left`: nothing
+/// for a client that closed or went away, the reason when the server
+/// showed it the door.
+fn why(ending: &Ending) -> String {
+    match ending {
+        Ending::Timeout => " (timed out)".to_owned(),
+        Ending::QueueFull => " (too slow to keep up)".to_owned(),
+        Ending::ProtocolError(code) => format!(" (protocol error, {code})"),
+        _ => String::new(),
+    }
+}
+
 impl Chat {
     /// An empty room.
     pub fn new() -> Chat {
@@ -63,7 +77,7 @@ impl Chat {
         }
         let Some(command) = text.strip_prefix('/') else {
             if !text.trim().is_empty() {
-                server.broadcast(format!("{name}: {text}"));
+                let _ = server.broadcast(format!("{name}: {text}"));
             }
             return;
         };
@@ -84,7 +98,7 @@ impl Chat {
                     room.ids.remove(&name);
                     room.ids.insert(new.to_owned(), id);
                     room.names.insert(id, new.to_owned());
-                    server.broadcast(format!("* {name} is now {new}"));
+                    let _ = server.broadcast(format!("* {name} is now {new}"));
                 }
             }
             "list" => {
@@ -129,7 +143,7 @@ impl Handler for Chat {
         // its welcome, everyone who was in the room has the notice queued,
         // and whoever connects after that cannot receive it: a client that
         // waits for its welcome sees a consistent room.
-        server.broadcast_except(id, format!("* {name} joined"));
+        let _ = server.broadcast_except(id, format!("* {name} joined"));
         let _ = server.send_to(id, format!("* welcome, {name}! type /help for commands"));
     }
 
@@ -142,11 +156,11 @@ impl Handler for Chat {
         }
     }
 
-    fn on_close(&self, server: &ServerHandle, id: ConnectionId, _frame: Option<CloseFrame>) {
+    fn on_close(&self, server: &ServerHandle, id: ConnectionId, ending: Ending) {
         let mut room = self.room();
         if let Some(name) = room.names.remove(&id) {
             room.ids.remove(&name);
-            server.broadcast(format!("* {name} left"));
+            let _ = server.broadcast(format!("* {name} left{}", why(&ending)));
         }
     }
 

@@ -16,7 +16,7 @@
 //! | `/msg NAME text`   | NAME and the sender: `[private] FROM -> NAME: text`   |
 //! | `/help`            | it: `* commands: /nick NAME, /list, /msg NAME text, /help` |
 //! | `/foo`             | it: `! unknown command /foo (try /help)`              |
-//! | (disconnects)      | the rest: `* NAME left`                               |
+//! | (disconnects)      | the rest: `* NAME left`, plus ` (timed out)`, ` (too slow to keep up)` or ` (protocol error, CODE)` when the server closed it |
 //!
 //! Names are 1 to 24 letters, digits, `-` or `_`, unique; a newcomer is
 //! `guest-N`, N being its connection id. Notices start with `* `, errors
@@ -28,7 +28,7 @@ mod chat;
 
 pub use chat::{Chat, MAX_CHAT_MESSAGE, MAX_NAME_LEN};
 
-use rusty_socket_server::{Result, Server, ServerConfig, ServerHandle};
+use rusty_socket_server::{Config, Result, Server, ServerConfig, ServerHandle};
 
 /// The chat page served at `/`: one self-contained HTML file.
 pub const INDEX_HTML: &str = include_str!("../static/index.html");
@@ -41,9 +41,11 @@ pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
 /// but within that get a `! message too long` reply; anything larger fails
 /// the connection with close code 1009 before it is buffered.
 pub fn config(addr: &str) -> ServerConfig {
-    ServerConfig::new(addr)
-        .max_message_size(64 << 10)
-        .max_frame_size(64 << 10)
+    ServerConfig::new(addr).websocket(Config {
+        max_message_size: 64 << 10,
+        max_frame_size: 64 << 10,
+        ..Config::default()
+    })
 }
 
 /// Binds the chat on `addr` (port 0 picks a free port).

@@ -6,7 +6,7 @@ use rusty_socket_core::handshake::{connect, generate_key, ClientRequest};
 use rusty_socket_core::http::Request;
 use rusty_socket_core::{Config, Message, WebSocket};
 use rusty_socket_server::{
-    ConnectionId, Handler, HttpResponse, Server, ServerConfig, ServerHandle,
+    ConnectionId, Ending, Handler, HttpResponse, Server, ServerConfig, ServerHandle,
 };
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -22,6 +22,7 @@ pub const WAIT: Duration = Duration::from_secs(10);
 /// upgrades (see `on_upgrade`).
 pub struct TestHandler {
     opened: Mutex<Sender<ConnectionId>>,
+    closed: Mutex<Sender<(ConnectionId, Ending)>>,
 }
 
 impl Handler for TestHandler {
@@ -41,6 +42,10 @@ impl Handler for TestHandler {
         let _ = self.opened.lock().unwrap().send(connection.id);
     }
 
+    fn on_close(&self, _server: &ServerHandle, id: ConnectionId, ending: Ending) {
+        let _ = self.closed.lock().unwrap().send((id, ending));
+    }
+
     fn on_message(&self, server: &ServerHandle, _id: ConnectionId, message: Message) {
         if let Message::Text(text) = &message {
             if let Some(rest) = text.strip_prefix("to ") {
@@ -51,26 +56,41 @@ impl Handler for TestHandler {
                 return;
             }
         }
-        server.broadcast(message);
+        let _ = server.broadcast(message);
     }
 }
 
-/// A running test server and the ids of connections as they open.
+/// A running test server, the ids of connections as they open, and how
+/// they ended as they close.
 pub struct TestServer {
     pub handle: ServerHandle,
     pub opened: Receiver<ConnectionId>,
+    pub closed: Receiver<(ConnectionId, Ending)>,
 }
 
 impl TestServer {
     pub fn start(config: ServerConfig) -> TestServer {
         let (tx, opened) = mpsc::channel();
+        let (closed_tx, closed) = mpsc::channel();
         let handler = TestHandler {
             opened: Mutex::new(tx),
+            closed: Mutex::new(closed_tx),
         };
         let server = Server::bind(config.bind_addr("127.0.0.1:0"), handler).unwrap();
         TestServer {
             handle: server.spawn().unwrap(),
             opened,
+            closed,
+        }
+    }
+
+    /// How connection `id` ended, waiting for it to end.
+    pub fn ending(&self, id: ConnectionId) -> Ending {
+        loop {
+            let (closed, ending) = self.closed.recv_timeout(WAIT).expect("on_close");
+            if closed == id {
+                return ending;
+            }
         }
     }
 
