@@ -331,14 +331,20 @@ impl Connection {
     }
 }
 
-/// Whether an I/O error means the peer has gone (reset, aborted, broken
-/// pipe): after a completed closing handshake it ends the connection as
-/// cleanly as an end of file does, and a server need not log it.
+/// Whether an I/O error only says that the peer has gone (it reset or
+/// closed the TCP connection, or the socket was shut down): after a
+/// completed closing handshake it ends the connection as cleanly as an end
+/// of file does, and on a server it is an everyday event that needs no log
+/// line.
 pub fn is_disconnect(error: &std::io::Error) -> bool {
     use std::io::ErrorKind;
     matches!(
         error.kind(),
-        ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted | ErrorKind::BrokenPipe
+        ErrorKind::ConnectionReset
+            | ErrorKind::ConnectionAborted
+            | ErrorKind::BrokenPipe
+            | ErrorKind::NotConnected
+            | ErrorKind::UnexpectedEof
     )
 }
 

@@ -11,12 +11,13 @@ use crate::error::Error;
 use crate::handler::{ConnectionId, ConnectionInfo, Ending};
 use rusty_socket_core::close::encode_close_payload;
 use rusty_socket_core::frame::encode_frame;
-use rusty_socket_core::{CloseCode, CloseFrame, OpCode};
+use rusty_socket_core::connection::{Connection, Owed, Refusal};
+use rusty_socket_core::{CloseCode, CloseFrame, Error as CoreError, Message, OpCode, Role};
 use std::fmt;
 use std::net::{Shutdown, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{SyncSender, TrySendError};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 /// What the server does to a connection's socket besides reading and
 /// writing it (which only its reader and writer threads do): shut it down.
@@ -60,8 +61,15 @@ pub(crate) struct Conn {
     /// server sees it: something to hang up.
     socket: Arc<dyn HangUp>,
     queue: SyncSender<Outgoing>,
-    /// Set once a close frame is on its way or the connection is dead:
-    /// nothing more is queued, and messages still arriving are dropped.
+    /// The connection's state machine from the core: it decides what we owe
+    /// the peer (pongs, the reply to a close, the close that fails the
+    /// connection) and refuses what may not be sent. Locked for control
+    /// frames and closes only.
+    machine: Mutex<Connection>,
+    /// Set once the machine is no longer open (a close was sent or
+    /// received, or the connection failed) or the connection is dead:
+    /// nothing more is queued, and data still arriving is dropped. A copy
+    /// of the machine's answer that broadcasts read without a lock.
     closing: AtomicBool,
     /// Why the server closed the connection, when it did so for a reason of
     /// its own: set by the close that started the closing handshake.
@@ -86,6 +94,7 @@ impl Conn {
             info,
             socket,
             queue,
+            machine: Mutex::new(Connection::new(Role::Server)),
             closing: AtomicBool::new(false),
             ending: OnceLock::new(),
             urgent_close: OnceLock::new(),
@@ -119,7 +128,7 @@ impl Conn {
                         self.id()
                     ),
                 );
-                self.close(
+                let _ = self.close(
                     Some(CloseFrame::new(
                         CloseCode::POLICY_VIOLATION,
                         QUEUE_FULL_REASON,
@@ -132,20 +141,83 @@ impl Conn {
         }
     }
 
+    fn machine(&self) -> MutexGuard<'_, Connection> {
+        self.machine.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// Starts the closing handshake with `frame` (`None`: an empty close
-    /// frame). The close goes after what is already queued if there is room
-    /// for it, and otherwise ahead of it, dropping the rest. Returns false if
-    /// a close was already under way. `ending`, if any, is how the
-    /// connection will be reported to have ended (see [`Conn::ending`]).
+    /// frame), if the state machine allows it. The close goes after what is
+    /// already queued if there is room for it, and otherwise ahead of it,
+    /// dropping the rest. `ending`, if any, is how the connection will be
+    /// reported to have ended (see [`Conn::ending`]).
     ///
     /// Whoever sends on behalf of this connection's reader thread queues
     /// what it has gathered first, so that the close comes after it.
-    // DUPLEX: the other half of the rules in `Reader::duplex`: one close
-    // frame at most, and nothing queued after it (section 5.5.1).
-    pub(crate) fn close(&self, frame: Option<CloseFrame>, ending: Option<Ending>) -> bool {
-        if self.closing.swap(true, Ordering::AcqRel) {
-            return false;
+    ///
+    /// # Errors
+    /// The machine's refusal: a close was already sent or received, or the
+    /// code may not be sent.
+    pub(crate) fn close(
+        &self,
+        frame: Option<CloseFrame>,
+        ending: Option<Ending>,
+    ) -> Result<(), Refusal> {
+        self.machine().send_close(frame.as_ref())?;
+        self.queue_close(frame, ending);
+        Ok(())
+    }
+
+    /// A message arrived from the peer: the machine says what it obliges us
+    /// to send, and that is queued (after what the handler has sent so far:
+    /// the caller flushes its outbox first). A close ends what may be sent.
+    pub(crate) fn received(&self, message: &Message) {
+        let mut machine = self.machine();
+        let owed = machine.receive(message);
+        let open = machine.is_open();
+        drop(machine);
+        match owed {
+            // It goes through the queue like everything else, so a client
+            // that pings without reading fills its own queue and is closed
+            // (1008), instead of growing our memory.
+            Some(Owed::Pong(payload)) => {
+                let mut pong = Vec::with_capacity(2 + payload.len());
+                encode_frame(&mut pong, true, OpCode::Pong, payload, None);
+                let _ = self.enqueue(Outgoing::Owned(pong.into_boxed_slice()));
+            }
+            Some(Owed::Close(reply)) => self.queue_close(reply, None),
+            None => {}
         }
+        if !open {
+            self.closing.store(true, Ordering::Release);
+        }
+    }
+
+    /// The peer broke the protocol (`error`, from the receiver): the
+    /// machine fails the connection, and the close it implies is queued.
+    pub(crate) fn fail(&self, error: &CoreError) {
+        let close = self.machine().fail(error);
+        let code = error.close_code().unwrap_or(CloseCode::PROTOCOL_ERROR);
+        let ending = Some(Ending::ProtocolError(code));
+        match close {
+            Some(close) => self.queue_close(Some(close), ending),
+            None => {
+                if let Some(ending) = ending {
+                    let _ = self.ending.set(ending);
+                }
+                self.closing.store(true, Ordering::Release);
+            }
+        }
+    }
+
+    /// Whether a ping of ours may be sent now.
+    pub(crate) fn may_ping(&self) -> bool {
+        self.machine().send(true, OpCode::Ping, 0).is_ok()
+    }
+
+    /// Queues the close frame the machine decided on (it decides on one at
+    /// most): the last frame.
+    fn queue_close(&self, frame: Option<CloseFrame>, ending: Option<Ending>) {
+        self.closing.store(true, Ordering::Release);
         if let Some(ending) = ending {
             let _ = self.ending.set(ending);
         }
@@ -161,7 +233,6 @@ impl Conn {
             }
             Err(TrySendError::Full(_)) => {}
         }
-        true
     }
 
     /// The reason of its own for which the server closed the connection,
@@ -179,6 +250,7 @@ impl Conn {
     /// The connection is dead (the peer vanished or broke the protocol
     /// beyond a close): the writer stops without writing more.
     pub(crate) fn abandon(&self) {
+        self.machine().finish();
         self.closing.store(true, Ordering::Release);
         // If the queue is full the writer is busy writing, and the socket
         // shutdown that follows makes that write fail.
@@ -195,7 +267,7 @@ pub(crate) fn handler_panicked(conn: &Conn, callback: &str) {
             conn.id()
         ),
     );
-    conn.close(
+    let _ = conn.close(
         Some(CloseFrame::new(CloseCode::INTERNAL_ERROR, "internal error")),
         None,
     );

@@ -8,6 +8,7 @@ use crate::outbox::{Outbox, Recipients};
 use crate::shared::{lock, on_server_thread, Shared};
 use crate::stats::Stats;
 use rusty_socket_core::frame::encode_frame;
+use rusty_socket_core::connection::Refusal;
 use rusty_socket_core::{CloseCode, CloseFrame, Message, OpCode};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpStream};
 use std::sync::atomic::Ordering;
@@ -210,17 +211,14 @@ impl ServerHandle {
     /// [`Error::NotConnected`] for an unknown id; [`Error::Closing`] if the
     /// connection is already closing.
     pub fn close(&self, id: ConnectionId, code: CloseCode, reason: &str) -> Result<()> {
-        if !code.is_sendable() {
-            return Err(Error::UnsendableCloseCode(code));
-        }
         let conn = self
             .at_once()
             .connection(id)
             .ok_or(Error::NotConnected(id))?;
-        if conn.close(Some(CloseFrame::new(code, reason)), None) {
-            Ok(())
-        } else {
-            Err(Error::Closing(id))
+        match conn.close(Some(CloseFrame::new(code, reason)), None) {
+            Ok(()) => Ok(()),
+            Err(Refusal::Forbidden(_)) => Err(Error::UnsendableCloseCode(code)),
+            Err(Refusal::Closed) => Err(Error::Closing(id)),
         }
     }
 
@@ -312,7 +310,7 @@ impl ServerHandle {
                 conn.abandon();
                 conn.hang_up();
             } else {
-                conn.close(
+                let _ = conn.close(
                     Some(CloseFrame::new(
                         CloseCode::GOING_AWAY,
                         "server shutting down",

@@ -22,14 +22,15 @@
 //! let server = Server::bind(ServerConfig::new("127.0.0.1:0"), Broadcast)?.spawn()?;
 //!
 //! // A client over loopback, made with the core's handshake.
-//! use rusty_socket_core::handshake::{connect, generate_key, ClientRequest};
+//! use rusty_socket_core::connect;
+//! use rusty_socket_core::handshake::{generate_key, ClientRequest};
 //! let addr = server.local_addr().to_string();
 //! let key = generate_key()?;
 //! let request = ClientRequest { host: &addr, target: "/", key: &key, protocols: &[], extra_headers: &[] };
 //! let stream = std::net::TcpStream::connect(&addr)?;
 //! let (mut client, _, _) = connect(stream, &request, rusty_socket_core::Config::default())?;
 //! client.send("hello, everyone")?;
-//! assert_eq!(client.read()?, Message::text("hello, everyone"));
+//! assert_eq!(client.read()?, Some(Message::text("hello, everyone")));
 //!
 //! drop(client);
 //! server.shutdown(); // every client still there gets close 1001

@@ -2,7 +2,6 @@
 //! the peer and the reason. Nothing here stops the server.
 
 use std::fmt::Arguments;
-use std::io;
 use std::net::SocketAddr;
 
 /// Logs `what` about the connection from `peer`.
@@ -13,17 +12,4 @@ pub(crate) fn peer(peer: SocketAddr, what: Arguments<'_>) {
 /// Logs `what` about the server as a whole.
 pub(crate) fn server(what: Arguments<'_>) {
     eprintln!("rusty_socket_server: {what}");
-}
-
-/// Whether `e` only says that the peer went away (it reset or closed the
-/// TCP connection): an everyday event on a server, which needs no log line.
-pub(crate) fn is_disconnect(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::BrokenPipe
-            | io::ErrorKind::ConnectionReset
-            | io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::NotConnected
-            | io::ErrorKind::UnexpectedEof
-    )
 }

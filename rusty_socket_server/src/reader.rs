@@ -212,7 +212,7 @@ impl<'a, S: Source> Reader<'a, S> {
     }
 
     fn dead(&self, e: &io::Error) -> End {
-        if self.closing_since.is_none() && !crate::log::is_disconnect(e) {
+        if self.closing_since.is_none() && !rusty_socket_core::connection::is_disconnect(e) {
             crate::log::peer(
                 self.conn.info.peer_addr,
                 format_args!("connection {}: read failed: {e}", self.conn.id()),
@@ -248,7 +248,7 @@ impl<'a, S: Source> Reader<'a, S> {
                     config.idle_timeout
                 ),
             );
-            self.conn.close(
+            let _ = self.conn.close(
                 Some(CloseFrame::new(CloseCode::GOING_AWAY, "idle timeout")),
                 Some(Ending::Timeout),
             );
@@ -257,9 +257,11 @@ impl<'a, S: Source> Reader<'a, S> {
         }
         // Time for a ping; a full queue closes the connection with 1008.
         self.last_ping = now;
-        let mut ping = Vec::with_capacity(2);
-        encode_frame(&mut ping, true, OpCode::Ping, &[], None);
-        let _ = self.conn.enqueue(Outgoing::Owned(ping.into_boxed_slice()));
+        if self.conn.may_ping() {
+            let mut ping = Vec::with_capacity(2);
+            encode_frame(&mut ping, true, OpCode::Ping, &[], None);
+            let _ = self.conn.enqueue(Outgoing::Owned(ping.into_boxed_slice()));
+        }
         None
     }
 
@@ -284,13 +286,13 @@ impl<'a, S: Source> Reader<'a, S> {
         None
     }
 
-    // DUPLEX: the rules that tie what we send to what we receive live here
-    // and in `Conn::close` (which sends at most one close and nothing after
-    // it), and nowhere else in the server. Anything the reader queues
-    // itself goes after what the handler has sent so far: the outbox is
-    // flushed first.
     /// Acts on one message from the peer, or on the protocol error that
     /// stopped the decoding; returns how the connection ends, if it does.
+    ///
+    /// What the message obliges us to send is decided by the core's state
+    /// machine ([`Conn::received`], [`Conn::fail`]); anything it queues goes
+    /// after what the handler has sent so far, so the outbox is flushed
+    /// first.
     fn duplex(&mut self, received: Result<Message, rusty_socket_core::Error>) -> Option<End> {
         let message = match received {
             Ok(message) => message,
@@ -303,48 +305,27 @@ impl<'a, S: Source> Reader<'a, S> {
                     format_args!("connection {}: {e}; closing with {code}", self.conn.id()),
                 );
                 self.handle.flush();
-                self.conn.close(
-                    Some(CloseFrame::new(code, &e.to_string())),
-                    Some(Ending::ProtocolError(code)),
-                );
+                self.conn.fail(&e);
                 return Some(End::Failed);
             }
         };
+        if message.is_data() {
+            self.handle.shared().counters.received(message.len());
+            // Section 5.5.1: after sending a close, an endpoint may discard
+            // what still arrives.
+            if !self.conn.is_closing() {
+                self.deliver(message);
+            }
+            return None;
+        }
+        if matches!(message, Message::Pong(_)) {
+            return None;
+        }
+        self.handle.flush();
+        self.conn.received(&message);
         match message {
-            Message::Text(_) | Message::Binary(_) => {
-                self.handle.shared().counters.received(message.len());
-                // Section 5.5.1: after sending a close, an endpoint may
-                // discard what still arrives.
-                if !self.conn.is_closing() {
-                    self.deliver(message);
-                }
-                None
-            }
-            // Section 5.5.2: "Upon receipt of a Ping frame, an endpoint MUST
-            // send a Pong frame in response, unless it already received a
-            // Close frame." It goes through the queue like everything else,
-            // so a client that pings without reading fills its own queue and
-            // is closed (1008), instead of growing our memory.
-            Message::Ping(payload) => {
-                if !self.conn.is_closing() {
-                    let mut pong = Vec::with_capacity(2 + payload.len());
-                    encode_frame(&mut pong, true, OpCode::Pong, &payload, None);
-                    self.handle.flush();
-                    let _ = self.conn.enqueue(Outgoing::Owned(pong.into_boxed_slice()));
-                }
-                None
-            }
-            Message::Pong(_) => None,
-            // Section 5.5.1: "If an endpoint receives a Close frame and did
-            // not previously send a Close frame, the endpoint MUST send a
-            // Close frame in response." It echoes the status code. If we
-            // sent ours first, the closing handshake is now complete.
-            Message::Close(frame) => {
-                let reply = frame.as_ref().map(|f| CloseFrame::new(f.code, ""));
-                self.handle.flush();
-                self.conn.close(reply, None);
-                Some(End::Closed(frame))
-            }
+            Message::Close(frame) => Some(End::Closed(frame)),
+            _ => None,
         }
     }
 

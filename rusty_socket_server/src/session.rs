@@ -63,7 +63,7 @@ pub(crate) fn run(shared: &Arc<Shared>, stream: Arc<TcpStream>, peer: SocketAddr
         }
         Err(HeadError::Closed) => return,
         Err(HeadError::Io(e)) => {
-            if !crate::log::is_disconnect(&e) && !shared.shutting_down.load(Ordering::Acquire) {
+            if !rusty_socket_core::connection::is_disconnect(&e) && !shared.shutting_down.load(Ordering::Acquire) {
                 crate::log::peer(peer, format_args!("handshake failed: {e}"));
             }
             return;
@@ -267,7 +267,7 @@ fn open(shared: &Arc<Shared>, stream: Arc<TcpStream>, info: ConnectionInfo, left
         reader.open();
         reader.run()
     } else {
-        conn.close(
+        let _ = conn.close(
             Some(CloseFrame::new(
                 CloseCode::GOING_AWAY,
                 "server shutting down",

@@ -48,7 +48,7 @@ pub(crate) fn run(
         Ok(true) => wait_for_reader(conn, close_timeout),
         Ok(false) => {}
         Err(e) => {
-            if !conn.is_closing() && !crate::log::is_disconnect(&e) {
+            if !conn.is_closing() && !rusty_socket_core::connection::is_disconnect(&e) {
                 crate::log::peer(
                     conn.info.peer_addr,
                     format_args!("connection {}: write failed: {e}", conn.id()),
@@ -185,7 +185,7 @@ mod tests {
             .unwrap();
         conn.enqueue(Outgoing::Owned(frames[2].clone().into_boxed_slice()))
             .unwrap();
-        assert!(conn.close(Some(CloseFrame::new(CloseCode::NORMAL, "")), None));
+        assert_eq!(conn.close(Some(CloseFrame::new(CloseCode::NORMAL, "")), None), Ok(()));
         conn.reader_done.store(true, Ordering::Release);
         let mut socket = Recorder::default();
         run(&conn, &queue, &mut socket, Duration::from_secs(5), 64 << 10);

@@ -2,7 +2,8 @@
 //! 127.0.0.1:0, and WebSocket and HTTP clients built from the core.
 #![allow(dead_code)]
 
-use rusty_socket_core::handshake::{connect, generate_key, ClientRequest};
+use rusty_socket_core::connect;
+use rusty_socket_core::handshake::{generate_key, ClientRequest};
 use rusty_socket_core::http::Request;
 use rusty_socket_core::{Config, Message, WebSocket};
 use rusty_socket_server::{
@@ -130,7 +131,7 @@ pub fn try_client(addr: SocketAddr) -> rusty_socket_core::Result<WebSocket<TcpSt
 /// Reads the next text message.
 pub fn read_text(ws: &mut WebSocket<TcpStream>) -> String {
     match ws.read().expect("read") {
-        Message::Text(text) => text,
+        Some(Message::Text(text)) => text,
         other => panic!("expected text, got {other:?}"),
     }
 }
