@@ -67,9 +67,9 @@ fn case_count(base: &str) -> Result<u32, Error> {
     let mut client = Client::connect(&format!("{base}/getCaseCount"))?;
     let count = loop {
         match client.read()? {
-            Message::Text(text) => break text.trim().parse().unwrap_or(0),
-            Message::Close(_) => break 0,
-            _ => {}
+            Some(Message::Text(text)) => break text.trim().parse().unwrap_or(0),
+            Some(Message::Close(_)) | None => break 0,
+            Some(_) => {}
         }
     };
     finish(client);
@@ -100,21 +100,19 @@ fn run_case_split(url: &str) -> Result<(), Error> {
 /// Sends back every text and binary message `read` returns, until the
 /// connection ends.
 fn echo(
-    mut read: impl FnMut() -> Result<Message, Error>,
+    mut read: impl FnMut() -> Result<Option<Message>, Error>,
     mut send: impl FnMut(Message) -> Result<(), Error>,
 ) -> Result<(), Error> {
-    loop {
-        match read() {
-            Ok(message @ (Message::Text(_) | Message::Binary(_))) => match send(message) {
+    while let Some(message) = read()? {
+        if message.is_data() {
+            match send(message) {
                 // The server may have started closing: keep reading its close.
-                Ok(()) | Err(Error::Closed) => {}
+                Ok(()) | Err(Error::AlreadyClosed) => {}
                 Err(e) => return Err(e),
-            },
-            Ok(_) => {}
-            Err(Error::Closed) => return Ok(()),
-            Err(e) => return Err(e),
+            }
         }
     }
+    Ok(())
 }
 
 fn update_reports(base: &str) -> Result<(), Error> {
@@ -127,5 +125,5 @@ fn update_reports(base: &str) -> Result<(), Error> {
 /// Closes (if still open) and reads until the server ends the connection.
 fn finish(mut client: Client) {
     let _ = client.close(1000, "");
-    while client.read().is_ok() {}
+    while let Ok(Some(_)) = client.read() {}
 }

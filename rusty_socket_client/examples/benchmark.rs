@@ -188,18 +188,19 @@ fn read_echoes(
     let mut latencies = Vec::with_capacity(messages as usize);
     while (latencies.len() as u64) < messages {
         match reader.read() {
-            Ok(message) if message.is_data() => {
+            Ok(Some(message)) if message.is_data() => {
                 let sent_at = sent.recv().map_err(|_| "echo without a send".to_string())?;
                 latencies.push(sent_at.elapsed().as_nanos() as u64);
                 done.fetch_add(1, Ordering::Relaxed);
             }
-            Ok(Message::Close(frame)) => return Err(format!("server closed: {frame:?}")),
-            Ok(_) => {}
+            Ok(Some(Message::Close(frame))) => return Err(format!("server closed: {frame:?}")),
+            Ok(Some(_)) => {}
+            Ok(None) => return Err("the server ended the connection".to_string()),
             Err(e) => return Err(format!("read: {e}")),
         }
     }
     // Keep reading in the background so the close completes.
-    thread::spawn(move || while reader.read().is_ok() {});
+    thread::spawn(move || while let Ok(Some(_)) = reader.read() {});
     Ok(latencies)
 }
 

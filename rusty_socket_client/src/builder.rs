@@ -4,7 +4,7 @@
 //! ```text
 //! Url::parse ─> resolve (ToSocketAddrs) ─> TcpStream::connect_timeout,
 //!               each address in turn         set_nodelay(true)
-//!          ─> handshake::connect under a deadline ─> Client
+//!          ─> rusty_socket_core::connect under a deadline ─> Client
 //! ```
 
 use crate::client::Client;
@@ -146,8 +146,9 @@ impl ClientBuilder {
             extra_headers: &self.headers,
         };
         let stream = Stream::new(tcp, self.handshake_timeout);
-        let (mut ws, response, protocol) = handshake::connect(stream, &request, self.config)
-            .map_err(|e| Error::from_core(e, Stage::Handshake))?;
+        let (mut ws, response, protocol) =
+            rusty_socket_core::connect(stream, &request, self.config)
+                .map_err(|e| Error::from_core(e, Stage::Handshake))?;
         ws.get_mut().clear_deadline().map_err(Error::Io)?;
         Ok(Client::new(ws, response, protocol, url.clone()))
     }

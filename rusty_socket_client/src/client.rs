@@ -15,20 +15,22 @@ use std::time::Duration;
 ///
 /// Reading answers pings by itself (RFC 6455 section 5.5.2) and answers a
 /// close from the server with a close (section 5.5.1). A connection ends
-/// with [`Message::Close`] from [`Client::read`], then [`Error::Closed`]
-/// once the server has closed the TCP connection.
+/// with [`Message::Close`] from [`Client::read`], then `Ok(None)` once the
+/// server has closed the TCP connection.
 ///
 /// ```no_run
 /// use rusty_socket_client::{Client, Message};
 /// let mut client = Client::connect("ws://127.0.0.1:8080/")?;
 /// client.send_text("hello")?;
 /// match client.read()? {
-///     Message::Text(text) => println!("got {text}"),
+///     Some(Message::Text(text)) => println!("got {text}"),
 ///     other => println!("got {other:?}"),
 /// }
 /// client.close(1000, "done")?;
 /// // Read until the server's close and the end of the connection.
-/// while !client.read().is_err() {}
+/// while let Some(message) = client.read()? {
+///     println!("then {message:?}");
+/// }
 /// # Ok::<(), rusty_socket_client::Error>(())
 /// ```
 #[derive(Debug)]
@@ -70,8 +72,9 @@ impl Client {
     /// Sends a message (text, binary, ping, pong, or a close).
     ///
     /// # Errors
-    /// [`Error::Closed`] once a close was sent or received; a ping or pong
-    /// over 125 bytes; [`Error::WebSocket`] for I/O errors.
+    /// [`Error::AlreadyClosed`] once a close was sent or received;
+    /// [`Error::Send`] for a ping or pong over 125 bytes;
+    /// [`Error::WebSocket`] for I/O errors.
     pub fn send(&mut self, message: Message) -> Result<()> {
         self.ws
             .send(message)
@@ -106,27 +109,29 @@ impl Client {
 
     /// Starts the closing handshake with `code` (such as 1000) and `reason`
     /// (cut to 123 bytes). Keep reading: messages the server sent before
-    /// its close still arrive, then its [`Message::Close`], then
-    /// [`Error::Closed`].
+    /// its close still arrive, then its [`Message::Close`], then `Ok(None)`.
     ///
     /// # Errors
-    /// [`Error::Closed`] if a close was already sent or received; a code
-    /// that may not be sent (1005, 1006, 1015, ...) is refused.
+    /// [`Error::AlreadyClosed`] if a close was already sent or received;
+    /// [`Error::Send`] for a code that may not be sent (1005, 1006, 1015,
+    /// ...).
     pub fn close(&mut self, code: impl Into<CloseCode>, reason: &str) -> Result<()> {
         self.ws
             .close(code.into(), reason)
             .map_err(|e| Error::from_core(e, Stage::Write))
     }
 
-    /// Reads the next message, blocking until one is complete.
+    /// Reads the next message, blocking until one is complete. `Ok(None)`
+    /// is the clean end: the closing handshake is over and the server has
+    /// closed the TCP connection; so `while let Some(message) =
+    /// client.read()? { .. }` reads a whole connection.
     ///
     /// # Errors
-    /// [`Error::Closed`] after the connection has ended normally;
     /// [`Error::Timeout`] if a read timeout was set and expired (reading may
     /// be tried again); [`Error::WebSocket`] if the server broke the
-    /// protocol (the matching close code has been sent) or the connection
-    /// failed.
-    pub fn read(&mut self) -> Result<Message> {
+    /// protocol (the matching close code has been sent, see
+    /// [`Error::close_code`]) or the connection failed.
+    pub fn read(&mut self) -> Result<Option<Message>> {
         map_read(self.ws.read())
     }
 
@@ -178,7 +183,7 @@ impl Client {
     /// use std::time::Duration;
     /// let (mut reader, writer) = Client::connect("ws://127.0.0.1:8080/")?.split()?;
     /// let printer = std::thread::spawn(move || {
-    ///     while let Ok(message) = reader.read() {
+    ///     while let Ok(Some(message)) = reader.read() {
     ///         println!("{message:?}");
     ///     }
     /// });

@@ -5,7 +5,7 @@
 
 use crate::url::UrlError;
 use rusty_socket_core::http::{Headers, Response};
-use rusty_socket_core::HandshakeError;
+use rusty_socket_core::{CloseCode, HandshakeError, SendError};
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
@@ -123,11 +123,13 @@ pub enum Error {
     /// A socket operation outside reading and writing frames failed (setting
     /// options, cloning the stream for [`crate::Client::split`]).
     Io(io::Error),
-    /// The connection is closed: after a close frame was sent nothing more
-    /// may be sent, and after the closing handshake nothing more can be
-    /// read. After [`rusty_socket_core::Message::Close`] this is the normal,
-    /// clean end, not a failure.
-    Closed,
+    /// Misuse: something was to be sent after a close frame was sent or
+    /// received, or after the connection failed. (The clean end of reading
+    /// is not an error: `read` returns `Ok(None)`.)
+    AlreadyClosed,
+    /// Misuse: a frame that RFC 6455 forbids was to be sent (a ping over 125
+    /// bytes, a close code that may not be sent, ...). Nothing was sent.
+    Send(SendError),
 }
 
 impl Error {
@@ -144,9 +146,14 @@ impl Error {
         }
     }
 
-    /// Whether this is the clean end of a closed connection.
-    pub fn is_closed(&self) -> bool {
-        matches!(self, Error::Closed)
+    /// The close code the server was sent when this error failed the
+    /// connection: 1002, 1007 or 1009 for a protocol, UTF-8 or size
+    /// violation by the server.
+    pub fn close_code(&self) -> Option<CloseCode> {
+        match self {
+            Error::WebSocket(e) => e.close_code(),
+            _ => None,
+        }
     }
 
     /// Whether a timeout expired.
@@ -155,12 +162,13 @@ impl Error {
     }
 
     /// Converts a core error met during `stage`: a timed-out read or write
-    /// becomes [`Error::Timeout`], the clean end [`Error::Closed`], a refused
-    /// upgrade [`Error::Rejected`].
+    /// becomes [`Error::Timeout`], misuse [`Error::AlreadyClosed`] or
+    /// [`Error::Send`], a refused upgrade [`Error::Rejected`].
     pub(crate) fn from_core(error: rusty_socket_core::Error, stage: Stage) -> Error {
         use rusty_socket_core::Error as Core;
         match error {
-            Core::ConnectionClosed => Error::Closed,
+            Core::AlreadyClosed => Error::AlreadyClosed,
+            Core::Send(error) => Error::Send(error),
             Core::Handshake(HandshakeError::Rejected(response)) => {
                 Error::Rejected(Rejection::from(*response))
             }
@@ -173,10 +181,10 @@ impl Error {
 
 /// Converts the outcome of a read. A connection reset after the closing
 /// handshake (Autobahn's server aborts the TCP connection right after its
-/// close) is already the clean end in the core, [`Error::Closed`] here.
+/// close) is already the clean end in the core: `Ok(None)`.
 pub(crate) fn map_read(
-    result: rusty_socket_core::Result<rusty_socket_core::Message>,
-) -> Result<rusty_socket_core::Message> {
+    result: rusty_socket_core::Result<Option<rusty_socket_core::Message>>,
+) -> Result<Option<rusty_socket_core::Message>> {
     result.map_err(|e| Error::from_core(e, Stage::Read))
 }
 
@@ -203,7 +211,10 @@ impl fmt::Display for Error {
             Error::Handshake(e) => write!(f, "opening handshake failed: {e}"),
             Error::WebSocket(e) => e.fmt(f),
             Error::Io(e) => write!(f, "I/O error: {e}"),
-            Error::Closed => f.write_str("the connection is closed"),
+            Error::AlreadyClosed => {
+                f.write_str("the connection is closed: nothing more may be sent")
+            }
+            Error::Send(e) => write!(f, "refused to send: {e}"),
         }
     }
 }
@@ -217,6 +228,7 @@ impl std::error::Error for Error {
             }
             Error::Handshake(e) => Some(e),
             Error::WebSocket(e) => Some(e),
+            Error::Send(e) => Some(e),
             _ => None,
         }
     }
@@ -261,12 +273,18 @@ mod tests {
             Error::from_core(timeout, Stage::Read),
             Error::Timeout(Stage::Read)
         ));
-        let closed = rusty_socket_core::Error::ConnectionClosed;
-        assert!(Error::from_core(closed, Stage::Read).is_closed());
-        let utf8 = rusty_socket_core::Error::Utf8;
+        let closed = rusty_socket_core::Error::AlreadyClosed;
         assert!(matches!(
-            Error::from_core(utf8, Stage::Read),
-            Error::WebSocket(_)
+            Error::from_core(closed, Stage::Write),
+            Error::AlreadyClosed
         ));
+        let refused = rusty_socket_core::Error::Send(SendError::ControlFrameTooLong(126));
+        assert!(matches!(
+            Error::from_core(refused, Stage::Write),
+            Error::Send(SendError::ControlFrameTooLong(126))
+        ));
+        let utf8 = Error::from_core(rusty_socket_core::Error::Utf8, Stage::Read);
+        assert!(matches!(utf8, Error::WebSocket(_)));
+        assert_eq!(utf8.close_code(), Some(CloseCode::INVALID_PAYLOAD));
     }
 }

@@ -18,7 +18,7 @@
 //!   headers, subprotocols, the core's [`Config`].
 //! - [`Client`]: one connection on one thread. Reading answers pings and
 //!   closes by itself; a close from the server is a [`Message::Close`],
-//!   followed by [`Error::Closed`], the clean end.
+//!   followed by `Ok(None)`, the clean end.
 //! - [`ClientReader`] / [`ClientWriter`]: the same connection on two
 //!   threads, sharing its closing state; the writer can end a connection
 //!   whose server never answers its close.
@@ -27,27 +27,25 @@
 //!
 //! ```
 //! # // An echo server on loopback, made with the core, for the example to talk to.
-//! # use rusty_socket_core::{handshake, Config};
+//! # use rusty_socket_core::Config;
 //! # let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
 //! # let url = format!("ws://{}/", listener.local_addr()?);
 //! # std::thread::spawn(move || -> rusty_socket_core::Result<()> {
-//! #     let mut ws = handshake::accept(listener.accept()?.0, Config::default(), |_, _| None)?;
-//! #     loop {
-//! #         let message = ws.read()?;
+//! #     let mut ws = rusty_socket_core::accept(listener.accept()?.0, Config::default(), |_, _| None)?;
+//! #     while let Some(message) = ws.read()? {
 //! #         if message.is_data() { ws.write(message)?; }
 //! #     }
+//! #     Ok(())
 //! # });
 //! use rusty_socket_client::{Client, Message};
 //! let mut client = Client::connect(&url)?; // url = "ws://127.0.0.1:PORT/", an echo server
 //! client.send_text("hello")?;
-//! assert_eq!(client.read()?, Message::text("hello"));
+//! assert_eq!(client.read()?, Some(Message::text("hello")));
 //! client.close(1000, "bye")?;
-//! loop {
-//!     match client.read() {
-//!         Ok(Message::Close(frame)) => println!("server closed: {frame:?}"),
-//!         Ok(_) => {}
-//!         Err(e) if e.is_closed() => break, // the clean end
-//!         Err(e) => return Err(e.into()),
+//! // Messages already on their way, the server's close, then the clean end.
+//! while let Some(message) = client.read()? {
+//!     if let Message::Close(frame) = message {
+//!         println!("server closed: {frame:?}");
 //!     }
 //! }
 //! # Ok::<(), Box<dyn std::error::Error>>(())

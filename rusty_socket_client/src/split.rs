@@ -95,12 +95,12 @@ impl ClientReader {
     /// Reads the next message; see [`crate::Client::read`].
     ///
     /// # Errors
-    /// As [`crate::Client::read`]: [`Error::Closed`] is the clean end. Any
-    /// error but a timeout ends the connection for
+    /// As [`crate::Client::read`]: `Ok(None)` is the clean end. The end, or
+    /// any error but a timeout, ends the connection for
     /// [`ClientWriter::wait_closed`].
-    pub fn read(&mut self) -> Result<Message> {
+    pub fn read(&mut self) -> Result<Option<Message>> {
         let result = map_read(self.half.read());
-        if matches!(&result, Err(error) if !error.is_timeout()) {
+        if matches!(&result, Ok(None)) || matches!(&result, Err(error) if !error.is_timeout()) {
             self.ended.set();
         }
         result
@@ -142,8 +142,8 @@ impl ClientWriter {
     /// Sends a message.
     ///
     /// # Errors
-    /// As [`crate::Client::send`]: [`Error::Closed`] once a close was sent
-    /// or received by either half.
+    /// As [`crate::Client::send`]: [`Error::AlreadyClosed`] once a close was
+    /// sent or received by either half.
     pub fn send(&self, message: Message) -> Result<()> {
         self.half
             .send(message)
@@ -175,7 +175,7 @@ impl ClientWriter {
     }
 
     /// Starts the closing handshake; the reader receives the server's close
-    /// and then [`Error::Closed`].
+    /// and then `Ok(None)`.
     ///
     /// # Errors
     /// As [`crate::Client::close`].
@@ -222,8 +222,8 @@ impl ClientWriter {
     /// replies already on their way are not lost.
     ///
     /// # Errors
-    /// Only an error from sending the close other than [`Error::Closed`]
-    /// (the socket is shut down then too).
+    /// Only an error from sending the close other than
+    /// [`Error::AlreadyClosed`] (the socket is shut down then too).
     pub fn close_and_wait(
         &self,
         code: impl Into<CloseCode>,
@@ -231,7 +231,7 @@ impl ClientWriter {
         limit: Duration,
     ) -> Result<bool> {
         match self.close(code, reason) {
-            Ok(()) | Err(Error::Closed) => {}
+            Ok(()) | Err(Error::AlreadyClosed) => {}
             Err(error) => {
                 let _ = self.shutdown();
                 return Err(error);

@@ -10,8 +10,8 @@
 use crate::error::Error;
 use crate::handler::{ConnectionId, ConnectionInfo, Ending};
 use rusty_socket_core::close::encode_close_payload;
-use rusty_socket_core::frame::encode_frame;
 use rusty_socket_core::connection::{Connection, Owed, Refusal};
+use rusty_socket_core::frame::encode_frame;
 use rusty_socket_core::{CloseCode, CloseFrame, Error as CoreError, Message, OpCode, Role};
 use std::fmt;
 use std::net::{Shutdown, TcpStream};

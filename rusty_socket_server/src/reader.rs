@@ -171,9 +171,9 @@ impl<'a, S: Source> Reader<'a, S> {
                 }
             };
             // Setting a timeout is a system call: only when it changes much.
-            let stale = self.timeout.map_or(true, |t| {
-                t > timeout || t + Duration::from_millis(5) < timeout
-            });
+            let stale = self
+                .timeout
+                .is_none_or(|t| t > timeout || t + Duration::from_millis(5) < timeout);
             if stale {
                 if let Err(e) = self.source.set_read_timeout(timeout) {
                     return self.dead(&e);

@@ -63,7 +63,9 @@ pub(crate) fn run(shared: &Arc<Shared>, stream: Arc<TcpStream>, peer: SocketAddr
         }
         Err(HeadError::Closed) => return,
         Err(HeadError::Io(e)) => {
-            if !rusty_socket_core::connection::is_disconnect(&e) && !shared.shutting_down.load(Ordering::Acquire) {
+            if !rusty_socket_core::connection::is_disconnect(&e)
+                && !shared.shutting_down.load(Ordering::Acquire)
+            {
                 crate::log::peer(peer, format_args!("handshake failed: {e}"));
             }
             return;

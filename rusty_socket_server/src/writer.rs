@@ -185,7 +185,10 @@ mod tests {
             .unwrap();
         conn.enqueue(Outgoing::Owned(frames[2].clone().into_boxed_slice()))
             .unwrap();
-        assert_eq!(conn.close(Some(CloseFrame::new(CloseCode::NORMAL, "")), None), Ok(()));
+        assert_eq!(
+            conn.close(Some(CloseFrame::new(CloseCode::NORMAL, "")), None),
+            Ok(())
+        );
         conn.reader_done.store(true, Ordering::Release);
         let mut socket = Recorder::default();
         run(&conn, &queue, &mut socket, Duration::from_secs(5), 64 << 10);

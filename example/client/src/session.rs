@@ -82,11 +82,11 @@ impl Drop for Session {
 fn read_loop(mut reader: ClientReader, print: &Printer, closing: &AtomicBool) {
     loop {
         match reader.read() {
-            Ok(Message::Text(text)) => print(format!("rcv=> {text}")),
-            Ok(Message::Binary(data)) => {
+            Ok(Some(Message::Text(text))) => print(format!("rcv=> {text}")),
+            Ok(Some(Message::Binary(data))) => {
                 print(format!("rcv=> <{} bytes of binary data>", data.len()))
             }
-            Ok(Message::Close(frame)) => {
+            Ok(Some(Message::Close(frame))) => {
                 // Our own close is answered with 1000 and no reason; any
                 // other close the server started, even while we closed too.
                 let own_echo = frame
@@ -99,8 +99,9 @@ fn read_loop(mut reader: ClientReader, print: &Printer, closing: &AtomicBool) {
                     }
                 }
             }
-            Ok(_) => {}
-            Err(e) if e.is_closed() => return,
+            Ok(Some(_)) => {}
+            // The clean end.
+            Ok(None) => return,
             Err(e) => {
                 if !closing.load(Ordering::SeqCst) {
                     print(format!("connection lost: {e}"));

@@ -1,7 +1,7 @@
 //! The REPL driven through a pipe, against WebSocket servers started by the
 //! test on 127.0.0.1:0.
 
-use rusty_socket_core::{handshake, CloseCode, Config, Message};
+use rusty_socket_core::{CloseCode, Config, Message};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Command, Stdio};
@@ -27,10 +27,10 @@ fn echo_server() -> String {
 
 fn serve(stream: TcpStream) {
     stream.set_read_timeout(Some(LIMIT)).unwrap();
-    let Ok(mut ws) = handshake::accept(stream, Config::default(), |_, _| None) else {
+    let Ok(mut ws) = rusty_socket_core::accept(stream, Config::default(), |_, _| None) else {
         return;
     };
-    while let Ok(message) = ws.read() {
+    while let Ok(Some(message)) = ws.read() {
         if message == Message::text("please close") {
             let _ = ws.close(CloseCode::GOING_AWAY, "server shutting down");
         } else if message.is_data() && ws.send(message).is_err() {

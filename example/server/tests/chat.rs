@@ -1,6 +1,7 @@
 //! The chat protocol over real sockets, against the chat on 127.0.0.1:0.
 
-use rusty_socket_core::handshake::{connect, generate_key, ClientRequest};
+use rusty_socket_core::connect;
+use rusty_socket_core::handshake::{generate_key, ClientRequest};
 use rusty_socket_core::{Config, Message, WebSocket};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -48,7 +49,7 @@ impl Client {
     }
 
     fn read(&mut self) -> String {
-        match self.ws.read().unwrap() {
+        match self.ws.read().unwrap().unwrap() {
             Message::Text(text) => text,
             other => panic!("expected text, got {other:?}"),
         }

@@ -5,7 +5,6 @@
 
 #![allow(dead_code)] // each test file uses a different subset
 
-use rusty_socket_core::handshake;
 use rusty_socket_core::{Config, Message, WebSocket};
 use std::io::Read;
 use std::net::{TcpListener, TcpStream};
@@ -39,7 +38,7 @@ pub fn serve_one<T: Send + 'static>(
 /// The WebSocket side of the opening handshake, choosing `protocol` if the
 /// client offers it.
 pub fn accept(stream: TcpStream, protocol: Option<&'static str>) -> WebSocket<TcpStream> {
-    handshake::accept(stream, Config::default(), move |_, offered| {
+    rusty_socket_core::accept(stream, Config::default(), move |_, offered| {
         protocol.filter(|p| offered.contains(p)).map(str::to_owned)
     })
     .expect("server handshake")
@@ -49,17 +48,13 @@ pub fn accept(stream: TcpStream, protocol: Option<&'static str>) -> WebSocket<Tc
 /// everything received, control messages included.
 pub fn echo(mut ws: WebSocket<TcpStream>) -> Vec<Message> {
     let mut seen = Vec::new();
-    loop {
-        match ws.read() {
-            Ok(message) => {
-                if message.is_data() {
-                    ws.send(message.clone()).expect("echo");
-                }
-                seen.push(message);
-            }
-            Err(_) => return seen,
+    while let Ok(Some(message)) = ws.read() {
+        if message.is_data() {
+            ws.send(message.clone()).expect("echo");
         }
+        seen.push(message);
     }
+    seen
 }
 
 /// An echo server for one connection.

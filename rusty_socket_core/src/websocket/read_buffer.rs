@@ -10,9 +10,9 @@ use std::io::{self, Read};
 ///
 /// It is allocated on the first [`fill`](Self::fill), so an idle connection
 /// holds none, and it grows, while reads keep filling it, up to a maximum.
-/// Since a [`Receiver`] consumes payload as it arrives, what stays behind
+/// Since a [`Receiver`](crate::Receiver) consumes payload as it arrives, what stays behind
 /// between reads is at most a partial frame header: the buffer never needs
-/// to hold a whole frame. [`WebSocket`] uses one; a server with its own
+/// to hold a whole frame. [`WebSocket`](super::WebSocket) uses one; a server with its own
 /// read loop can too.
 #[derive(Debug)]
 pub struct ReadBuffer {
