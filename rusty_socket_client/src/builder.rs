@@ -33,7 +33,7 @@ const RESERVED_HEADERS: &[&str] = &[
 ///
 /// - connect timeout 10 s per address, handshake timeout 10 s;
 /// - no extra headers, no subprotocols;
-/// - the core's [`Config::default`] (16 MiB frames, 64 MiB messages).
+/// - the core's [`Config::default`] (16 MiB frames and messages).
 ///
 /// ```no_run
 /// use rusty_socket_client::ClientBuilder;

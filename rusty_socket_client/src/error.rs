@@ -243,8 +243,8 @@ impl From<UrlError> for Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rusty_socket_core::frame::Decoded;
     use rusty_socket_core::http::Limits;
+    use rusty_socket_core::Decoded;
 
     #[test]
     fn a_rejection_keeps_status_reason_and_headers() {

@@ -6,7 +6,7 @@
 //!
 //! One thread per connection, with a small stack. It is the server that the
 //! Autobahn TestSuite's fuzzing client tests, so it runs with the default
-//! [`Config`] limits (16 MiB frames, 64 MiB messages): the suite's section 9
+//! [`Config`] limits (16 MiB frames and messages): the suite's section 9
 //! sends single frames of 16 MiB.
 //!
 //! Messages are read with [`WebSocket::read_in_place`], which unmasks a

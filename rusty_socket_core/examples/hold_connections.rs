@@ -97,11 +97,9 @@ fn open(addr: &str) -> rusty_socket_core::Result<WebSocket<TcpStream>> {
         extra_headers: &[],
     };
     // Small buffers: ten thousand of them add up.
-    let config = Config {
-        read_buffer_size: 256,
-        max_read_buffer: 4096,
-        ..Config::default()
-    };
+    let config = Config::default()
+        .read_buffer_size(256)
+        .max_read_buffer(4096);
     Ok(rusty_socket_core::connect(stream, &request, config)?.0)
 }
 

@@ -7,14 +7,17 @@
 //! each is checked before the bytes it bounds are buffered.
 
 /// The limits a connection enforces on what its peer sends, and how it
-/// buffers. Use struct update syntax to change a field:
+/// buffers. Change a field with its setter (fields may be added, so the
+/// struct cannot be built by hand outside this crate):
 ///
 /// ```
 /// use rusty_socket_core::Config;
-/// let config = Config { max_message_size: 1 << 20, ..Config::default() };
+/// let config = Config::default().max_message_size(1 << 20);
+/// assert_eq!(config.max_message_size, 1 << 20);
 /// assert_eq!(config.max_frame_size, 16 << 20);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Config {
     /// The largest payload one frame may declare. Checked on the header,
     /// before any of the payload is buffered; larger frames fail the
@@ -26,8 +29,11 @@ pub struct Config {
     /// The largest message, summed over all of its fragments. Checked before
     /// each fragment is buffered; close code 1009 beyond it.
     ///
-    /// Default: 64 MiB. Memory only grows as bytes actually arrive, so a peer
-    /// must really send that much to make the receiver hold it.
+    /// Default: 16 MiB, the same as the frame limit: the largest message the
+    /// Autobahn TestSuite sends (section 9), and one default for the core,
+    /// the server and the client alike. Memory only grows as bytes actually
+    /// arrive, so a peer must really send that much to make the receiver
+    /// hold it; a server with many connections may want less.
     pub max_message_size: usize,
     /// How much the read buffer holds at first. It grows, up to
     /// `max_read_buffer`, while reads keep filling it, and is allocated on
@@ -50,11 +56,48 @@ impl Config {
     /// The defaults, usable in `const` contexts.
     pub const DEFAULT: Config = Config {
         max_frame_size: 16 << 20,
-        max_message_size: 64 << 20,
+        max_message_size: 16 << 20,
         read_buffer_size: 4 << 10,
         max_read_buffer: 64 << 10,
         write_buffer_size: 64 << 10,
     };
+}
+
+impl Config {
+    /// Sets [`Config::max_frame_size`].
+    #[must_use]
+    pub const fn max_frame_size(mut self, bytes: usize) -> Config {
+        self.max_frame_size = bytes;
+        self
+    }
+
+    /// Sets [`Config::max_message_size`].
+    #[must_use]
+    pub const fn max_message_size(mut self, bytes: usize) -> Config {
+        self.max_message_size = bytes;
+        self
+    }
+
+    /// Sets [`Config::read_buffer_size`].
+    #[must_use]
+    pub const fn read_buffer_size(mut self, bytes: usize) -> Config {
+        self.read_buffer_size = bytes;
+        self
+    }
+
+    /// Sets [`Config::max_read_buffer`].
+    #[must_use]
+    pub const fn max_read_buffer(mut self, bytes: usize) -> Config {
+        self.max_read_buffer = bytes;
+        self
+    }
+
+    /// Sets [`Config::write_buffer_size`].
+    #[must_use]
+    pub const fn write_buffer_size(mut self, bytes: usize) -> Config {
+        self.write_buffer_size = bytes;
+        self
+    }
 }
 
 impl Default for Config {

@@ -67,6 +67,7 @@ pub enum Owed<'a> {
 
 /// A frame we were asked to send that RFC 6455 forbids. Nothing was sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SendError {
     /// A control frame without FIN: control frames cannot be fragmented
     /// (section 5.5).

@@ -17,6 +17,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Everything that can go wrong on a WebSocket connection.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum Error {
     /// The underlying stream failed. A peer that drops the TCP connection
     /// without a closing handshake shows up here as `UnexpectedEof`
@@ -116,6 +117,7 @@ impl From<crate::utf8::InvalidUtf8> for Error {
 /// A violation of the framing rules of sections 5 and 7; each fails the
 /// connection with close code 1002.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ProtocolError {
     /// An opcode that no negotiated extension defines (section 5.2).
     ReservedOpcode(u8),
@@ -180,6 +182,7 @@ impl std::error::Error for ProtocolError {}
 /// A limit from [`crate::Config`] was exceeded (close code 1009). The check
 /// happens on the frame header, before any of the payload is buffered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum CapacityError {
     /// One frame declares more payload than `max_frame_size`.
     FrameTooLarge {
@@ -215,6 +218,7 @@ impl std::error::Error for CapacityError {}
 /// Why an opening handshake failed (section 4). On the server side each
 /// variant maps to the HTTP status the client receives ([`Self::status`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum HandshakeError {
     /// The request or response head is not valid HTTP/1.1 syntax (400).
     Malformed(&'static str),
@@ -289,3 +293,22 @@ impl fmt::Display for HandshakeError {
 }
 
 impl std::error::Error for HandshakeError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_stays_small() {
+        // Results of every read carry one: keep them cheap to move.
+        assert!(std::mem::size_of::<Error>() <= 32);
+    }
+
+    #[test]
+    fn misuse_is_not_a_peer_error() {
+        assert_eq!(Error::AlreadyClosed.close_code(), None);
+        let refused = Error::Send(SendError::FragmentedControlFrame);
+        assert_eq!(refused.close_code(), None);
+        assert!(refused.to_string().contains("fragmented"));
+    }
+}

@@ -27,23 +27,13 @@
 //! Decoding never blocks and never fails for lack of input: with too few
 //! bytes it answers [`Decoded::Partial`], and the caller reads more.
 
+use crate::decoded::Decoded;
 use crate::error::ProtocolError;
 use crate::mask::mask_into;
 use crate::opcode::OpCode;
 
 /// The most bytes a header can take: 2 + 8 (64-bit length) + 4 (masking key).
 pub const MAX_HEADER_LEN: usize = 14;
-
-/// The answer of a push parser: either "need more bytes" or a value and how
-/// many bytes of the input it used.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Decoded<T> {
-    /// The input ends before the value does; call again with more bytes.
-    /// This is never an error.
-    Partial,
-    /// The value, and the number of input bytes it took.
-    Complete(T, usize),
-}
 
 /// A decoded frame header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,7 +72,8 @@ impl FrameHeader {
     /// Decodes a header from the start of `input`.
     ///
     /// ```
-    /// use rusty_socket_core::frame::{Decoded, FrameHeader};
+    /// use rusty_socket_core::frame::FrameHeader;
+    /// use rusty_socket_core::Decoded;
     /// use rusty_socket_core::OpCode;
     /// // RFC 6455 section 5.7: an unmasked "Hello".
     /// let bytes = [0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f];

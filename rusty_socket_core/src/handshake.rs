@@ -282,7 +282,7 @@ pub fn validate_response(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::frame::Decoded;
+    use crate::decoded::Decoded;
     use crate::http::Limits;
 
     fn request(extra: &str) -> Request {

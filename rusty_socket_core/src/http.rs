@@ -10,8 +10,8 @@
 //! whole, and a head longer than [`Limits::max_head_size`] is refused before
 //! it can grow further.
 
+use crate::decoded::Decoded;
 use crate::error::HandshakeError;
-use crate::frame::Decoded;
 
 /// Bounds on what a peer may make the parser hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,7 +106,7 @@ impl Request {
     /// Parses a request head from the start of `input`.
     ///
     /// ```
-    /// use rusty_socket_core::frame::Decoded;
+    /// use rusty_socket_core::Decoded;
     /// use rusty_socket_core::http::{Limits, Request};
     /// let bytes = b"GET /chat HTTP/1.1\r\nHost: example.com\r\n\r\nextra";
     /// let Decoded::Complete(request, len) = Request::parse(bytes, Limits::default()).unwrap() else {

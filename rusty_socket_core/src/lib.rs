@@ -28,13 +28,14 @@
 //! | [`utf8`] | 5.6, 8.1 | incremental UTF-8 validation, fail fast |
 //! | [`close`] | 5.5.1, 7.1.5, 7.4 | close codes and close payloads |
 //! | [`error`] | 7.1.7, 7.4.1 | errors that know their close code or HTTP status |
+//! | [`decoded`] | | "need more" or a value: the answer of every parser |
 //! | [`config`] | 10.4 | limits on what a peer can make us hold |
 //! | [`connection`] | 5.4, 5.5, 7 | the duplex rules: what we owe the peer, what we may send |
 //! | [`websocket`] | 5.5.2, 7.1 | the blocking connection, and its split halves |
 //!
 //! The bottom layers are *sans-IO*: [`http::Request::parse`],
 //! [`frame::FrameHeader::decode`] and [`Receiver::decode`] take the bytes
-//! received so far and answer "need more" ([`frame::Decoded::Partial`]) or a
+//! received so far and answer "need more" ([`Decoded::Partial`]) or a
 //! value and how many bytes it used. They never read a socket. The blocking
 //! [`WebSocket`] is a thin layer that owns one read buffer and feeds them.
 //!
@@ -162,6 +163,7 @@ pub mod base64;
 pub mod close;
 pub mod config;
 pub mod connection;
+pub mod decoded;
 pub mod entropy;
 pub mod error;
 pub mod frame;
@@ -178,6 +180,7 @@ pub mod websocket;
 pub use close::{CloseCode, CloseFrame};
 pub use config::Config;
 pub use connection::{Connection, Owed, SendError};
+pub use decoded::Decoded;
 pub use error::{CapacityError, Error, HandshakeError, ProtocolError, Result};
 pub use message::{Message, MessageRef};
 pub use opcode::OpCode;

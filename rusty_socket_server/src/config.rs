@@ -26,11 +26,11 @@ use std::time::Duration;
 /// ```
 /// use rusty_socket_core::Config;
 /// use rusty_socket_server::ServerConfig;
-/// let config = ServerConfig::new("127.0.0.1:0").websocket(Config {
-///     max_message_size: 64 << 10,
-///     max_frame_size: 64 << 10,
-///     ..Config::default()
-/// });
+/// let config = ServerConfig::new("127.0.0.1:0").websocket(
+///     Config::default()
+///         .max_message_size(64 << 10)
+///         .max_frame_size(64 << 10),
+/// );
 /// assert_eq!(config.websocket.max_message_size, 64 << 10);
 /// ```
 ///

@@ -210,7 +210,8 @@ impl ServerHandle {
     /// as 1005 or 1006 (see [`CloseCode::is_sendable`]);
     /// [`Error::NotConnected`] for an unknown id; [`Error::Closing`] if the
     /// connection is already closing.
-    pub fn close(&self, id: ConnectionId, code: CloseCode, reason: &str) -> Result<()> {
+    pub fn close(&self, id: ConnectionId, code: impl Into<CloseCode>, reason: &str) -> Result<()> {
+        let code = code.into();
         let conn = self
             .at_once()
             .connection(id)

@@ -11,11 +11,11 @@ use crate::handle::ServerHandle;
 use crate::handler::{ConnectionId, ConnectionInfo, Ending, HttpResponse};
 use crate::reader::{End, Reader};
 use crate::shared::{lock, Shared};
-use rusty_socket_core::frame::Decoded;
 use rusty_socket_core::handshake::{
     error_response, is_upgrade_request, response_101, validate_request,
 };
 use rusty_socket_core::http::{Limits, Request};
+use rusty_socket_core::Decoded;
 use rusty_socket_core::{CloseCode, CloseFrame, HandshakeError};
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};

@@ -41,11 +41,11 @@ pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
 /// but within that get a `! message too long` reply; anything larger fails
 /// the connection with close code 1009 before it is buffered.
 pub fn config(addr: &str) -> ServerConfig {
-    ServerConfig::new(addr).websocket(Config {
-        max_message_size: 64 << 10,
-        max_frame_size: 64 << 10,
-        ..Config::default()
-    })
+    ServerConfig::new(addr).websocket(
+        Config::default()
+            .max_message_size(64 << 10)
+            .max_frame_size(64 << 10),
+    )
 }
 
 /// Binds the chat on `addr` (port 0 picks a free port).

@@ -205,8 +205,8 @@ impl<S: Read + Write> WebSocket<S> {
     /// [`Error::AlreadyClosed`] if a close was already sent or received;
     /// [`Error::Send`] for a code that may not be sent (1005, 1006, 1015,
     /// ...).
-    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<()> {
-        self.send_close(Some(&CloseFrame::new(code, reason)))
+    pub fn close(&mut self, code: impl Into<CloseCode>, reason: &str) -> Result<()> {
+        self.send_close(Some(&CloseFrame::new(code.into(), reason)))
     }
 
     /// Sends everything queued.

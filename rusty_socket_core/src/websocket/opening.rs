@@ -4,8 +4,8 @@
 
 use super::WebSocket;
 use crate::config::Config;
+use crate::decoded::Decoded;
 use crate::error::{Error, HandshakeError, Result};
-use crate::frame::Decoded;
 use crate::handshake::{
     error_response, response_101, validate_request, validate_response, ClientRequest,
 };

@@ -214,8 +214,8 @@ impl<S: Write> WriteHalf<S> {
     ///
     /// # Errors
     /// As [`super::WebSocket::close`].
-    pub fn close(&self, code: CloseCode, reason: &str) -> Result<()> {
-        self.push_close(Some(&CloseFrame::new(code, reason)))?;
+    pub fn close(&self, code: impl Into<CloseCode>, reason: &str) -> Result<()> {
+        self.push_close(Some(&CloseFrame::new(code.into(), reason)))?;
         self.flush()
     }
 
