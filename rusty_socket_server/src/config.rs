@@ -98,22 +98,42 @@ pub struct ServerConfig {
     ///
     /// Default: 5 s.
     pub close_timeout: Duration,
-    /// How long one write to a client may block (its receive window stays
-    /// full because it does not read) before the connection is dropped.
+    /// How long one write to a slow client may block (its receive window
+    /// stays full because it does not read) before the connection is
+    /// dropped. It applies on a slow client's own writer thread (see
+    /// [`ServerConfig::slow_write_after`]).
     ///
     /// Default: 30 s.
     pub write_timeout: Duration,
-    /// The number of outgoing messages that may wait for a client's writer
-    /// thread. A client that falls that far behind is closed with code 1008
+    /// The writer threads that send every connection's queue: a connection
+    /// with nothing to send holds none (see [`crate::ServerHandle`]'s
+    /// module docs, `writer.rs`). 0 picks one per CPU, at least 2 and at
+    /// most 8.
+    ///
+    /// Default: 0.
+    pub writer_threads: usize,
+    /// How long a writer of the pool waits for a client to take its bytes
+    /// before that client gets a writer thread of its own, so that one
+    /// client that does not read holds up no one else.
+    ///
+    /// Default: 20 ms.
+    pub slow_write_after: Duration,
+    /// Writer threads for slow clients, at most. Past it, one more client
+    /// that stops reading is dropped (as a full queue closes it with 1008).
+    ///
+    /// Default: 64.
+    pub max_slow_writers: usize,
+    /// The number of outgoing messages that may wait for a client's writer.
+    /// A client that falls that far behind is closed with code 1008
     /// (policy violation): it is not keeping up, and holding more for it
     /// would let one slow reader grow the server's memory without bound.
-    /// The queue is allocated when the connection opens (32 bytes a slot).
+    /// The queue grows as messages wait and is freed when it is empty.
     ///
     /// Default: 64 messages (2 KiB). A reader thread's broadcasts are
     /// gathered per `read` (see [`crate::ServerHandle::broadcast`]), so a
     /// burst of messages from one client usually takes one slot.
     pub queue_len: usize,
-    /// The stack reserved for each connection thread (reader and writer).
+    /// The stack reserved for each server thread (readers and writers).
     /// A blocked thread only uses the few pages it touched, whatever is
     /// reserved; a small reservation keeps thousands of threads within the
     /// address space and makes a runaway recursion fail fast. Your
@@ -143,6 +163,9 @@ impl Default for ServerConfig {
             idle_timeout: Duration::from_secs(75),
             close_timeout: Duration::from_secs(5),
             write_timeout: Duration::from_secs(30),
+            writer_threads: 0,
+            slow_write_after: Duration::from_millis(20),
+            max_slow_writers: 64,
             queue_len: 64,
             stack_size: 128 << 10,
             protocols: Vec::new(),
@@ -209,6 +232,13 @@ impl ServerConfig {
         close_timeout: Duration;
         /// Sets [`ServerConfig::write_timeout`] (default 30 s).
         write_timeout: Duration;
+        /// Sets [`ServerConfig::writer_threads`] (default 0: one per CPU,
+        /// 2 to 8).
+        writer_threads: usize;
+        /// Sets [`ServerConfig::slow_write_after`] (default 20 ms).
+        slow_write_after: Duration;
+        /// Sets [`ServerConfig::max_slow_writers`] (default 64).
+        max_slow_writers: usize;
         /// Sets [`ServerConfig::queue_len`] (default 64).
         queue_len: usize;
         /// Sets [`ServerConfig::stack_size`] (default 128 KiB).
@@ -228,10 +258,15 @@ impl ServerConfig {
             &mut self.idle_timeout,
             &mut self.close_timeout,
             &mut self.write_timeout,
+            &mut self.slow_write_after,
         ] {
             *d = (*d).max(min);
         }
         self.queue_len = self.queue_len.max(1);
+        if self.writer_threads == 0 {
+            let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
+            self.writer_threads = cpus.clamp(2, 8);
+        }
         self.max_handshakes = self.max_handshakes.max(1);
         self.stack_size = self.stack_size.max(32 << 10);
         // No frame can be larger than the largest message.

@@ -1,40 +1,57 @@
 //! One open connection as the rest of the server sees it ([`Conn`]): its
-//! outgoing queue, the socket shared by its reader and writer threads, and
-//! the flags of its closing handshake.
+//! outgoing queue, its socket, and the state machine of its closing
+//! handshake.
 //!
 //! Everything that sends to a connection goes through [`Conn::enqueue`],
 //! which never blocks: a full queue means the client reads more slowly than
 //! the server produces, and it is closed with 1008 instead of being waited
-//! for, so no client can hold up another.
+//! for, so no client can hold up another. A connection with something to
+//! send is put on the [`Writers`]' ready list, once, until a writer has
+//! emptied its queue: an idle connection holds no writer thread.
 
 use crate::error::Error;
 use crate::handler::{ConnectionId, ConnectionInfo, Ending};
+use crate::writer::Writers;
 use rusty_socket_core::close::encode_close_payload;
 use rusty_socket_core::connection::{Connection, Owed, Refusal};
 use rusty_socket_core::frame::encode_frame;
 use rusty_socket_core::{CloseCode, CloseFrame, Error as CoreError, Message, OpCode, Role};
+use std::collections::VecDeque;
 use std::fmt;
+use std::io::{self, Write};
 use std::net::{Shutdown, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{SyncSender, TrySendError};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+use std::thread::Thread;
+use std::time::Duration;
 
-/// What the server does to a connection's socket besides reading and
-/// writing it (which only its reader and writer threads do): shut it down.
-/// A trait, so that a [`Conn`] can be built without a socket in tests.
-pub(crate) trait HangUp: Send + Sync + fmt::Debug {
+/// What the writers and the rest of the server do to a connection's socket
+/// (the reader thread reads its own handle): write, bound how long a write
+/// may block, shut it down. A trait, so that a [`Conn`] can be built
+/// without a socket in tests.
+pub(crate) trait Wire: Send + Sync + fmt::Debug {
+    /// One `write`: returns how many bytes the socket took.
+    fn write(&self, bytes: &[u8]) -> io::Result<usize>;
+    /// How long a `write` may block before it fails with `WouldBlock` (or
+    /// returns what it managed to send).
+    fn set_write_timeout(&self, timeout: Duration) -> io::Result<()>;
     /// Shuts the socket down in both directions.
     fn hang_up(&self);
 }
 
-impl HangUp for TcpStream {
+impl Wire for TcpStream {
+    fn write(&self, bytes: &[u8]) -> io::Result<usize> {
+        Write::write(&mut &*self, bytes)
+    }
+    fn set_write_timeout(&self, timeout: Duration) -> io::Result<()> {
+        TcpStream::set_write_timeout(self, Some(timeout))
+    }
     fn hang_up(&self) {
         let _ = self.shutdown(Shutdown::Both);
     }
 }
 
-/// What a writer thread is given to do. Every variant is at most two words
-/// plus a tag, since the queue's slots are allocated up front.
+/// One entry of a connection's outgoing queue.
 #[derive(Debug)]
 pub(crate) enum Outgoing {
     /// Encoded frames shared by many recipients (a broadcast).
@@ -43,10 +60,51 @@ pub(crate) enum Outgoing {
     Owned(Box<[u8]>),
     /// An encoded close frame: written, then nothing more is.
     Close(Box<[u8]>),
-    /// Look at [`Conn::urgent_close`]: a close could not be queued.
-    Wake,
-    /// The connection is dead: stop without writing anything.
-    Stop,
+}
+
+impl Outgoing {
+    /// The encoded bytes.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        match self {
+            Outgoing::Shared(bytes) => bytes,
+            Outgoing::Owned(bytes) | Outgoing::Close(bytes) => bytes,
+        }
+    }
+}
+
+/// A connection's outgoing side: what waits to be written, and who writes
+/// it.
+#[derive(Debug, Default)]
+struct Out {
+    items: VecDeque<Outgoing>,
+    /// A close frame that must go out ahead of the queued messages, which
+    /// are dropped: set when the queue was full.
+    urgent: Option<Box<[u8]>>,
+    /// The rest of a write a slow peer did not take: it goes first, so no
+    /// frame is cut.
+    unsent: Vec<u8>,
+    /// On the writers' ready list, or being written by a writer.
+    scheduled: bool,
+    /// Nothing more will be written: the close is out, or the connection
+    /// was abandoned or broke.
+    finished: bool,
+}
+
+/// What a writer took from a connection's queue (see [`Conn::take`]).
+#[derive(Debug)]
+pub(crate) enum Take {
+    /// Frames to write, in order, up to the batch size; a close frame is
+    /// the last.
+    Items(Vec<Outgoing>),
+    /// The rest of a frame a slow peer did not take.
+    Unsent(Vec<u8>),
+    /// The close for a full queue: the last bytes written.
+    Urgent(Box<[u8]>),
+    /// Nothing to write: the connection is off the ready list until its
+    /// next enqueue.
+    Idle,
+    /// Nothing more will be written.
+    Finished,
 }
 
 /// The reason a queued close frame gives when the queue overflows.
@@ -56,11 +114,19 @@ const QUEUE_FULL_REASON: &str = "outgoing queue full: the client reads too slowl
 #[derive(Debug)]
 pub(crate) struct Conn {
     pub(crate) info: ConnectionInfo,
-    /// The socket, which the reader and writer threads read and write (one
+    /// The socket, which the reader thread reads and the writers write (one
     /// `TcpStream` for both: no second file descriptor), as the rest of the
     /// server sees it: something to hang up.
-    socket: Arc<dyn HangUp>,
-    queue: SyncSender<Outgoing>,
+    socket: Arc<dyn Wire>,
+    out: Mutex<Out>,
+    /// How many entries the queue holds at most.
+    queue_len: usize,
+    /// Where the connection goes when it has something to send.
+    writers: Arc<Writers>,
+    /// The connection itself, for the ready list.
+    me: Weak<Conn>,
+    /// The reader thread, woken when nothing more will be written.
+    reader: OnceLock<Thread>,
     /// The connection's state machine from the core: it decides what we owe
     /// the peer (pongs, the reply to a close, the close that fails the
     /// connection) and refuses what may not be sent. Locked for control
@@ -74,32 +140,149 @@ pub(crate) struct Conn {
     /// Why the server closed the connection, when it did so for a reason of
     /// its own: set by the close that started the closing handshake.
     ending: OnceLock<Ending>,
-    /// A close frame that must go out ahead of the queued messages, which
-    /// are dropped: set when the queue was full.
-    pub(crate) urgent_close: OnceLock<Box<[u8]>>,
-    /// Set by the reader thread when it no longer reads: the writer may
-    /// close the socket once its close frame is out.
-    pub(crate) reader_done: AtomicBool,
-    /// Set by the writer thread as it ends.
-    pub(crate) writer_done: AtomicBool,
 }
 
 impl Conn {
+    /// A connection writing to `socket` through `writers`, with a queue of
+    /// at most `queue_len` entries.
     pub(crate) fn new(
         info: ConnectionInfo,
-        socket: Arc<dyn HangUp>,
-        queue: SyncSender<Outgoing>,
-    ) -> Conn {
-        Conn {
+        socket: Arc<dyn Wire>,
+        queue_len: usize,
+        writers: Arc<Writers>,
+    ) -> Arc<Conn> {
+        let _ = socket.set_write_timeout(writers.pool_timeout());
+        Arc::new_cyclic(|me| Conn {
             info,
             socket,
-            queue,
+            out: Mutex::new(Out::default()),
+            queue_len: queue_len.max(1),
+            writers,
+            me: me.clone(),
+            reader: OnceLock::new(),
             machine: Mutex::new(Connection::new(Role::Server)),
             closing: AtomicBool::new(false),
             ending: OnceLock::new(),
-            urgent_close: OnceLock::new(),
-            reader_done: AtomicBool::new(false),
-            writer_done: AtomicBool::new(false),
+        })
+    }
+
+    fn out(&self) -> MutexGuard<'_, Out> {
+        self.out.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The socket, for the writers.
+    pub(crate) fn wire(&self) -> &dyn Wire {
+        &*self.socket
+    }
+
+    /// Names the reader thread, which [`Conn::wait_finished`] parks.
+    pub(crate) fn set_reader(&self, thread: Thread) {
+        let _ = self.reader.set(thread);
+    }
+
+    /// Puts the connection on the ready list, unless it is there already or
+    /// a writer has it. Called with the queue's lock taken (`out`).
+    fn schedule(&self, mut out: MutexGuard<'_, Out>) {
+        if out.scheduled || out.finished {
+            return;
+        }
+        out.scheduled = true;
+        drop(out);
+        if let Some(me) = self.me.upgrade() {
+            self.writers.schedule(me);
+        }
+    }
+
+    /// Marks the end of writing: nothing more will be. Wakes the reader,
+    /// which may be waiting for the close to go out.
+    pub(crate) fn finish(&self) {
+        {
+            let mut out = self.out();
+            out.finished = true;
+            out.items.clear();
+            out.urgent = None;
+            out.unsent = Vec::new();
+        }
+        if let Some(reader) = self.reader.get() {
+            reader.unpark();
+        }
+    }
+
+    /// Whether nothing more will be written.
+    pub(crate) fn is_finished(&self) -> bool {
+        self.out().finished
+    }
+
+    /// For a writer: takes what to write next, at most about `max_batch`
+    /// bytes of frames (at least one), stopping after a close. With nothing
+    /// queued, `release` takes the connection off the ready list (a pool
+    /// writer); without, the caller keeps it (see [`Conn::release`]).
+    pub(crate) fn take(&self, max_batch: usize, release: bool) -> Take {
+        let mut out = self.out();
+        if out.finished {
+            out.scheduled = false;
+            return Take::Finished;
+        }
+        // A frame already begun is finished first, even before an urgent
+        // close: a cut frame would garble everything after it.
+        if !out.unsent.is_empty() {
+            return Take::Unsent(std::mem::take(&mut out.unsent));
+        }
+        if let Some(urgent) = out.urgent.take() {
+            out.items.clear();
+            return Take::Urgent(urgent);
+        }
+        if out.items.is_empty() {
+            out.scheduled = !release;
+            // An idle connection keeps no queue memory.
+            if out.items.capacity() > 8 {
+                out.items = VecDeque::new();
+            }
+            return Take::Idle;
+        }
+        let mut taken = Vec::new();
+        let mut bytes = 0;
+        while let Some(item) = out.items.pop_front() {
+            bytes += item.bytes().len();
+            let last = matches!(item, Outgoing::Close(_));
+            taken.push(item);
+            if last || bytes >= max_batch {
+                break;
+            }
+        }
+        Take::Items(taken)
+    }
+
+    /// For a slow client's writer that emptied the queue: lets go of the
+    /// connection unless something was queued meanwhile. Returns whether it
+    /// did.
+    pub(crate) fn release(&self) -> bool {
+        let mut out = self.out();
+        if out.items.is_empty() && out.unsent.is_empty() && out.urgent.is_none() {
+            out.scheduled = false;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Records why the server ended the connection, unless a reason was
+    /// recorded before.
+    pub(crate) fn set_ending(&self, ending: Ending) {
+        let _ = self.ending.set(ending);
+    }
+
+    /// For a writer whose peer stopped taking bytes: `unsent` (the rest of
+    /// the write) and `rest` (frames taken but not begun) go back to the
+    /// front of the queue, in order.
+    pub(crate) fn put_back(&self, unsent: Vec<u8>, rest: Vec<Outgoing>) {
+        let mut out = self.out();
+        if out.finished {
+            return;
+        }
+        out.unsent = unsent;
+        for item in rest.into_iter().rev() {
+            out.items.push_front(item);
         }
     }
 
@@ -118,27 +301,31 @@ impl Conn {
         if self.is_closing() {
             return Err(Error::Closing(self.id()));
         }
-        match self.queue.try_send(item) {
-            Ok(()) => Ok(()),
-            Err(TrySendError::Full(_)) => {
-                crate::log::peer(
-                    self.info.peer_addr,
-                    format_args!(
-                        "connection {}: {QUEUE_FULL_REASON}; closing with 1008",
-                        self.id()
-                    ),
-                );
-                let _ = self.close(
-                    Some(CloseFrame::new(
-                        CloseCode::POLICY_VIOLATION,
-                        QUEUE_FULL_REASON,
-                    )),
-                    Some(Ending::QueueFull),
-                );
-                Err(Error::QueueFull(self.id()))
-            }
-            Err(TrySendError::Disconnected(_)) => Err(Error::Closing(self.id())),
+        let mut out = self.out();
+        if out.finished {
+            return Err(Error::Closing(self.id()));
         }
+        if out.items.len() >= self.queue_len {
+            drop(out);
+            crate::log::peer(
+                self.info.peer_addr,
+                format_args!(
+                    "connection {}: {QUEUE_FULL_REASON}; closing with 1008",
+                    self.id()
+                ),
+            );
+            let _ = self.close(
+                Some(CloseFrame::new(
+                    CloseCode::POLICY_VIOLATION,
+                    QUEUE_FULL_REASON,
+                )),
+                Some(Ending::QueueFull),
+            );
+            return Err(Error::QueueFull(self.id()));
+        }
+        out.items.push_back(item);
+        self.schedule(out);
+        Ok(())
     }
 
     fn machine(&self) -> MutexGuard<'_, Connection> {
@@ -222,17 +409,14 @@ impl Conn {
             let _ = self.ending.set(ending);
         }
         let encoded = encode_close(frame.as_ref());
-        match self.queue.try_send(Outgoing::Close(encoded)) {
-            Ok(()) | Err(TrySendError::Disconnected(_)) => {}
-            Err(TrySendError::Full(Outgoing::Close(encoded))) => {
-                let _ = self.urgent_close.set(encoded);
-                // The writer may have emptied the queue since: make sure it
-                // wakes up to look (if the queue is still full, it is busy
-                // and looks after its current write).
-                let _ = self.queue.try_send(Outgoing::Wake);
-            }
-            Err(TrySendError::Full(_)) => {}
+        let mut out = self.out();
+        if out.items.len() < self.queue_len {
+            out.items.push_back(Outgoing::Close(encoded));
+        } else {
+            // No room: the close goes ahead, the backlog is dropped.
+            out.urgent = Some(encoded);
         }
+        self.schedule(out);
     }
 
     /// The reason of its own for which the server closed the connection,
@@ -248,13 +432,30 @@ impl Conn {
     }
 
     /// The connection is dead (the peer vanished or broke the protocol
-    /// beyond a close): the writer stops without writing more.
+    /// beyond a close): nothing more is written, and what is queued is
+    /// dropped. A writer in the middle of a write fails once the socket is
+    /// shut down.
     pub(crate) fn abandon(&self) {
         self.machine().finish();
         self.closing.store(true, Ordering::Release);
-        // If the queue is full the writer is busy writing, and the socket
-        // shutdown that follows makes that write fail.
-        let _ = self.queue.try_send(Outgoing::Stop);
+        self.finish();
+    }
+
+    /// The reader thread, at the end: waits up to `limit` for the writers
+    /// to send what is queued (the close frame last). Returns whether they
+    /// did.
+    pub(crate) fn wait_finished(&self, limit: Duration) -> bool {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            if self.is_finished() {
+                return true;
+            }
+            let now = std::time::Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            std::thread::park_timeout(deadline - now);
+        }
     }
 }
 

@@ -30,7 +30,7 @@ fn data_counts(message: &Message) -> (u64, u64) {
 /// called from any thread, including from [`crate::Handler`] callbacks.
 ///
 /// Sending never blocks and never writes to a socket: it encodes the frame
-/// and queues it for the connection's writer thread. A connection whose
+/// and queues it for the server's writers. A connection whose
 /// queue is full is closed with 1008 (see [`crate::ServerConfig::queue_len`]).
 ///
 /// The handle a [`crate::Handler`] callback receives on a reader thread
@@ -284,6 +284,8 @@ impl ServerHandle {
                 crate::log::server(format_args!("shutdown: cannot wake the accept loop: {e}"));
             }
             self.close_all(false);
+            // The writers leave once the close frames just queued are out.
+            shared.writers.stop();
         }
         if on_server_thread() {
             return;

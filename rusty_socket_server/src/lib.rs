@@ -40,10 +40,11 @@
 //! ## How a connection runs
 //!
 //! ```text
-//!             accept loop ──spawn──> reader thread                 writer thread
+//!             accept loop ──spawn──> reader thread              writer pool (a few threads)
 //!                                    handshake (deadline)
-//!                                    read ─> Receiver ─> Handler ──> queue ──> write (batched)
-//! ServerHandle::broadcast ─ encode once ─ Arc<[u8]> ─ try_send ──> queue of each client
+//!                                    read ─> Receiver ─> Handler ──> queue ─ ready list ─> write (batched)
+//! ServerHandle::broadcast ─ encode once ─ Arc<[u8]> ─ enqueue ──> queue of each client
+//!                                     a client that stops reading ──> a slow-writer thread of its own
 //! ```
 //!
 //! - The **reader thread** reads the request head (within
@@ -52,19 +53,24 @@
 //!   bytes to the core's sans-IO [`rusty_socket_core::Receiver`] and calls
 //!   the [`Handler`]. Its read timeout drives the pings and the idle
 //!   timeout.
-//! - The **writer thread** drains a bounded queue
-//!   (`std::sync::mpsc::sync_channel`) and writes everything queued in one
-//!   system call. Both threads share one socket (`&TcpStream` reads and
-//!   writes), so a connection costs one file descriptor.
+//! - The **writers** are a small pool of threads
+//!   ([`ServerConfig::writer_threads`]) shared by every connection. A
+//!   connection with something queued goes on their ready list once; a
+//!   pool thread writes everything queued in one system call and moves on.
+//!   An idle connection holds no writer thread, so a broadcast to thousands
+//!   of idle clients starts no thread at all. A client that does not take
+//!   its bytes within [`ServerConfig::slow_write_after`] gets a writer
+//!   thread of its own while it stays slow, up to
+//!   [`ServerConfig::max_slow_writers`]. The reader and the writers share
+//!   one socket (`&TcpStream` reads and writes), so a connection costs one
+//!   file descriptor and one thread.
 //! - **Sending never blocks.** [`ServerHandle::broadcast`] encodes the frame
-//!   once and pushes the same bytes to every queue with `try_send`, under a
-//!   read lock, never writing a socket while holding it. A client whose queue
+//!   once and pushes the same bytes to every queue, under a read lock,
+//!   never writing a socket while holding it. A client whose queue
 //!   is full is closed with **1008** (policy violation) and everyone else goes
 //!   on.
 //! - Thread stacks are small ([`ServerConfig::stack_size`], 128 KiB): a
-//!   blocked thread only keeps the pages it touched, so thousands fit. An
-//!   idle connection measured **about 25 KiB** of resident memory, both
-//!   threads included (2 000 idle connections, `wsload conns`).
+//!   blocked thread only keeps the pages it touched, so thousands fit.
 //!
 //! ## Plain HTTP on the same port
 //!

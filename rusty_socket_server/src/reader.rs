@@ -397,12 +397,11 @@ mod tests {
     /// Runs a reader over `chunks` to its end; returns the end and what it
     /// queued, item by item.
     fn read(chunks: Vec<Vec<u8>>) -> (End, Vec<Vec<u8>>, Option<Ending>) {
-        let (conn, queue, _line) = conn(1, 16);
-        let conn = Arc::new(conn);
+        let (conn, _line) = conn(1, 16);
         let shared = shared(Broadcast, &[&conn]);
         let mut reader = Reader::new(&shared, &conn, Script(chunks.into()), &[]);
         let end = reader.run();
-        (end, drain(&queue), conn.ending())
+        (end, drain(&conn), conn.ending())
     }
 
     fn close(code: CloseCode, reason: &str) -> Vec<u8> {

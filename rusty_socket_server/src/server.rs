@@ -56,10 +56,11 @@ impl Server {
     /// [`ServerHandle::shutdown`] is called.
     ///
     /// # Errors
-    /// None at present: failures of single connections, and of `accept`
-    /// itself, are logged and the loop goes on. The `Result` leaves room for
-    /// fatal listener errors.
+    /// [`crate::Error::Io`] if the writer threads cannot be started.
+    /// Failures of single connections, and of `accept` itself, are logged
+    /// and the loop goes on.
     pub fn run(self) -> Result<()> {
+        crate::writer::Writers::start(&self.shared, self.shared.config.writer_threads)?;
         let guard = self.shared.count_this_thread();
         crate::accept::run(&self.shared, &self.listener);
         drop(self.listener);
@@ -70,10 +71,11 @@ impl Server {
     /// Accepts connections on a new thread and returns at once.
     ///
     /// # Errors
-    /// [`crate::Error::Io`] if the thread cannot be spawned.
+    /// [`crate::Error::Io`] if the threads cannot be spawned.
     pub fn spawn(self) -> Result<ServerHandle> {
         let handle = self.handle();
         let Server { shared, listener } = self;
+        crate::writer::Writers::start(&shared, shared.config.writer_threads)?;
         let accept_shared = Arc::clone(&shared);
         shared.spawn("ws-accept", move || {
             crate::accept::run(&accept_shared, &listener)

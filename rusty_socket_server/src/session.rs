@@ -6,7 +6,7 @@
 //! When the reader is done, the connection is torn down here: writer joined,
 //! socket closed, registry entry removed, [`crate::Handler::on_close`] called.
 
-use crate::conn::{Conn, HangUp};
+use crate::conn::{Conn, Wire};
 use crate::handle::ServerHandle;
 use crate::handler::{ConnectionId, ConnectionInfo, Ending, HttpResponse};
 use crate::reader::{End, Reader};
@@ -21,7 +21,6 @@ use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
-use std::sync::mpsc;
 use std::sync::Arc;
 use std::thread;
 use std::time::{Instant, SystemTime};
@@ -220,36 +219,20 @@ fn read_head(stream: &TcpStream, deadline: Instant) -> Result<(Request, Vec<u8>)
     }
 }
 
-/// Starts the writer, registers the connection and runs it to the end.
+/// Registers the connection and runs it to the end. Its frames are written
+/// by the server's writers ([`crate::writer`]); this thread only reads.
 fn open(shared: &Arc<Shared>, stream: Arc<TcpStream>, info: ConnectionInfo, leftover: &[u8]) {
     let peer = info.peer_addr;
     let id = info.id;
-    let (queue, outgoing) = mpsc::sync_channel(shared.config.queue_len);
-    let socket: Arc<dyn HangUp> = Arc::clone(&stream) as Arc<TcpStream>;
-    let conn = Arc::new(Conn::new(info, socket, queue));
-    let writer_conn = Arc::clone(&conn);
-    let writer_stream = Arc::clone(&stream);
+    let socket: Arc<dyn Wire> = Arc::clone(&stream) as Arc<TcpStream>;
+    let conn = Conn::new(
+        info,
+        socket,
+        shared.config.queue_len,
+        Arc::clone(&shared.writers),
+    );
+    conn.set_reader(thread::current());
     let close_timeout = shared.config.close_timeout;
-    let max_batch = shared.config.websocket.write_buffer_size.max(1);
-    let reader_thread = thread::current();
-    let writer = match shared.spawn("ws-writer", move || {
-        crate::writer::run(
-            &writer_conn,
-            &outgoing,
-            &*writer_stream,
-            close_timeout,
-            max_batch,
-        );
-        writer_conn.writer_done.store(true, Ordering::Release);
-        reader_thread.unpark();
-    }) {
-        Ok(writer) => writer,
-        Err(e) => {
-            crate::log::peer(peer, format_args!("cannot spawn a writer thread: {e}"));
-            let _ = stream.shutdown(Shutdown::Both);
-            return;
-        }
-    };
     let registered = {
         let mut registry = shared.registry.write().unwrap_or_else(|p| p.into_inner());
         if shared.shutting_down.load(Ordering::Acquire) {
@@ -279,28 +262,19 @@ fn open(shared: &Arc<Shared>, stream: Arc<TcpStream>, info: ConnectionInfo, left
         End::Failed
     };
 
-    // Teardown. The reader is done: let the writer finish (its close frame,
-    // if any, is at the end of its queue) for at most the close timeout.
+    // Teardown. The reader is done: let the writers send what is queued
+    // (the close frame, if any, is last) for at most the close timeout.
     if !end.is_orderly() {
         conn.abandon();
         let _ = stream.shutdown(Shutdown::Both);
     }
     let ending = end.ending(&conn);
-    conn.reader_done.store(true, Ordering::Release);
-    writer.thread().unpark();
-    let deadline = Instant::now() + close_timeout;
-    while !conn.writer_done.load(Ordering::Acquire) {
-        let now = Instant::now();
-        if now >= deadline {
-            conn.abandon();
-            break;
-        }
-        thread::park_timeout(deadline - now);
+    if !conn.wait_finished(close_timeout) {
+        conn.abandon();
     }
     // The server closes the TCP connection (section 7.1.1); this also ends
-    // a write the writer may still be blocked in.
+    // a write a writer may still be blocked in.
     let _ = stream.shutdown(Shutdown::Both);
-    let _ = writer.join();
     if registered {
         shared
             .registry

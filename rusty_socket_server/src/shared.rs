@@ -8,6 +8,7 @@ use crate::conn::{Conn, Outgoing};
 use crate::error::Result;
 use crate::handler::{ConnectionId, Handler};
 use crate::stats::Counters;
+use crate::writer::{Settings, Writers};
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::io;
@@ -42,6 +43,8 @@ pub(crate) struct Shared {
     pub(crate) counters: Counters,
     pub(crate) next_id: AtomicU64,
     pub(crate) shutting_down: AtomicBool,
+    /// The writer threads and their ready list.
+    pub(crate) writers: Arc<Writers>,
     /// Live server threads (accept loop, readers, writers).
     threads: Mutex<usize>,
     threads_done: Condvar,
@@ -63,6 +66,12 @@ impl Shared {
         handler: Box<dyn Handler>,
         local_addr: SocketAddr,
     ) -> Shared {
+        let writers = Arc::new(Writers::new(Settings {
+            max_batch: config.websocket.write_buffer_size.max(1),
+            pool_timeout: config.slow_write_after,
+            slow_timeout: config.write_timeout,
+            max_slow: config.max_slow_writers,
+        }));
         Shared {
             config,
             local_addr,
@@ -73,6 +82,7 @@ impl Shared {
             counters: Counters::new(),
             next_id: AtomicU64::new(1),
             shutting_down: AtomicBool::new(false),
+            writers,
             threads: Mutex::new(0),
             threads_done: Condvar::new(),
         }
