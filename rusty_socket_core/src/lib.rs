@@ -30,6 +30,7 @@
 //! | [`error`] | 7.1.7, 7.4.1 | errors that know their close code or HTTP status |
 //! | [`decoded`] | | "need more" or a value: the answer of every parser |
 //! | [`config`] | 10.4 | limits on what a peer can make us hold |
+//! | [`capacity`] | 10.4 | how many connections the OS lets this process hold |
 //! | [`connection`] | 5.4, 5.5, 7 | the duplex rules: what we owe the peer, what we may send |
 //! | [`websocket`] | 5.5.2, 7.1 | the blocking connection, and its split halves |
 //!
@@ -160,6 +161,7 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 pub mod base64;
+pub mod capacity;
 pub mod close;
 pub mod config;
 pub mod connection;

@@ -27,6 +27,11 @@ fn main() {
             std::process::exit(1);
         }
     };
+    // What the machine lets it hold (also in GET /stats): past it, 503.
+    println!(
+        "broadcast_server: capacity {}",
+        server.handle().stats().capacity
+    );
     println!(
         "broadcast_server listening on ws://{}/",
         server.local_addr()

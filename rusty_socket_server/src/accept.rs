@@ -1,9 +1,18 @@
 //! The accept loop. It only accepts: each socket gets its own reader thread
 //! at once, which does the handshake ([`crate::session`]), so a slow or
-//! silent client never delays the next one. A failed `accept` (out of file
-//! descriptors, say) is logged and retried after a short pause; it never
-//! ends the loop. Past [`crate::ServerConfig::max_handshakes`] sockets in
-//! their handshake, a new one gets a best-effort 503 and is closed at once.
+//! silent client never delays the next one.
+//!
+//! It never starts a thread the machine cannot give ([`crate::capacity`]):
+//! when the open connections and the sockets in their handshake already
+//! fill the capacity plus [`crate::ServerConfig::max_handshakes`], or the
+//! handshakes alone fill `max_handshakes`, a new socket gets a best-effort
+//! `503` with `Retry-After` and is closed at once, on this thread.
+//!
+//! A failed `accept` for want of descriptors or memory (`EMFILE`,
+//! `ENFILE`, `ENOMEM`, `ENOBUFS`) is retried after a pause that doubles
+//! from 10 ms to 1 s while the failures go on, so the loop does not spin
+//! while the connections that are open go on undisturbed. Refusals of both
+//! kinds are logged once per episode ([`crate::capacity::Refusals`]).
 
 use crate::shared::{lock, Shared};
 use std::net::TcpListener;
@@ -12,31 +21,71 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
+/// The first pause after `accept` failed for want of resources.
+const BACKOFF_MIN: Duration = Duration::from_millis(10);
+/// The longest pause.
+const BACKOFF_MAX: Duration = Duration::from_secs(1);
+
+/// `ENOMEM`, `ENFILE`, `EMFILE`, `ENOBUFS` on Linux: `accept` failed for
+/// want of memory or descriptors, which only time (connections ending) can
+/// cure.
+fn is_exhaustion(e: &std::io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(12 | 23 | 24 | 105))
+}
+
 /// Accepts connections on `listener` until the server shuts down.
 pub(crate) fn run(shared: &Arc<Shared>, listener: &TcpListener) {
     let mut next_pending = 0u64;
+    let mut backoff = BACKOFF_MIN;
+    // Sockets between the accept loop and a connection slot each hold a
+    // thread; past this many, no thread is started.
+    let max_threads = shared
+        .capacity
+        .connections
+        .saturating_add(shared.config.max_handshakes as u64);
     loop {
         let accepted = listener.accept();
         if shared.shutting_down.load(Ordering::Acquire) {
             return;
         }
         let (stream, peer) = match accepted {
-            Ok(accepted) => accepted,
+            Ok(accepted) => {
+                backoff = BACKOFF_MIN;
+                accepted
+            }
+            Err(e) if is_exhaustion(&e) => {
+                shared
+                    .refusals
+                    .refused(format_args!("accept failed: {e}; retrying"));
+                // Give the connections that end meanwhile a chance to free
+                // what is missing.
+                thread::sleep(backoff);
+                backoff = (backoff * 2).min(BACKOFF_MAX);
+                continue;
+            }
             Err(e) => {
-                crate::log::server(format_args!("accept failed: {e}"));
-                // Out of file descriptors or memory: give the connections
-                // that end meanwhile a chance to free some.
-                if matches!(e.raw_os_error(), Some(23 | 24 | 12 | 105)) {
-                    thread::sleep(Duration::from_millis(100));
+                // A connection reset before it was accepted is its own
+                // affair, not the server's.
+                if e.kind() != std::io::ErrorKind::ConnectionAborted {
+                    crate::log::server(format_args!("accept failed: {e}"));
                 }
                 continue;
             }
         };
-        if shared.handshaking.load(Ordering::Acquire) >= shared.config.max_handshakes {
-            crate::log::peer(
-                peer,
-                format_args!("too many handshakes in progress; refused"),
-            );
+        let handshakes = shared.handshaking.load(Ordering::Acquire);
+        if handshakes >= shared.config.max_handshakes {
+            shared.refusals.refused(format_args!(
+                "{handshakes} handshakes in progress, the most allowed; answering 503"
+            ));
+            crate::session::refuse_now(&stream);
+            continue;
+        }
+        let connections = shared.counters.connections.load(Ordering::Acquire);
+        if connections.saturating_add(handshakes as u64) >= max_threads {
+            shared.refusals.refused(format_args!(
+                "{connections} connections and {handshakes} handshakes fill the capacity, {}; answering 503",
+                shared.capacity
+            ));
             crate::session::refuse_now(&stream);
             continue;
         }
@@ -52,7 +101,9 @@ pub(crate) fn run(shared: &Arc<Shared>, listener: &TcpListener) {
             crate::session::run(&session_shared, session_stream, peer, pending_id);
         });
         if let Err(e) = spawned {
-            crate::log::peer(peer, format_args!("cannot spawn a thread: {e}"));
+            shared
+                .refusals
+                .refused(format_args!("cannot spawn a thread: {e}; answering 503"));
             lock(&shared.pending).remove(&pending_id);
             shared.handshaking.fetch_sub(1, Ordering::AcqRel);
             crate::session::refuse_now(&stream);

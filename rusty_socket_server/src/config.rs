@@ -45,14 +45,22 @@ pub struct ServerConfig {
     ///
     /// Default: `127.0.0.1:8080`, reachable from this machine only.
     pub bind_addr: String,
-    /// The most WebSocket connections open at once. A client that asks for
-    /// an upgrade beyond it is answered `503 Service Unavailable` before any
-    /// upgrade. Clients still in their opening handshake count separately,
-    /// up to [`ServerConfig::max_handshakes`].
+    /// The most WebSocket connections open at once, if the machine allows
+    /// that many. A client that asks for an upgrade beyond it is answered
+    /// `503 Service Unavailable` with `Retry-After: 5` before any upgrade.
+    /// Clients still in their opening handshake count separately, up to
+    /// [`ServerConfig::max_handshakes`].
     ///
-    /// Default: 10 000. Each connection holds two threads (about 25 KiB),
-    /// so this is about 250 MiB of memory at worst, and 10 000 file
-    /// descriptors: raise `ulimit -n` to match.
+    /// The server also measures, when it is bound, how many connections the
+    /// operating system lets it hold (file, thread and mapping limits, and
+    /// memory; see [`rusty_socket_core::capacity`]) and takes the smaller of
+    /// the two: [`crate::Stats::capacity`] says which, and why. It never
+    /// starts a thread past that, so it refuses clients instead of falling
+    /// over.
+    ///
+    /// Default: 100 000, more than a stock Linux allows (about 15 000, bound
+    /// by `vm.max_map_count`), so that the OS limits decide: raise those to
+    /// hold more (the README's table says which and how far).
     pub max_connections: usize,
     /// The most sockets in their opening handshake (or a plain HTTP request)
     /// at once. Beyond it new sockets are refused with a best-effort 503 and
@@ -155,7 +163,7 @@ impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             bind_addr: "127.0.0.1:8080".to_owned(),
-            max_connections: 10_000,
+            max_connections: 100_000,
             max_handshakes: 1024,
             websocket: Config::default(),
             handshake_timeout: Duration::from_secs(10),
@@ -218,7 +226,7 @@ impl ServerConfig {
     }
 
     setters! {
-        /// Sets [`ServerConfig::max_connections`] (default 10 000).
+        /// Sets [`ServerConfig::max_connections`] (default 100 000).
         max_connections: usize;
         /// Sets [`ServerConfig::max_handshakes`] (default 1 024).
         max_handshakes: usize;

@@ -249,7 +249,7 @@ impl ServerHandle {
 
     /// A snapshot of the server's counters.
     pub fn stats(&self) -> Stats {
-        self.shared.counters.snapshot()
+        self.shared.stats()
     }
 
     /// The address the server listens on.

@@ -78,7 +78,7 @@
 //! ([`Handler::on_http`]), else `GET /health` (`ok`), `GET /stats` (JSON,
 //! see [`Stats::to_json`]), else 404. A bad upgrade request gets the status
 //! of its [`rusty_socket_core::HandshakeError`] (400, 405, 426, 431, 505);
-//! past [`ServerConfig::max_connections`], 503. A valid upgrade request on
+//! past the server's capacity, 503 with `Retry-After: 5` (see below). A valid upgrade request on
 //! any path is a WebSocket connection, unless [`Handler::on_upgrade`]
 //! refuses it with a response of its own (a 403 for a foreign `Origin`, a
 //! 401 without a token, a 404 for a path it does not serve).
@@ -110,17 +110,34 @@
 //! Broadcast frames are shared by all queues (one `Arc<[u8]>`), so a
 //! broadcast of M bytes to N clients holds M bytes, not N x M.
 //!
+//! ## How many connections: the capacity
+//!
+//! When it is bound, the server measures how many connections the machine
+//! lets it hold ([`rusty_socket_core::capacity`]: the file limit, the thread
+//! limits, `vm.max_map_count` at four mappings a thread, the memory
+//! available) and takes the smaller of that and
+//! [`ServerConfig::max_connections`]. `GET /stats` reports it
+//! ([`Stats::capacity`]) with the limit that decided it. Past it, clients
+//! are refused with `503 Service Unavailable` and `Retry-After: 5`; when
+//! even the threads set aside for handshakes are taken, the accept loop
+//! answers that 503 itself and starts no thread. The server never starts a
+//! thread the machine cannot give: on Linux such a thread aborts the whole
+//! process inside `std`.
+//!
 //! ## Errors
 //!
 //! Problems with one connection are logged to stderr with the peer's
-//! address and the reason, and end that connection only. A failing
-//! `accept` (for example out of file descriptors) is logged and retried
-//! after a short pause.
+//! address and the reason, and end that connection only. Refusals for want
+//! of capacity, and `accept` failing for want of descriptors or memory
+//! (retried after a pause that grows from 10 ms to 1 s), are logged once
+//! when they start and once when a connection is admitted again, with the
+//! number refused.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
 // Leaves first: each module imports only modules above it. (`handler`
 // names `ServerHandle` in its callbacks' signatures, a type reference only.)
+mod capacity;
 mod config;
 mod error;
 mod handler;

@@ -25,7 +25,7 @@ pub(crate) fn respond(shared: &Shared, request: &Request) -> HttpResponse {
     let get = request.method == "GET";
     match request.path() {
         "/health" if get => HttpResponse::text(200, "ok"),
-        "/stats" if get => HttpResponse::json(shared.counters.snapshot().to_json()),
+        "/stats" if get => HttpResponse::json(shared.stats().to_json()),
         "/health" | "/stats" => {
             HttpResponse::text(405, "method not allowed\n").header("Allow", "GET")
         }

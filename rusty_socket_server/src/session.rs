@@ -38,22 +38,57 @@ enum HeadError {
 
 const SERVICE_UNAVAILABLE: &str = "too many connections, try again later\n";
 
-/// Answers `503` on a socket the server has no thread for, without reading
-/// or waiting: a best effort.
+/// The answer to a client the server has no room for: `503 Service
+/// Unavailable`, with `Retry-After` ([`crate::capacity::RETRY_AFTER_SECS`]).
+pub(crate) fn service_unavailable() -> Vec<u8> {
+    HttpResponse::text(503, SERVICE_UNAVAILABLE)
+        .header(
+            "Retry-After",
+            &crate::capacity::RETRY_AFTER_SECS.to_string(),
+        )
+        .encode()
+}
+
+/// Answers `503` on a socket the server has no thread for, without waiting:
+/// a best effort. What the client already sent is read and dropped first,
+/// so that closing a socket with unread bytes does not reset the
+/// connection (a reset can destroy the 503 before the client reads it).
 pub(crate) fn refuse_now(stream: &TcpStream) {
     let _ = stream.set_nonblocking(true);
     let mut stream = stream;
-    let _ = stream.write_all(&HttpResponse::text(503, SERVICE_UNAVAILABLE).encode());
+    let _ = stream.write_all(&service_unavailable());
+    let _ = stream.shutdown(Shutdown::Write);
+    let mut sink = [0u8; 1024];
+    for _ in 0..8 {
+        match stream.read(&mut sink) {
+            Ok(n) if n > 0 => {}
+            _ => break,
+        }
+    }
     let _ = stream.shutdown(Shutdown::Both);
+}
+
+/// Counts a socket as in its handshake (or a plain HTTP request) until it
+/// is dropped: from the accept loop until it holds a connection slot, or
+/// until it is done.
+struct Handshake<'a>(&'a Shared);
+
+impl Drop for Handshake<'_> {
+    fn drop(&mut self) {
+        self.0.handshaking.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 /// Runs the socket's whole life. `pending_id` is its entry in the table of
 /// handshakes in progress.
 pub(crate) fn run(shared: &Arc<Shared>, stream: Arc<TcpStream>, peer: SocketAddr, pending_id: u64) {
     let deadline = Instant::now() + shared.config.handshake_timeout;
+    // The accept loop counted this socket in `handshaking`; it stays
+    // counted until it holds a slot, so that the accept loop's budget
+    // (slots + handshakes) covers this thread throughout.
+    let handshake = Handshake(shared);
     let head = read_head(&stream, deadline);
     lock(&shared.pending).remove(&pending_id);
-    shared.handshaking.fetch_sub(1, Ordering::AcqRel);
     let (request, leftover) = match head {
         Ok(head) => head,
         Err(HeadError::Timeout) => {
@@ -111,14 +146,16 @@ pub(crate) fn run(shared: &Arc<Shared>, stream: Arc<TcpStream>, peer: SocketAddr
         return;
     }
     if !reserve_slot(shared) {
-        crate::log::peer(peer, format_args!("connection limit reached; answered 503"));
-        reply(
-            &stream,
-            &HttpResponse::text(503, SERVICE_UNAVAILABLE).encode(),
-        );
+        shared.refusals.refused(format_args!(
+            "every connection slot is taken, {}; answering 503",
+            shared.capacity
+        ));
+        reply(&stream, &service_unavailable());
         return;
     }
     let _slot = Slot(shared);
+    drop(handshake);
+    shared.refusals.admitted();
     if let Err(e) = (&*stream).write_all(&response_101(&key, protocol.as_deref())) {
         crate::log::peer(peer, format_args!("cannot answer the handshake: {e}"));
         return;
@@ -144,9 +181,10 @@ fn choose_protocol(shared: &Shared, offered: &[&str]) -> Option<String> {
         .cloned()
 }
 
-/// Takes one of the `max_connections` slots, if one is free.
+/// Takes one of the connection slots, if one is free: the server's
+/// capacity ([`crate::capacity`]), at most `max_connections`.
 fn reserve_slot(shared: &Shared) -> bool {
-    let max = shared.config.max_connections as u64;
+    let max = shared.capacity.connections;
     shared
         .counters
         .connections

@@ -3,12 +3,14 @@
 //! counters, and the count of live server threads that lets a shutdown wait
 //! for all of them to end.
 
+use crate::capacity::Refusals;
 use crate::config::ServerConfig;
 use crate::conn::{Conn, Outgoing};
 use crate::error::Result;
 use crate::handler::{ConnectionId, Handler};
-use crate::stats::Counters;
+use crate::stats::{Counters, Stats};
 use crate::writer::{Settings, Writers};
+use rusty_socket_core::capacity::Capacity;
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::io;
@@ -40,6 +42,11 @@ pub(crate) struct Shared {
     /// Sockets still in their handshake, so a shutdown can cut them off.
     pub(crate) pending: Mutex<HashMap<u64, Arc<TcpStream>>>,
     pub(crate) handshaking: AtomicUsize,
+    /// How many connections this server takes: what the OS allows, or
+    /// `max_connections` if lower, measured when it was bound.
+    pub(crate) capacity: Capacity,
+    /// Clients refused for want of capacity, logged once per episode.
+    pub(crate) refusals: Refusals,
     pub(crate) counters: Counters,
     pub(crate) next_id: AtomicU64,
     pub(crate) shutting_down: AtomicBool,
@@ -73,6 +80,8 @@ impl Shared {
             max_slow: config.max_slow_writers,
         }));
         Shared {
+            capacity: crate::capacity::measure(&config),
+            refusals: Refusals::default(),
             config,
             local_addr,
             handler,
@@ -192,6 +201,16 @@ impl Shared {
             .iter()
             .filter(|(id, conn)| keep(**id) && !conn.is_closing())
             .count()
+    }
+
+    /// A snapshot of the counters, the capacity and the current use.
+    pub(crate) fn stats(&self) -> Stats {
+        self.counters.snapshot(
+            self.capacity,
+            self.handshaking.load(std::sync::atomic::Ordering::Acquire) as u64,
+            self.refusals.total(),
+            self.writers.slow_writers() as u64,
+        )
     }
 
     pub(crate) fn connection(&self, id: ConnectionId) -> Option<Arc<Conn>> {

@@ -99,7 +99,6 @@ impl Writers {
     }
 
     /// Slow-client threads running now.
-    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn slow_writers(&self) -> usize {
         self.slow.load(Ordering::Relaxed)
     }

@@ -121,9 +121,38 @@ fn max_connections_answers_503() {
     match common::try_client(server.addr()) {
         Err(rusty_socket_core::Error::Handshake(rusty_socket_core::HandshakeError::Rejected(
             response,
-        ))) => assert_eq!(response.status, 503),
+        ))) => {
+            assert_eq!(response.status, 503);
+            assert_eq!(response.headers.get("Retry-After"), Some("5"));
+        }
         other => panic!("expected a 503, got {:?}", other.map(|_| ())),
     }
+    let stats = server.handle.stats();
+    assert_eq!(stats.capacity.connections, 2);
+    assert_eq!(
+        stats.capacity.limit,
+        rusty_socket_core::capacity::Limit::Configured
+    );
+    assert_eq!((stats.connections, stats.refused), (2, 1));
+    server.handle.shutdown();
+}
+
+#[test]
+fn past_max_handshakes_the_accept_loop_answers_503_itself() {
+    let server = TestServer::start(config().max_handshakes(1));
+    // Takes the only handshake place and keeps it: it never speaks. The
+    // accept loop counts it before it accepts the next socket.
+    let _silent = TcpStream::connect(server.addr()).unwrap();
+    // The next one is answered at once, before it has sent anything, and
+    // closed: no thread waits for its request.
+    let mut refused = TcpStream::connect(server.addr()).unwrap();
+    refused.set_read_timeout(Some(WAIT)).unwrap();
+    let mut answer = String::new();
+    refused.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 503 "), "{answer}");
+    assert!(answer.contains("\r\nRetry-After: 5\r\n"), "{answer}");
+    assert_eq!(server.handle.stats().refused, 1);
+    assert_eq!(server.handle.stats().handshakes, 1);
     server.handle.shutdown();
 }
 
@@ -243,6 +272,19 @@ fn health_stats_and_404() {
         body.contains("\"uptime_secs\":") && body.ends_with('}'),
         "{body}"
     );
+    // The capacity, what bound it, and the current use. The request asking
+    // for /stats is itself in its handshake while it is answered.
+    let capacity = server.handle.stats().capacity;
+    for field in [
+        format!("\"capacity\":{},", capacity.connections),
+        format!("\"capacity_limit\":\"{}\"", capacity.limit.name()),
+        format!("\"capacity_reason\":\"{capacity}\""),
+        "\"handshakes\":1,".to_owned(),
+        "\"refused\":0,".to_owned(),
+    ] {
+        assert!(body.contains(&field), "{field} in {body}");
+    }
+    assert!(capacity.connections > 0 && capacity.connections <= 100_000);
     assert_eq!(get(server.addr(), "/nope").0, 404);
     server.handle.shutdown();
 }
