@@ -132,10 +132,13 @@ mod tests {
 
     #[test]
     fn the_server_costs_its_fixed_threads() {
-        let config = ServerConfig::default().max_handshakes(100);
+        let config = ServerConfig::default()
+            .max_handshakes(100)
+            .writer_threads(3)
+            .max_slow_writers(20);
         let server = costs(&config);
-        assert_eq!(server.fixed_threads, 4 + 64 + 100 + 1);
-        assert_eq!(server.threads_per_connection, CONNECTION_THREADS);
+        assert_eq!(server.fixed_threads, 3 + 20 + 100 + 1);
+        assert_eq!(server.threads_per_connection, 1);
         let capacity = measure(&config.max_connections(7));
         assert!(capacity.connections <= 7);
     }
