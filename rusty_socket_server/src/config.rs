@@ -65,9 +65,12 @@ pub struct ServerConfig {
     /// The most sockets in their opening handshake (or a plain HTTP request)
     /// at once. Beyond it new sockets are refused with a best-effort 503 and
     /// closed at once, so a flood of sockets that never speak cannot make the
-    /// server spawn threads without bound.
+    /// server spawn threads without bound. Each is a thread the capacity
+    /// counts up front (see [`crate::Stats::capacity`]), so a larger value
+    /// leaves room for fewer connections.
     ///
-    /// Default: 1 024.
+    /// Default: 256 (with the 10 s handshake timeout, a slow client flood
+    /// needs more than 25 new sockets a second to reach it).
     pub max_handshakes: usize,
     /// What each connection enforces and how it buffers, the same knobs as
     /// a core [`rusty_socket_core::WebSocket`]'s:
@@ -164,7 +167,7 @@ impl Default for ServerConfig {
         ServerConfig {
             bind_addr: "127.0.0.1:8080".to_owned(),
             max_connections: 100_000,
-            max_handshakes: 1024,
+            max_handshakes: 256,
             websocket: Config::default(),
             handshake_timeout: Duration::from_secs(10),
             ping_interval: Duration::from_secs(30),
@@ -228,7 +231,7 @@ impl ServerConfig {
     setters! {
         /// Sets [`ServerConfig::max_connections`] (default 100 000).
         max_connections: usize;
-        /// Sets [`ServerConfig::max_handshakes`] (default 1 024).
+        /// Sets [`ServerConfig::max_handshakes`] (default 256).
         max_handshakes: usize;
         /// Sets [`ServerConfig::handshake_timeout`] (default 10 s).
         handshake_timeout: Duration;
