@@ -52,6 +52,8 @@ impl<S: Read + Write> WebSocket<S> {
     ///
     /// # Errors
     /// As [`Self::read`].
+    // The loop builds its links from the fields rather than with `parts()`:
+    // a borrow returned from inside a loop must not cover all of `self`.
     #[allow(unsafe_code)]
     pub fn read_in_place(&mut self) -> Result<Option<Incoming<'_, S>>> {
         let lent = loop {
@@ -102,13 +104,7 @@ impl<S: Read + Write> WebSocket<S> {
         let payload = at + lent.payload.start..at + lent.payload.end;
         // Borrow the parts apart: the message borrows the read buffer, the
         // Incoming the stream, the state machine and the queue.
-        let WebSocket {
-            stream,
-            reader,
-            connection,
-            queue,
-            ..
-        } = self;
+        let (reader, link) = self.parts();
         let storage = reader.buffer.storage();
         let bytes = &storage[payload.clone()];
         let message = match lent.opcode {
@@ -131,11 +127,7 @@ impl<S: Read + Write> WebSocket<S> {
         Ok(Some(Incoming {
             arrived: Arrived::Lent { message, payload },
             lent: storage,
-            link: Whole {
-                stream,
-                connection,
-                queue,
-            },
+            link,
         }))
     }
 }

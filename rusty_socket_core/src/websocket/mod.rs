@@ -111,11 +111,28 @@ impl<S: Read + Write> WebSocket<S> {
     /// error (1006). Other I/O errors come from the stream, including
     /// timeouts set on it.
     pub fn read(&mut self) -> Result<Option<Message>> {
-        self.reader.read(&mut Whole {
-            stream: &mut self.stream,
-            connection: &mut self.connection,
-            queue: &mut self.queue,
-        })
+        let (reader, mut link) = self.parts();
+        reader.read(&mut link)
+    }
+
+    /// The read side, and the rest of the connection as the read loop's
+    /// link: two borrows apart.
+    fn parts(&mut self) -> (&mut Reader, Whole<'_, S>) {
+        let WebSocket {
+            stream,
+            reader,
+            connection,
+            queue,
+            ..
+        } = self;
+        (
+            reader,
+            Whole {
+                stream,
+                connection,
+                queue,
+            },
+        )
     }
 
     /// Queues a message to be sent with the next flush (or the next read,
@@ -137,19 +154,8 @@ impl<S: Read + Write> WebSocket<S> {
     }
 
     fn push(&mut self, fin: bool, opcode: OpCode, payload: Payload<'_>) -> Result<()> {
-        let WebSocket {
-            stream,
-            reader,
-            connection,
-            queue,
-            ..
-        } = self;
-        Whole {
-            stream,
-            connection,
-            queue,
-        }
-        .push(reader.buffer.storage(), fin, opcode, payload)
+        let (reader, mut link) = self.parts();
+        link.push(reader.buffer.storage(), fin, opcode, payload)
     }
 
     fn send_close(&mut self, frame: Option<&CloseFrame>) -> Result<()> {
