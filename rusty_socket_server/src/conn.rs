@@ -354,6 +354,18 @@ impl Conn {
         Ok(())
     }
 
+    /// The server is shutting down: close with 1001 (going away), after
+    /// what is queued, if a close may still be sent.
+    pub(crate) fn shut_down(&self) {
+        let _ = self.close(
+            Some(CloseFrame::new(
+                CloseCode::GOING_AWAY,
+                "server shutting down",
+            )),
+            Some(Ending::Shutdown),
+        );
+    }
+
     /// A message arrived from the peer: the machine says what it obliges us
     /// to send, and that is queued (after what the handler has sent so far:
     /// the caller flushes its outbox first). A close ends what may be sent.

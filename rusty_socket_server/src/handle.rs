@@ -3,7 +3,7 @@
 
 use crate::conn::{Conn, Outgoing};
 use crate::error::{Error, Result};
-use crate::handler::{ConnectionId, ConnectionInfo, Ending};
+use crate::handler::{ConnectionId, ConnectionInfo};
 use crate::outbox::{Outbox, Recipients};
 use crate::shared::{lock, on_server_thread, Shared};
 use crate::stats::Stats;
@@ -313,13 +313,7 @@ impl ServerHandle {
                 conn.abandon();
                 conn.hang_up();
             } else {
-                let _ = conn.close(
-                    Some(CloseFrame::new(
-                        CloseCode::GOING_AWAY,
-                        "server shutting down",
-                    )),
-                    Some(Ending::Shutdown),
-                );
+                conn.shut_down();
             }
         }
         for stream in lock(&self.shared.pending).values() {

@@ -8,7 +8,7 @@
 
 use crate::conn::{Conn, Wire};
 use crate::handle::ServerHandle;
-use crate::handler::{ConnectionId, ConnectionInfo, Ending, HttpResponse};
+use crate::handler::{ConnectionId, ConnectionInfo, HttpResponse};
 use crate::reader::{End, Reader};
 use crate::shared::{lock, Shared};
 use rusty_socket_core::handshake::{
@@ -16,7 +16,7 @@ use rusty_socket_core::handshake::{
 };
 use rusty_socket_core::http::{Limits, Request};
 use rusty_socket_core::Decoded;
-use rusty_socket_core::{CloseCode, CloseFrame, HandshakeError};
+use rusty_socket_core::HandshakeError;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -290,13 +290,7 @@ fn open(shared: &Arc<Shared>, stream: Arc<TcpStream>, info: ConnectionInfo, left
         reader.open();
         reader.run()
     } else {
-        let _ = conn.close(
-            Some(CloseFrame::new(
-                CloseCode::GOING_AWAY,
-                "server shutting down",
-            )),
-            Some(Ending::Shutdown),
-        );
+        conn.shut_down();
         End::Failed
     };
 
