@@ -23,11 +23,13 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 pub(crate) const CONNECTION_THREADS: u64 = 1;
 
 /// Writer threads shared by all connections, whatever their number: the
-/// pool ([`ServerConfig::writer_threads`]), and the threads that take over
-/// a slow client ([`ServerConfig::max_slow_writers`]). Counted even before
+/// pool ([`ServerConfig::writer_threads`]), the threads that take over a
+/// slow client ([`ServerConfig::max_slow_writers`]), and the closer. Counted even before
 /// they exist, so that the capacity does not shrink when they arrive.
 pub(crate) fn writer_threads(config: &ServerConfig) -> u64 {
-    (config.writer_threads + config.max_slow_writers) as u64
+    // The one closer thread, which shuts down the sockets of peers that
+    // do not answer our close, comes with them.
+    (config.writer_threads + config.max_slow_writers + 1) as u64
 }
 
 /// Memory one connection may hold at its peak. An idle connection measured
@@ -137,7 +139,7 @@ mod tests {
             .writer_threads(3)
             .max_slow_writers(20);
         let server = costs(&config);
-        assert_eq!(server.fixed_threads, 3 + 20 + 100 + 1);
+        assert_eq!(server.fixed_threads, 3 + 20 + 1 + 100 + 1);
         assert_eq!(server.threads_per_connection, 1);
         let capacity = measure(&config.max_connections(7));
         assert!(capacity.connections <= 7);

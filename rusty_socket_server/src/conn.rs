@@ -208,6 +208,13 @@ impl Conn {
         }
     }
 
+    /// Our close frame is out: nothing more will be written, and the peer
+    /// has the close timeout to answer before its socket is shut down.
+    pub(crate) fn close_written(&self) {
+        self.finish();
+        self.writers.watch_close(self.me.clone());
+    }
+
     /// Whether nothing more will be written.
     pub(crate) fn is_finished(&self) -> bool {
         self.out().finished

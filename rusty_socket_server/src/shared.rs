@@ -78,6 +78,7 @@ impl Shared {
             pool_timeout: config.slow_write_after,
             slow_timeout: config.write_timeout,
             max_slow: config.max_slow_writers,
+            close_timeout: config.close_timeout,
         }));
         Shared {
             capacity: crate::capacity::measure(&config),

@@ -139,6 +139,7 @@ pub(crate) const SETTINGS: Settings = Settings {
     pool_timeout: Duration::from_millis(20),
     slow_timeout: Duration::from_secs(5),
     max_slow: 2,
+    close_timeout: Duration::from_secs(5),
 };
 
 /// Connection `id` with a queue of `queue_len` slots, on writers that have

@@ -32,7 +32,7 @@ use std::collections::VecDeque;
 use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Frames at least this long are written straight from their own bytes
 /// instead of being copied into the batch.
@@ -58,6 +58,9 @@ pub(crate) struct Settings {
     pub(crate) slow_timeout: Duration,
     /// Threads for slow clients, at most.
     pub(crate) max_slow: usize,
+    /// How long the peer has to answer our close before its socket is shut
+    /// down ([`crate::ServerConfig::close_timeout`]).
+    pub(crate) close_timeout: Duration,
 }
 
 #[derive(Debug, Default)]
@@ -79,6 +82,17 @@ pub(crate) struct Writers {
     /// The server, whose thread count slow-client threads join; absent in
     /// unit tests, where plain threads are used.
     server: OnceLock<Weak<Shared>>,
+    /// Connections whose close frame is out, with the time their peer's
+    /// answer is due: the closer thread shuts down the sockets of those
+    /// still open then, which also wakes a reader blocked in `read`.
+    closing: Mutex<Closing>,
+    closing_changed: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct Closing {
+    due: Vec<(Instant, Weak<Conn>)>,
+    stopping: bool,
 }
 
 impl Writers {
@@ -89,6 +103,8 @@ impl Writers {
             work: Condvar::new(),
             slow: AtomicUsize::new(0),
             server: OnceLock::new(),
+            closing: Mutex::new(Closing::default()),
+            closing_changed: Condvar::new(),
         }
     }
 
@@ -114,7 +130,59 @@ impl Writers {
             let writers = Arc::clone(&writers);
             shared.spawn("ws-writer", move || writers.work())?;
         }
+        let closer = Arc::clone(&writers);
+        shared.spawn("ws-closer", move || closer.close_late())?;
         Ok(())
+    }
+
+    /// `conn`'s close frame is out: if its peer has not answered within the
+    /// close timeout, the closer thread shuts its socket down. (The reader
+    /// may be blocked in `read` with a long timeout; only this wakes it.)
+    pub(crate) fn watch_close(&self, conn: Weak<Conn>) {
+        let due = Instant::now() + self.settings.close_timeout;
+        lock(&self.closing).due.push((due, conn));
+        self.closing_changed.notify_one();
+    }
+
+    /// The closer thread: shuts down the sockets whose peer did not answer
+    /// our close in time, until the server stops and none is left.
+    fn close_late(&self) {
+        let mut closing = lock(&self.closing);
+        loop {
+            let now = Instant::now();
+            let mut late = Vec::new();
+            closing.due.retain(|(due, conn)| {
+                if *due > now {
+                    return true;
+                }
+                late.push(conn.clone());
+                false
+            });
+            if !late.is_empty() {
+                drop(closing);
+                for conn in late.iter().filter_map(Weak::upgrade) {
+                    conn.hang_up();
+                }
+                closing = lock(&self.closing);
+                continue;
+            }
+            if closing.stopping && closing.due.is_empty() {
+                return;
+            }
+            let next = closing.due.iter().map(|(due, _)| *due).min();
+            closing = match next {
+                Some(due) => {
+                    self.closing_changed
+                        .wait_timeout(closing, due.saturating_duration_since(now))
+                        .unwrap_or_else(|p| p.into_inner())
+                        .0
+                }
+                None => self
+                    .closing_changed
+                    .wait(closing)
+                    .unwrap_or_else(|p| p.into_inner()),
+            };
+        }
     }
 
     /// Puts `conn` at the end of the ready list.
@@ -131,6 +199,8 @@ impl Writers {
     pub(crate) fn stop(&self) {
         lock(&self.ready).stopping = true;
         self.work.notify_all();
+        lock(&self.closing).stopping = true;
+        self.closing_changed.notify_all();
     }
 
     /// A pool thread: takes ready connections and writes them, until the
@@ -311,10 +381,10 @@ fn serve(conn: &Conn, batch: &mut Vec<u8>, settings: Settings, mode: Mode) -> Se
                 // The queue overflowed: its close goes ahead, what was
                 // queued is dropped, and a peer that does not take even
                 // this is simply cut off.
-                if let Sent::Failed(e) = send(conn, &close) {
-                    broken(conn, &e);
+                match send(conn, &close) {
+                    Sent::Failed(e) => broken(conn, &e),
+                    _ => conn.close_written(),
                 }
-                conn.finish();
                 return Served::Done;
             }
             Take::Items(items) => items,
@@ -322,7 +392,7 @@ fn serve(conn: &Conn, batch: &mut Vec<u8>, settings: Settings, mode: Mode) -> Se
         match write_items(conn, batch, items) {
             Wrote::All { closed } => {
                 if closed {
-                    conn.finish();
+                    conn.close_written();
                     return Served::Done;
                 }
             }
@@ -619,6 +689,34 @@ mod tests {
         );
         writers.stop();
         pool.join().unwrap();
+    }
+
+    #[test]
+    fn a_peer_that_does_not_answer_our_close_is_hung_up_after_the_close_timeout() {
+        let close_timeout = Duration::from_millis(50);
+        let writers = Arc::new(Writers::new(Settings {
+            close_timeout,
+            ..SETTINGS
+        }));
+        let closer = {
+            let writers = Arc::clone(&writers);
+            std::thread::spawn(move || writers.close_late())
+        };
+        let (conn, line) = conn_on(1, 8, Arc::clone(&writers));
+        let close = CloseFrame::new(CloseCode::NORMAL, "");
+        conn.close(Some(close), None).unwrap();
+        let ready = lock(&writers.ready).conns.pop_front().unwrap();
+        let written = Instant::now();
+        assert!(matches!(pool_serve(&ready), Served::Done));
+        assert_eq!(line.written(), close_frame(CloseCode::NORMAL, ""));
+        assert!(!line.is_hung_up(), "the peer has time to answer");
+        // No answer: the closer shuts the socket down (waking a reader
+        // blocked in `read`), not before the close timeout.
+        line.wait_written(usize::MAX, WAIT);
+        assert!(line.is_hung_up());
+        assert!(written.elapsed() >= close_timeout);
+        writers.stop();
+        closer.join().unwrap();
     }
 
     #[test]
