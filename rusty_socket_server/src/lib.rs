@@ -150,6 +150,8 @@ mod writer;
 
 mod handle;
 mod outbox;
+mod proxy;
+mod rate;
 mod reader;
 mod routes;
 mod session;
