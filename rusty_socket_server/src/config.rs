@@ -2,6 +2,7 @@
 //! each default documented with the reason for it.
 
 use rusty_socket_core::Config;
+use std::net::IpAddr;
 use std::time::Duration;
 
 /// How a [`crate::Server`] listens, what it accepts, and when it gives up on
@@ -160,6 +161,51 @@ pub struct ServerConfig {
     ///
     /// Default: none.
     pub protocols: Vec<String>,
+    /// Flood control: the data messages (text or binary) a connection may
+    /// send per second, on average. Each connection has a token bucket of
+    /// [`ServerConfig::message_burst`] tokens refilled at this rate; a
+    /// message that finds it empty is dropped, not handed to the
+    /// [`crate::Handler`], and the sender gets the text message
+    /// `! rate limit: message dropped` (at most once a second). A client
+    /// that goes on regardless, with more than `message_burst` messages
+    /// dropped within 10 s, is closed with 1008 (policy violation) and
+    /// reported as [`crate::Ending::RateLimited`]. Pings, pongs and closes
+    /// are not counted.
+    ///
+    /// Default: 0, no limit.
+    pub message_rate: u32,
+    /// How many messages a connection may send at once, above
+    /// [`ServerConfig::message_rate`]: the size of its token bucket, which
+    /// a quiet connection refills. Also the number of drops within 10 s
+    /// that closes a flooding connection. 0 means the same as
+    /// `message_rate` (a second's worth). Unused without a rate.
+    ///
+    /// Default: 0.
+    pub message_burst: u32,
+    /// The most WebSocket connections open at once from one client address
+    /// (see [`ServerConfig::trusted_proxies`] for what that address is).
+    /// An upgrade past it is answered `429 Too Many Requests` with
+    /// `Retry-After: 5`, before the upgrade: one machine cannot take every
+    /// slot of [`ServerConfig::max_connections`] (which answers 503).
+    /// Plain HTTP requests are not counted.
+    ///
+    /// Default: 0, no limit.
+    pub max_connections_per_ip: usize,
+    /// The reverse proxies whose word the server takes for the client's
+    /// address. Behind a proxy every connection comes from the proxy's
+    /// address; when the TCP peer is one of these exact addresses, the
+    /// client's address is read from the request's `Forwarded` header
+    /// (RFC 7239, its `for=` parameters) or, without one, from
+    /// `X-Forwarded-For`: the right-most address that is not itself a
+    /// trusted proxy. An entry that is not an address (`unknown`, an
+    /// obfuscated `_name`) stops the search there, at the last trusted
+    /// hop: what lies to its left was written by someone untrusted. From
+    /// any other peer the headers are ignored, since any client can send
+    /// them. The result is [`crate::ConnectionInfo::client_addr`], and
+    /// what [`ServerConfig::max_connections_per_ip`] counts.
+    ///
+    /// Default: none; the client's address is the TCP peer's.
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
 impl Default for ServerConfig {
@@ -180,6 +226,10 @@ impl Default for ServerConfig {
             queue_len: 64,
             stack_size: 128 << 10,
             protocols: Vec::new(),
+            message_rate: 0,
+            message_burst: 0,
+            max_connections_per_ip: 0,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -256,6 +306,15 @@ impl ServerConfig {
         stack_size: usize;
         /// Sets [`ServerConfig::websocket`] (default [`Config::default`]).
         websocket: Config;
+        /// Sets [`ServerConfig::message_rate`] (default 0: no limit).
+        message_rate: u32;
+        /// Sets [`ServerConfig::message_burst`] (default 0: the rate).
+        message_burst: u32;
+        /// Sets [`ServerConfig::max_connections_per_ip`] (default 0: no
+        /// limit).
+        max_connections_per_ip: usize;
+        /// Sets [`ServerConfig::trusted_proxies`] (default: none).
+        trusted_proxies: Vec<IpAddr>;
     }
 
     /// Replaces zero durations and lengths, which would mean "block
@@ -280,6 +339,9 @@ impl ServerConfig {
         }
         self.max_handshakes = self.max_handshakes.max(1);
         self.stack_size = self.stack_size.max(32 << 10);
+        if self.message_burst == 0 {
+            self.message_burst = self.message_rate;
+        }
         // No frame can be larger than the largest message.
         let ws = &mut self.websocket;
         ws.max_frame_size = ws.max_frame_size.min(ws.max_message_size);

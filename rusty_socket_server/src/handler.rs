@@ -6,7 +6,7 @@ use crate::handle::ServerHandle;
 use rusty_socket_core::http::Request;
 use rusty_socket_core::{CloseCode, CloseFrame, Message};
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::SystemTime;
 
 /// The server's name for one WebSocket connection: unique for the life of
@@ -25,8 +25,14 @@ impl fmt::Display for ConnectionId {
 pub struct ConnectionInfo {
     /// The connection's id.
     pub id: ConnectionId,
-    /// The client's address.
+    /// The address of the TCP peer: the client's, or the reverse proxy's
+    /// that it connected through.
     pub peer_addr: SocketAddr,
+    /// The client's address: `peer_addr`'s, unless the peer is one of
+    /// [`crate::ServerConfig::trusted_proxies`] and named the client in a
+    /// `Forwarded` or `X-Forwarded-For` header. What
+    /// [`crate::ServerConfig::max_connections_per_ip`] counts.
+    pub client_addr: IpAddr,
     /// The request target of the upgrade request, such as `/chat?room=1`.
     pub target: String,
     /// When the upgrade completed.
@@ -66,6 +72,11 @@ pub enum Ending {
     /// ([`crate::ServerConfig::queue_len`]) overflowed and the server closed
     /// it with 1008 (policy violation).
     QueueFull,
+    /// The client sent data messages faster than
+    /// [`crate::ServerConfig::message_rate`] allows, and went on after its
+    /// messages were dropped: the server closed it with 1008 (policy
+    /// violation).
+    RateLimited,
     /// The server shut down ([`ServerHandle::shutdown`]) and closed the
     /// connection with 1001 (going away).
     Shutdown,
@@ -152,7 +163,7 @@ pub trait Handler: Send + Sync + 'static {
 
     /// The connection is over and no longer registered; `ending` says how
     /// it ended: a closing handshake, a protocol error, a timeout, a full
-    /// queue, a shutdown, or a broken connection.
+    /// queue, a flood, a shutdown, or a broken connection.
     fn on_close(&self, server: &ServerHandle, id: ConnectionId, ending: Ending) {
         let _ = (server, id, ending);
     }

@@ -78,7 +78,9 @@
 //! ([`Handler::on_http`]), else `GET /health` (`ok`), `GET /stats` (JSON,
 //! see [`Stats::to_json`]), else 404. A bad upgrade request gets the status
 //! of its [`rusty_socket_core::HandshakeError`] (400, 405, 426, 431, 505);
-//! past the server's capacity, 503 with `Retry-After: 5` (see below). A valid upgrade request on
+//! past the server's capacity, 503 with `Retry-After: 5` (see below); past
+//! [`ServerConfig::max_connections_per_ip`] for the client's address, 429
+//! with `Retry-After: 5`. A valid upgrade request on
 //! any path is a WebSocket connection, unless [`Handler::on_upgrade`]
 //! refuses it with a response of its own (a 403 for a foreign `Origin`, a
 //! 401 without a token, a 404 for a path it does not serve).
@@ -90,7 +92,7 @@
 //! | 1000-4999 | the client's own close code, echoed (section 5.5.1) |
 //! | 1001 | [`ServerHandle::shutdown`]; or nothing received for [`ServerConfig::idle_timeout`] |
 //! | 1002, 1007, 1009 | the client broke the protocol, sent invalid UTF-8, or exceeded a size limit |
-//! | 1008 | the client's outgoing queue overflowed: it reads too slowly |
+//! | 1008 | the client's outgoing queue overflowed: it reads too slowly; or it kept sending past [`ServerConfig::message_rate`] |
 //! | 1011 | a [`Handler`] callback panicked |
 //!
 //! ## Memory per connection, whatever the peer sends
@@ -150,6 +152,8 @@ mod writer;
 
 mod handle;
 mod outbox;
+mod proxy;
+mod rate;
 mod reader;
 mod routes;
 mod session;

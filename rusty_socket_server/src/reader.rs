@@ -12,6 +12,7 @@
 use crate::conn::{handler_panicked, Conn, Outgoing};
 use crate::handle::ServerHandle;
 use crate::handler::Ending;
+use crate::rate::{self, Bucket, Verdict};
 use crate::shared::Shared;
 use rusty_socket_core::frame::encode_frame;
 use rusty_socket_core::{CloseCode, CloseFrame, Message, OpCode, ReadBuffer, Receiver, Role};
@@ -105,6 +106,8 @@ pub(crate) struct Reader<'a, S> {
     closing_since: Option<Instant>,
     /// The read timeout currently set on the socket.
     timeout: Option<Duration>,
+    /// The flood control of [`crate::ServerConfig::message_rate`], if set.
+    bucket: Option<Bucket>,
 }
 
 impl<'a, S: Source> Reader<'a, S> {
@@ -117,6 +120,9 @@ impl<'a, S: Source> Reader<'a, S> {
         leftover: &[u8],
     ) -> Reader<'a, S> {
         let now = Instant::now();
+        let config = &shared.config;
+        let bucket = (config.message_rate > 0)
+            .then(|| Bucket::new(config.message_rate, config.message_burst, now));
         Reader {
             handle: ServerHandle::with_outbox(Arc::clone(shared)),
             conn,
@@ -131,6 +137,7 @@ impl<'a, S: Source> Reader<'a, S> {
             last_ping: now,
             closing_since: None,
             timeout: None,
+            bucket,
         }
     }
 
@@ -313,7 +320,7 @@ impl<'a, S: Source> Reader<'a, S> {
             self.handle.shared().counters.received(message.len());
             // Section 5.5.1: after sending a close, an endpoint may discard
             // what still arrives.
-            if !self.conn.is_closing() {
+            if !self.conn.is_closing() && self.within_rate() {
                 self.deliver(message);
             }
             return None;
@@ -326,6 +333,47 @@ impl<'a, S: Source> Reader<'a, S> {
         match message {
             Message::Close(frame) => Some(End::Closed(frame)),
             _ => None,
+        }
+    }
+
+    /// Whether a data message that just arrived is within the connection's
+    /// rate ([`crate::rate`]). One over it is dropped, with a notice to the
+    /// sender now and then; one too many closes the connection with 1008.
+    /// The time is that of the read that brought the message: the messages
+    /// of one read arrived together.
+    fn within_rate(&mut self) -> bool {
+        let Some(bucket) = &mut self.bucket else {
+            return true;
+        };
+        match bucket.check(self.last_received) {
+            Verdict::Deliver => true,
+            Verdict::Drop { notify } => {
+                if notify {
+                    // After what the handler sent so far (send_to flushes
+                    // the outbox first); a full queue closes the connection.
+                    let _ = self.handle.send_to(self.conn.id(), rate::NOTICE);
+                }
+                false
+            }
+            Verdict::Close => {
+                crate::log::peer(
+                    self.conn.info.peer_addr,
+                    format_args!(
+                        "connection {}: {}; closing with 1008",
+                        self.conn.id(),
+                        rate::CLOSE_REASON
+                    ),
+                );
+                self.handle.flush();
+                let _ = self.conn.close(
+                    Some(CloseFrame::new(
+                        CloseCode::POLICY_VIOLATION,
+                        rate::CLOSE_REASON,
+                    )),
+                    Some(Ending::RateLimited),
+                );
+                false
+            }
         }
     }
 
@@ -402,6 +450,40 @@ mod tests {
         let mut reader = Reader::new(&shared, &conn, Script(chunks.into()), &[]);
         let end = reader.run();
         (end, drain(&conn), conn.ending())
+    }
+
+    #[test]
+    fn past_the_rate_messages_are_dropped_with_one_notice_then_closed_with_1008() {
+        // Burst 3: three messages through, three dropped (one notice), the
+        // seventh closes; the eighth, after the close, is discarded.
+        let (conn, _line) = conn(1, 16);
+        let config = crate::ServerConfig::default()
+            .message_rate(1)
+            .message_burst(3);
+        let shared = crate::testing::shared_with(config, Broadcast, &[&conn]);
+        let packet: Vec<u8> = (0..8)
+            .flat_map(|i| client_frame(OpCode::Text, format!("m{i}").as_bytes()))
+            .collect();
+        let mut reader = Reader::new(&shared, &conn, Script(vec![packet].into()), &[]);
+        reader.run();
+        let queued = drain(&conn);
+        let mut echoes = Vec::new();
+        for i in 0..3 {
+            echoes.extend_from_slice(&server_frame(OpCode::Text, format!("m{i}").as_bytes()));
+        }
+        assert_eq!(queued.len(), 3, "{queued:?}");
+        assert_eq!(queued[0], echoes);
+        assert_eq!(
+            queued[1],
+            server_frame(OpCode::Text, rate::NOTICE.as_bytes())
+        );
+        assert_eq!(
+            queued[2],
+            close(CloseCode::POLICY_VIOLATION, rate::CLOSE_REASON)
+        );
+        assert_eq!(conn.ending(), Some(Ending::RateLimited));
+        let stats = shared.stats();
+        assert_eq!(stats.messages_in, 8);
     }
 
     fn close(code: CloseCode, reason: &str) -> Vec<u8> {

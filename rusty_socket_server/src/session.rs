@@ -1,6 +1,6 @@
 //! The life of one accepted socket, on its reader thread: read the request
 //! head within the handshake deadline, then either answer plain HTTP, refuse
-//! the upgrade (400/405/426/431/503/505, or what
+//! the upgrade (400/405/426/429/431/503/505, or what
 //! [`crate::Handler::on_upgrade`] answers), or accept it, start the writer
 //! thread, register the connection and hand over to [`crate::reader`].
 //! When the reader is done, the connection is torn down here: writer joined,
@@ -18,7 +18,7 @@ use rusty_socket_core::http::{Limits, Request};
 use rusty_socket_core::Decoded;
 use rusty_socket_core::HandshakeError;
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::net::{IpAddr, Shutdown, SocketAddr, TcpStream};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -66,6 +66,46 @@ pub(crate) fn refuse_now(stream: &TcpStream) {
         }
     }
     let _ = stream.shutdown(Shutdown::Both);
+}
+
+const TOO_MANY_FROM_YOU: &str = "too many connections from your address, try again later\n";
+
+/// Holds one of a client address's connections
+/// ([`crate::ServerConfig::max_connections_per_ip`]) until it is dropped,
+/// however the connection ends, even by a panic.
+struct IpSlot<'a> {
+    shared: &'a Shared,
+    ip: IpAddr,
+}
+
+impl IpSlot<'_> {
+    /// Takes one of `ip`'s places: `Ok(None)` without a limit, `Err(())`
+    /// when the address has them all.
+    fn reserve(shared: &Shared, ip: IpAddr) -> Result<Option<IpSlot<'_>>, ()> {
+        let max = shared.config.max_connections_per_ip;
+        if max == 0 {
+            return Ok(None);
+        }
+        let mut per_ip = lock(&shared.per_ip);
+        let count = per_ip.entry(ip).or_insert(0);
+        if *count >= max {
+            return Err(());
+        }
+        *count += 1;
+        Ok(Some(IpSlot { shared, ip }))
+    }
+}
+
+impl Drop for IpSlot<'_> {
+    fn drop(&mut self) {
+        let mut per_ip = lock(&self.shared.per_ip);
+        if let Some(count) = per_ip.get_mut(&self.ip) {
+            *count -= 1;
+            if *count == 0 {
+                per_ip.remove(&self.ip);
+            }
+        }
+    }
 }
 
 /// Counts a socket as in its handshake (or a plain HTTP request) until it
@@ -145,6 +185,23 @@ pub(crate) fn run(shared: &Arc<Shared>, stream: Arc<TcpStream>, peer: SocketAddr
         reply(&stream, &response.encode());
         return;
     }
+    let client_addr =
+        crate::proxy::client_ip(peer.ip(), &request.headers, &shared.config.trusted_proxies);
+    let Ok(ip_slot) = IpSlot::reserve(shared, client_addr) else {
+        crate::log::peer(
+            peer,
+            format_args!(
+                "{client_addr} has {} connections open already; answering 429",
+                shared.config.max_connections_per_ip
+            ),
+        );
+        let refusal = HttpResponse::text(429, TOO_MANY_FROM_YOU).header(
+            "Retry-After",
+            &crate::capacity::RETRY_AFTER_SECS.to_string(),
+        );
+        reply(&stream, &refusal.encode());
+        return;
+    };
     if !reserve_slot(shared) {
         shared.refusals.refused(format_args!(
             "every connection slot is taken, {}; answering 503",
@@ -163,12 +220,13 @@ pub(crate) fn run(shared: &Arc<Shared>, stream: Arc<TcpStream>, peer: SocketAddr
     let info = ConnectionInfo {
         id: ConnectionId(shared.next_id.fetch_add(1, Ordering::Relaxed)),
         peer_addr: peer,
+        client_addr,
         target: request.target,
         opened_at: SystemTime::now(),
         protocol,
     };
     drop(request.headers);
-    open(shared, stream, info, &leftover);
+    open(shared, stream, info, &leftover, ip_slot);
 }
 
 /// The first of the server's subprotocols that the client offers.
@@ -259,7 +317,17 @@ fn read_head(stream: &TcpStream, deadline: Instant) -> Result<(Request, Vec<u8>)
 
 /// Registers the connection and runs it to the end. Its frames are written
 /// by the server's writers ([`crate::writer`]); this thread only reads.
-fn open(shared: &Arc<Shared>, stream: Arc<TcpStream>, info: ConnectionInfo, leftover: &[u8]) {
+///
+/// The client address's place (`ip_slot`) is given back before
+/// [`crate::Handler::on_close`] runs, so that a handler told of the end can
+/// count on it.
+fn open(
+    shared: &Arc<Shared>,
+    stream: Arc<TcpStream>,
+    info: ConnectionInfo,
+    leftover: &[u8],
+    ip_slot: Option<IpSlot<'_>>,
+) {
     let peer = info.peer_addr;
     let id = info.id;
     let socket: Arc<dyn Wire> = Arc::clone(&stream) as Arc<TcpStream>;
@@ -313,6 +381,7 @@ fn open(shared: &Arc<Shared>, stream: Arc<TcpStream>, info: ConnectionInfo, left
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&id);
+        drop(ip_slot);
         let closed = catch_unwind(AssertUnwindSafe(|| {
             shared.handler.on_close(&handle, id, ending)
         }));

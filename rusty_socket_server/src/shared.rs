@@ -14,7 +14,7 @@ use rusty_socket_core::capacity::Capacity;
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::io;
-use std::net::{SocketAddr, TcpStream};
+use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
 use std::thread::{self, JoinHandle};
@@ -42,6 +42,11 @@ pub(crate) struct Shared {
     /// Sockets still in their handshake, so a shutdown can cut them off.
     pub(crate) pending: Mutex<HashMap<u64, Arc<TcpStream>>>,
     pub(crate) handshaking: AtomicUsize,
+    /// Open connections (and upgrades past the per-address check) per
+    /// client address, for [`ServerConfig::max_connections_per_ip`]; empty
+    /// without that limit. An address leaves the map with its last
+    /// connection, so it holds no more entries than connections.
+    pub(crate) per_ip: Mutex<HashMap<IpAddr, usize>>,
     /// How many connections this server takes: what the OS allows, or
     /// `max_connections` if lower, measured when it was bound.
     pub(crate) capacity: Capacity,
@@ -89,6 +94,7 @@ impl Shared {
             registry: RwLock::new(HashMap::new()),
             pending: Mutex::new(HashMap::new()),
             handshaking: AtomicUsize::new(0),
+            per_ip: Mutex::new(HashMap::new()),
             counters: Counters::new(),
             next_id: AtomicU64::new(1),
             shutting_down: AtomicBool::new(false),

@@ -154,6 +154,7 @@ pub(crate) fn conn_on(id: u64, queue_len: usize, writers: Arc<Writers>) -> (Arc<
     let info = ConnectionInfo {
         id: ConnectionId(id),
         peer_addr: ADDR,
+        client_addr: ADDR.ip(),
         target: "/".to_owned(),
         opened_at: SystemTime::now(),
         protocol: None,
@@ -164,7 +165,16 @@ pub(crate) fn conn_on(id: u64, queue_len: usize, writers: Arc<Writers>) -> (Arc<
 
 /// A server's state for `handler`, with `conns` registered.
 pub(crate) fn shared(handler: impl Handler, conns: &[&Arc<Conn>]) -> Arc<Shared> {
-    let shared = Shared::new(ServerConfig::default().sanitized(), Box::new(handler), ADDR);
+    shared_with(ServerConfig::default(), handler, conns)
+}
+
+/// As [`shared`], with `config`.
+pub(crate) fn shared_with(
+    config: ServerConfig,
+    handler: impl Handler,
+    conns: &[&Arc<Conn>],
+) -> Arc<Shared> {
+    let shared = Shared::new(config.sanitized(), Box::new(handler), ADDR);
     {
         let mut registry = shared.registry.write().unwrap();
         for conn in conns {

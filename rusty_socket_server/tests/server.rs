@@ -530,3 +530,155 @@ fn a_bad_frame_does_not_swallow_the_answer_to_the_message_before_it() {
     assert_eq!(read_close_code(&mut ws), Some(CloseCode::PROTOCOL_ERROR));
     server.handle.shutdown();
 }
+
+/// Reads text messages until `wanted`, skipping others (broadcasts from
+/// other clients); returns the ones skipped.
+fn read_until(ws: &mut rusty_socket_core::WebSocket<TcpStream>, wanted: &str) -> Vec<String> {
+    let mut skipped = Vec::new();
+    loop {
+        let text = read_text(ws);
+        if text == wanted {
+            return skipped;
+        }
+        skipped.push(text);
+    }
+}
+
+#[test]
+fn a_flooding_client_gets_a_notice_then_1008_and_slows_no_one_down() {
+    // Burst 30, one token a second: nothing worth counting refills during
+    // the test. Thirty drops are tolerated within 10 s, the next closes.
+    // The limit is per connection: the other client, sending fewer than 30
+    // messages, stays within it.
+    let server = TestServer::start(config().message_rate(1).message_burst(30));
+    let (mut other, _) = server.client();
+    let (mut flooder, flooder_id) = server.client();
+
+    // 33 at once: 30 are broadcast, three dropped with one notice.
+    for i in 0..33 {
+        flooder.write(Message::text(format!("flood {i}"))).unwrap();
+    }
+    flooder.flush().unwrap();
+    for i in 0..30 {
+        assert_eq!(read_text(&mut flooder), format!("flood {i}"));
+    }
+    assert_eq!(read_text(&mut flooder), "! rate limit: message dropped");
+    // The other client saw the five, and none of the dropped ones.
+    let started = Instant::now();
+    other.send("still here").unwrap();
+    let seen = read_until(&mut other, "still here");
+    assert_eq!(
+        seen,
+        (0..30).map(|i| format!("flood {i}")).collect::<Vec<_>>()
+    );
+    assert!(started.elapsed() < Duration::from_secs(2));
+
+    // It keeps going, from a thread of its own, while the other client
+    // talks: it is closed with 1008, and the other's round trips stay
+    // prompt all along.
+    let flood = thread::spawn(move || {
+        for i in 0..2_000 {
+            flooder.write(Message::text(format!("more {i}"))).unwrap();
+        }
+        flooder.flush().unwrap();
+        read_close_code(&mut flooder)
+    });
+    for i in 0..20 {
+        let started = Instant::now();
+        let text = format!("round trip {i}");
+        other.send(text.as_str()).unwrap();
+        for seen in read_until(&mut other, &text) {
+            // At most a token's worth got through before the close.
+            assert!(seen.starts_with("more "), "{seen}");
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "round trip {i} took {:?}",
+            started.elapsed()
+        );
+    }
+    assert_eq!(flood.join().unwrap(), Some(CloseCode::POLICY_VIOLATION));
+    assert_eq!(server.ending(flooder_id), Ending::RateLimited);
+    other.send("after").unwrap();
+    read_until(&mut other, "after");
+    server.handle.shutdown();
+}
+
+#[test]
+fn past_max_connections_per_ip_answers_429_until_one_closes() {
+    let server = TestServer::start(config().max_connections_per_ip(2));
+    let (mut a, a_id) = server.client();
+    let (mut b, _) = server.client();
+    assert_eq!(
+        common::refusal_status(common::try_client(server.addr())),
+        (429, Some("5".to_owned()))
+    );
+    // The two admitted work.
+    a.send("from a").unwrap();
+    assert_eq!(read_text(&mut b), "from a");
+    // One leaves; once the server has seen it go, there is room again.
+    a.close(CloseCode::NORMAL, "").unwrap();
+    assert_eq!(read_close_code(&mut a), Some(CloseCode::NORMAL));
+    assert!(matches!(server.ending(a_id), Ending::Closed(_)));
+    let (mut c, _) = server.client();
+    c.send("from c").unwrap();
+    assert_eq!(read_text(&mut b), "from c");
+    // A refusal for one address is not one of the server's capacity
+    // refusals (the 503s).
+    assert_eq!(server.handle.stats().refused, 0);
+    server.handle.shutdown();
+}
+
+#[test]
+fn behind_a_trusted_proxy_the_limit_counts_forwarded_clients() {
+    let loopback: std::net::IpAddr = "127.0.0.1".parse().unwrap();
+    let server = TestServer::start(
+        config()
+            .max_connections_per_ip(1)
+            .trusted_proxies(vec![loopback]),
+    );
+    let via = |client: &str| {
+        vec![(
+            "Forwarded".to_owned(),
+            format!("for=\"{client}:4711\";proto=http"),
+        )]
+    };
+    let _one = common::try_client_with(server.addr(), &via("192.0.2.1")).unwrap();
+    let one = server.opened.recv_timeout(WAIT).unwrap();
+    let _two = common::try_client_with(server.addr(), &via("[2001:db8::2]")).unwrap();
+    let two = server.opened.recv_timeout(WAIT).unwrap();
+    let addr = |id| server.handle.connection(id).unwrap().client_addr;
+    assert_eq!(addr(one), "192.0.2.1".parse::<std::net::IpAddr>().unwrap());
+    assert_eq!(
+        addr(two),
+        "2001:db8::2".parse::<std::net::IpAddr>().unwrap()
+    );
+    // A second connection for the same client is one too many...
+    let again = common::try_client_with(server.addr(), &via("192.0.2.1"));
+    assert_eq!(common::refusal_status(again).0, 429);
+    // The proxy's own connections, without a header, count for the proxy:
+    // the first is admitted, the second refused.
+    let _proxy = common::try_client_with(server.addr(), &[]).unwrap();
+    let proxy = server.opened.recv_timeout(WAIT).unwrap();
+    assert_eq!(addr(proxy), loopback);
+    assert_eq!(
+        common::refusal_status(common::try_client(server.addr())).0,
+        429
+    );
+    server.handle.shutdown();
+}
+
+#[test]
+fn forwarding_headers_from_an_untrusted_peer_are_ignored() {
+    let server = TestServer::start(config().max_connections_per_ip(1));
+    let spoof = [("X-Forwarded-For".to_owned(), "192.0.2.1".to_owned())];
+    let _first = common::try_client_with(server.addr(), &spoof).unwrap();
+    let id = server.opened.recv_timeout(WAIT).unwrap();
+    let info = server.handle.connection(id).unwrap();
+    assert_eq!(info.client_addr, info.peer_addr.ip());
+    // Claiming another address does not get around the limit.
+    let other = [("X-Forwarded-For".to_owned(), "192.0.2.2".to_owned())];
+    let second = common::try_client_with(server.addr(), &other);
+    assert_eq!(common::refusal_status(second).0, 429);
+    server.handle.shutdown();
+}

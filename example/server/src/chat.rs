@@ -47,6 +47,7 @@ fn why(ending: &Ending) -> String {
     match ending {
         Ending::Timeout => " (timed out)".to_owned(),
         Ending::QueueFull => " (too slow to keep up)".to_owned(),
+        Ending::RateLimited => " (flooding)".to_owned(),
         Ending::ProtocolError(code) => format!(" (protocol error, {code})"),
         _ => String::new(),
     }

@@ -16,11 +16,22 @@
 //! | `/msg NAME text`   | NAME and the sender: `[private] FROM -> NAME: text`   |
 //! | `/help`            | it: `* commands: /nick NAME, /list, /msg NAME text, /help` |
 //! | `/foo`             | it: `! unknown command /foo (try /help)`              |
-//! | (disconnects)      | the rest: `* NAME left`, plus ` (timed out)`, ` (too slow to keep up)` or ` (protocol error, CODE)` when the server closed it |
+//! | (disconnects)      | the rest: `* NAME left`, plus ` (timed out)`, ` (too slow to keep up)`, ` (flooding)` or ` (protocol error, CODE)` when the server closed it |
 //!
 //! Names are 1 to 24 letters, digits, `-` or `_`, unique; a newcomer is
 //! `guest-N`, N being its connection id. Notices start with `* `, errors
 //! with `! `. A chat message may be up to [`MAX_CHAT_MESSAGE`] bytes.
+//!
+//! ## Flood control
+//!
+//! The chat turns on the server's flood control ([`config`]): a client may
+//! send [`DEFAULT_RATE`] messages a second, in bursts of up to
+//! [`DEFAULT_BURST`]; past that its messages are dropped with a
+//! `! rate limit: message dropped` notice, and a client that keeps going
+//! is closed with 1008 (the room sees ` (flooding)`). One address may hold
+//! [`DEFAULT_MAX_PER_IP`] connections; the next is answered `429 Too Many
+//! Requests`. The binary's `--rate`, `--burst` and `--max-per-ip` change
+//! them.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
@@ -36,24 +47,55 @@ pub const INDEX_HTML: &str = include_str!("../static/index.html");
 /// The address the binary listens on by default.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
 
+/// The messages a second a chat client may send, on average: far above
+/// anyone typing, and a paste of a few lines goes through within the burst.
+pub const DEFAULT_RATE: u32 = 20;
+
+/// The messages a chat client may send at once, above [`DEFAULT_RATE`].
+pub const DEFAULT_BURST: u32 = 40;
+
+/// The chat connections one address may hold: a household or an office
+/// behind one NAT, with a few tabs each, but not a script taking every
+/// slot.
+pub const DEFAULT_MAX_PER_IP: usize = 20;
+
 /// The server configuration of the chat on `addr`: the defaults, with the
-/// largest WebSocket message at 64 KiB. Messages over [`MAX_CHAT_MESSAGE`]
-/// but within that get a `! message too long` reply; anything larger fails
-/// the connection with close code 1009 before it is buffered.
+/// largest WebSocket message at 64 KiB, and flood control on
+/// ([`DEFAULT_RATE`], [`DEFAULT_BURST`], [`DEFAULT_MAX_PER_IP`]; change
+/// them with the setters). Messages over [`MAX_CHAT_MESSAGE`] but within
+/// 64 KiB get a `! message too long` reply; anything larger fails the
+/// connection with close code 1009 before it is buffered.
+///
+/// ```
+/// let config = chat_server::config("127.0.0.1:0").max_connections_per_ip(100);
+/// assert_eq!(config.message_rate, chat_server::DEFAULT_RATE);
+/// ```
 pub fn config(addr: &str) -> ServerConfig {
-    ServerConfig::new(addr).websocket(
-        Config::default()
-            .max_message_size(64 << 10)
-            .max_frame_size(64 << 10),
-    )
+    ServerConfig::new(addr)
+        .websocket(
+            Config::default()
+                .max_message_size(64 << 10)
+                .max_frame_size(64 << 10),
+        )
+        .message_rate(DEFAULT_RATE)
+        .message_burst(DEFAULT_BURST)
+        .max_connections_per_ip(DEFAULT_MAX_PER_IP)
 }
 
-/// Binds the chat on `addr` (port 0 picks a free port).
+/// Binds the chat on `addr` (port 0 picks a free port), with [`config`].
 ///
 /// # Errors
 /// If the address cannot be bound.
 pub fn bind(addr: &str) -> Result<Server> {
-    Server::bind(config(addr), Chat::new())
+    bind_with(config(addr))
+}
+
+/// Binds the chat with `config`, such as [`config`] with other limits.
+///
+/// # Errors
+/// If the address cannot be bound.
+pub fn bind_with(config: ServerConfig) -> Result<Server> {
+    Server::bind(config, Chat::new())
 }
 
 /// Starts the chat on `addr` on a thread of its own.

@@ -5,7 +5,7 @@ use rusty_socket_core::handshake::{generate_key, ClientRequest};
 use rusty_socket_core::{Config, Message, WebSocket};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Command, Stdio};
+use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -192,14 +192,15 @@ fn get_slash_serves_the_page() {
     chat.shutdown();
 }
 
-#[test]
-fn the_binary_prints_its_address_and_serves() {
+/// Starts the binary on a free port with `flags`; returns it, its address
+/// and its standard output (kept open: the server still writes to it).
+fn start_binary(flags: &[&str]) -> (Child, SocketAddr, BufReader<ChildStdout>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_chat_server"))
         .args(["--addr", "127.0.0.1:0"])
+        .args(flags)
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    // Keep the pipe open until the end: the server still writes to it.
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let mut first = String::new();
     stdout.read_line(&mut first).unwrap();
@@ -209,8 +210,75 @@ fn the_binary_prints_its_address_and_serves() {
         .unwrap()
         .parse()
         .unwrap();
+    (child, addr, stdout)
+}
+
+#[test]
+fn the_binary_prints_its_address_and_serves() {
+    let (mut child, addr, _stdout) = start_binary(&[]);
     let client = Client::join(addr);
     assert!(client.name.starts_with("guest-"));
     child.kill().unwrap();
     child.wait().unwrap();
+}
+
+#[test]
+fn the_binary_takes_its_flood_limits_from_flags() {
+    let (mut child, addr, _stdout) =
+        start_binary(&["--rate", "1", "--burst=2", "--max-per-ip", "1"]);
+    let mut client = Client::join(addr);
+    // One connection per address: the second is refused before the upgrade.
+    let stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(WAIT)).unwrap();
+    let key = generate_key().unwrap();
+    let host = addr.to_string();
+    let request = ClientRequest {
+        host: &host,
+        target: "/",
+        key: &key,
+        protocols: &[],
+        extra_headers: &[],
+    };
+    match connect(stream, &request, Config::default()) {
+        Err(rusty_socket_core::Error::Handshake(rusty_socket_core::HandshakeError::Rejected(
+            response,
+        ))) => assert_eq!(response.status, 429),
+        other => panic!("expected a 429, got {:?}", other.map(|_| ())),
+    }
+    // A burst of two: the third line at once is dropped, with a notice.
+    // (The welcome took no token: the server sent it.)
+    for text in ["one", "two", "three"] {
+        client.ws.write(Message::text(text)).unwrap();
+    }
+    client.ws.flush().unwrap();
+    let name = client.name.clone();
+    assert_eq!(client.read(), format!("{name}: one"));
+    assert_eq!(client.read(), format!("{name}: two"));
+    assert_eq!(client.read(), "! rate limit: message dropped");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[test]
+fn help_states_the_flood_defaults() {
+    let output = Command::new(env!("CARGO_BIN_EXE_chat_server"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = String::from_utf8(output.stdout).unwrap();
+    assert!(output.status.success());
+    for needle in [
+        "--rate N",
+        "(default 20;",
+        "--burst N",
+        "(default 40;",
+        "--max-per-ip N",
+    ] {
+        assert!(help.contains(needle), "{needle} in {help}");
+    }
+    let bad = Command::new(env!("CARGO_BIN_EXE_chat_server"))
+        .args(["--rate", "lots"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
 }

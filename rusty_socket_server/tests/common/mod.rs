@@ -113,6 +113,14 @@ pub fn client(addr: SocketAddr) -> WebSocket<TcpStream> {
 }
 
 pub fn try_client(addr: SocketAddr) -> rusty_socket_core::Result<WebSocket<TcpStream>> {
+    try_client_with(addr, &[])
+}
+
+/// As [`try_client`], with more header fields in the upgrade request.
+pub fn try_client_with(
+    addr: SocketAddr,
+    extra_headers: &[(String, String)],
+) -> rusty_socket_core::Result<WebSocket<TcpStream>> {
     let stream = TcpStream::connect(addr)?;
     stream.set_read_timeout(Some(WAIT))?;
     let key = generate_key()?;
@@ -122,10 +130,25 @@ pub fn try_client(addr: SocketAddr) -> rusty_socket_core::Result<WebSocket<TcpSt
         target: "/",
         key: &key,
         protocols: &[],
-        extra_headers: &[],
+        extra_headers,
     };
     let (ws, _, _) = connect(stream, &request, Config::default())?;
     Ok(ws)
+}
+
+/// The status of the answer that refused a handshake; panics if it was
+/// accepted or failed otherwise.
+pub fn refusal_status<T>(attempt: rusty_socket_core::Result<T>) -> (u16, Option<String>) {
+    match attempt {
+        Err(rusty_socket_core::Error::Handshake(rusty_socket_core::HandshakeError::Rejected(
+            response,
+        ))) => (
+            response.status,
+            response.headers.get("Retry-After").map(str::to_owned),
+        ),
+        Ok(_) => panic!("expected a refusal, the handshake succeeded"),
+        Err(e) => panic!("expected a refusal, got {e}"),
+    }
 }
 
 /// Reads the next text message.
