@@ -1732,6 +1732,29 @@ mod tests {
         }
     }
 
+    #[test]
+    fn window_bits_are_clamped_to_8_through_15() {
+        assert_eq!(Inflater::new(0).window_size(), 256);
+        assert_eq!(Inflater::new(9).window_size(), 512);
+        assert_eq!(Inflater::new(15).window_size(), 32768);
+        assert_eq!(Inflater::new(200).window_size(), 32768);
+    }
+
+    #[test]
+    fn start_next_stream_only_acts_after_the_end() {
+        // In the middle of a stored block, it must not lose the state.
+        let input = BitWriter::default().stored(true, b"abcdef").finish();
+        let mut inf = Inflater::new(15);
+        let mut out = Vec::new();
+        inf.inflate(&input[..7], &mut out, 100).unwrap();
+        inf.start_next_stream();
+        let p = inf.inflate(&input[7..], &mut out, 100).unwrap();
+        assert_eq!(
+            (out.as_slice(), p.status),
+            (&b"abcdef"[..], Status::StreamEnd)
+        );
+    }
+
     // ---- windows and distances -----------------------------------------
 
     #[test]
