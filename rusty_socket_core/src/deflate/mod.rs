@@ -1,0 +1,61 @@
+//! DEFLATE decompression (RFC 1951), for permessage-deflate (RFC 7692).
+//!
+//! DEFLATE (RFC 1951) is LZ77 plus Huffman coding: the data becomes a
+//! sequence of literal bytes and `<length, distance>` back-references
+//! ("repeat the `length` bytes found `distance` bytes back", section 3.2.5),
+//! and those symbols are written with prefix codes, either fixed ones
+//! (section 3.2.6) or codes the block describes in its header (section
+//! 3.2.7). A stream is a sequence of blocks; stored blocks (section 3.2.4)
+//! carry bytes as they are.
+//!
+//! permessage-deflate compresses each message's payload as a *raw* DEFLATE
+//! stream (no zlib or gzip wrapper). The sender ends a message with a sync
+//! flush, which emits an empty stored block, `00 00 ff ff`, and removes those
+//! four bytes from the payload; "the receiver appends 0x00 0x00 0xff 0xff to
+//! the tail end of the payload of the message" before inflating (RFC 7692
+//! section 7.2.2). So a message usually ends *between* blocks, not with a
+//! final block: [`Inflater::inflate`] stops at the end of the input with
+//! [`Status::NeedInput`], and the next message's bytes continue the same
+//! stream. With context takeover (the default) the next message may refer to
+//! the previous ones' bytes, up to `2^window_bits` back, so the [`Inflater`]
+//! keeps its window between messages; without it, call [`Inflater::reset`]
+//! after each message.
+//!
+//! | file | RFC 1951 | what it does |
+//! |---|---|---|
+//! | `bits.rs` | 3.1.1 | least-significant-bit-first bit reading over input in pieces |
+//! | `huffman.rs` | 3.2.2, 3.2.5, 3.2.6 | canonical codes from lengths, decoding tables |
+//! | `inflate.rs` | 3.2.3-3.2.7 | the streaming block decoder, window, limits |
+//!
+//! ## Memory
+//!
+//! A new [`Inflater`] is 96 bytes and holds no heap memory, so an idle
+//! connection that negotiated compression costs nothing more. Its first
+//! call with input allocates the decoding tables (6 800 bytes: the
+//! literal/length and distance tables and the dynamic header's scratch), and
+//! its first call that produces output allocates the window, exactly
+//! `2^window_bits` bytes. Both are kept until the `Inflater` is dropped
+//! ([`Inflater::reset`] forgets the window's contents, not its memory). On a
+//! 64-bit target:
+//!
+//! | `window_bits` | window | tables | `Inflater` | total bytes |
+//! |---|---|---|---|---|
+//! | 8 | 256 | 6 800 | 96 | 7 152 |
+//! | 9 | 512 | 6 800 | 96 | 7 408 |
+//! | 10 | 1 024 | 6 800 | 96 | 7 920 |
+//! | 11 | 2 048 | 6 800 | 96 | 8 944 |
+//! | 12 | 4 096 | 6 800 | 96 | 10 992 |
+//! | 13 | 8 192 | 6 800 | 96 | 15 088 |
+//! | 14 | 16 384 | 6 800 | 96 | 23 280 |
+//! | 15 | 32 768 | 6 800 | 96 | 39 664 |
+//!
+//! Only decompression is here so far; a compressor is to come.
+
+mod bits;
+mod huffman;
+mod inflate;
+#[cfg(test)]
+mod vectors;
+
+pub use huffman::Alphabet;
+pub use inflate::{InflateError, Inflater, Progress, Status};
