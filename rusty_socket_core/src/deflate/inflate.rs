@@ -1011,8 +1011,9 @@ fn copy_match(io: &mut Io<'_>, window: &Window, distance: usize, len: usize) {
 }
 
 /// A match that starts in the window (before this call's output), and may
-/// run on into this call's output.
-#[cold]
+/// run on into this call's output. With context takeover most matches of a
+/// short message reach into earlier messages, so this is a hot path too.
+#[inline]
 fn copy_from_window(io: &mut Io<'_>, window: &Window, distance: usize, len: usize) {
     let produced = io.op - io.start;
     let back = distance - produced; // 1..=window.have, checked before
@@ -1024,8 +1025,22 @@ fn copy_from_window(io: &mut Io<'_>, window: &Window, distance: usize, len: usiz
     let begin = (window.next + size - back) % size;
     let first = from_window.min(size - begin);
     let op = io.op;
-    io.out[op..op + first].copy_from_slice(&window.ring[begin..begin + first]);
-    io.out[op + first..op + from_window].copy_from_slice(&window.ring[..from_window - first]);
+    let chunks = from_window.div_ceil(16) * 16;
+    if first == from_window && begin + chunks <= size && io.out.len() - op >= chunks {
+        // Sixteen bytes at a time, fixed-size copies rather than a call to
+        // memmove for a few bytes: the source does not wrap, and the
+        // overshoot past `from_window` lands in the padding, to be
+        // overwritten or cut off.
+        let mut k = 0;
+        while k < from_window {
+            io.out[op + k..op + k + 16].copy_from_slice(&window.ring[begin + k..begin + k + 16]);
+            k += 16;
+        }
+    } else {
+        io.out[op..op + first].copy_from_slice(&window.ring[begin..begin + first]);
+        io.out[op + first..op + from_window]
+            .copy_from_slice(&window.ring[..from_window - first]);
+    }
     io.op += from_window;
     if len > from_window {
         // The rest starts at this call's first byte, `distance` back.
