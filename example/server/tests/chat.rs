@@ -217,9 +217,18 @@ fn get_slash_serves_the_page() {
 /// Starts the binary on a free port with `flags`; returns it, its address
 /// and its standard output (kept open: the server still writes to it).
 fn start_binary(flags: &[&str]) -> (Child, SocketAddr, BufReader<ChildStdout>) {
+    start_binary_with_env(flags, &[])
+}
+
+/// As [`start_binary`], with `env` added to the child's environment.
+fn start_binary_with_env(
+    flags: &[&str],
+    env: &[(&str, &str)],
+) -> (Child, SocketAddr, BufReader<ChildStdout>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_chat_server"))
         .args(["--addr", "127.0.0.1:0"])
         .args(flags)
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
@@ -279,6 +288,8 @@ fn help_states_the_flood_defaults() {
         "--burst N",
         "(default 40;",
         "--max-per-ip N",
+        "RUSTY_SOCKET_MAX_PER_IP",
+        "--history N",
     ] {
         assert!(help.contains(needle), "{needle} in {help}");
     }
@@ -541,4 +552,27 @@ fn more_connections_per_address_by_config() {
     assert_eq!(chat.connection_count(), clients.len());
     drop(clients);
     chat.shutdown();
+}
+
+#[test]
+fn the_binary_takes_history_from_the_environment_and_flags() {
+    // The flag wins over RUSTY_SOCKET_HISTORY; the rate comes from the
+    // environment alone, high enough for this test.
+    let (mut child, addr, _stdout) = start_binary_with_env(
+        &["--history=2"],
+        &[("RUSTY_SOCKET_HISTORY", "1"), ("RUSTY_SOCKET_RATE", "1000")],
+    );
+    let mut a = Client::join(addr);
+    for text in ["one", "two", "three"] {
+        a.say(text);
+        assert_eq!(a.read(), format!("{}: {text}", a.name));
+    }
+    let mut b = Client::join(addr);
+    let name = a.name.clone();
+    assert_eq!(
+        read_history(&mut b, "lobby"),
+        [format!("{name}: two"), format!("{name}: three")]
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
 }
