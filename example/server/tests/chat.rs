@@ -208,6 +208,8 @@ fn get_slash_serves_the_page() {
         "id=\"form\"",
         "id=\"log\"",
         "id=\"status\"",
+        "id=\"rooms\"",
+        "id=\"people\"",
     ] {
         assert!(answer.contains(needle), "{needle}");
     }
