@@ -215,7 +215,11 @@ impl State {
 
     /// Keeps `line` in the history of `room`, within `limits`.
     fn remember(&mut self, limits: &HistoryLimits, room: &str, line: &str) {
-        if limits.lines == 0 || limits.rooms == 0 || line.len() > limits.room_bytes {
+        if limits.lines == 0
+            || limits.rooms == 0
+            || line.len() > limits.room_bytes
+            || !self.rooms.contains_key(room)
+        {
             return;
         }
         self.clock += 1;
@@ -430,7 +434,7 @@ impl Handler for Chat {
 
 #[cfg(test)]
 mod tests {
-    use super::valid_name;
+    use super::{valid_name, valid_room};
 
     #[test]
     fn names_table() {
@@ -447,6 +451,23 @@ mod tests {
         ];
         for (name, ok) in cases {
             assert_eq!(valid_name(name), ok, "{name:?}");
+        }
+    }
+
+    #[test]
+    fn rooms_table() {
+        let cases = [
+            ("lobby", true),
+            ("rust-lang_2", true),
+            (&"r".repeat(32), true),
+            (&"r".repeat(33), false),
+            ("", false),
+            ("#rust", false),
+            ("two words", false),
+            ("café", false),
+        ];
+        for (room, ok) in cases {
+            assert_eq!(valid_room(room), ok, "{room:?}");
         }
     }
 }
