@@ -52,6 +52,9 @@ try {
     await bob.waitForMessage(`${who}: ${text}`);
   }
 
+  // The side lists are filled from the page's own /list and /rooms.
+  await alice.waitForList('#people', ['alice', 'bob']);
+  await alice.waitForList('#rooms', ['#lobby 2']);
   await alice.page.fill('#input', DRAFT);
   await alice.page.evaluate(() => document.fonts.ready);
   await alice.page.screenshot({ path: OUT, type: 'png', fullPage: false });

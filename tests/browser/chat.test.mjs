@@ -100,4 +100,111 @@ describe('chat example in a real browser', { timeout: 120_000 }, () => {
       await alice?.close();
     }
   });
+  test('rooms: a page user joins a room, lines stay in it, the lists follow', async () => {
+    if (setupError) throw setupError;
+    let dora;
+    const bob = new TerminalUser(CLIENT_BIN);
+    try {
+      dora = await BrowserUser.open(browser, server.httpUrl);
+      const doraGuest = await dora.waitForWelcome();
+      await dora.say('/nick dora');
+      await dora.waitForStatus('connected as dora');
+      const bobGuest = await bob.connect(server.wsUrl);
+      await dora.waitForMessage(`* ${bobGuest} joined`);
+      bob.say('/nick bob');
+      await dora.waitForMessage(`* ${bobGuest} is now bob`);
+      assert.notEqual(doraGuest, bobGuest);
+      await dora.waitForList('#people', ['bob', 'dora']);
+      await dora.waitForList('#rooms', ['#lobby 2']);
+
+      // dora makes #rust from the page; the lists and the header follow.
+      await dora.say('/join rust');
+      await dora.waitForMessage('* you are now in #rust (1 here)');
+      await bob.waitForMessage('* dora left for #rust');
+      await dora.waitForList('#people', ['dora']);
+      await dora.waitForList('#rooms', ['#lobby 1', '#rust 1']);
+      assert.equal(await dora.page.textContent('#room'), '#rust');
+
+      // A line in #rust does not reach bob in the lobby: once bob has his
+      // own later line back, dora's would have come before it.
+      await dora.say('only for rust');
+      await dora.waitForMessage('dora: only for rust');
+      // Lines carry the page's local time; history lines are marked instead.
+      const stamp = await dora.page.$eval('#log .msg:last-child', (e) => e.dataset.time);
+      assert.match(stamp, /\d{1,2}.\d{2}/);
+      bob.say('only for the lobby');
+      await bob.waitForMessage('bob: only for the lobby');
+      assert.ok(!bob.messages().includes('dora: only for rust'), bob.messages().join('\n'));
+      assert.ok(!(await dora.messages()).includes('bob: only for the lobby'));
+
+      // bob comes over: dora hears it and sees him in the list.
+      bob.say('/join rust');
+      await bob.waitForMessage('* you are now in #rust (2 here)');
+      await dora.waitForMessage('* bob joined');
+      await dora.waitForList('#people', ['bob', 'dora']);
+      bob.say('/leave');
+      await dora.waitForMessage('* bob left for #lobby');
+      await dora.waitForList('#people', ['dora']);
+
+      // A click on #lobby goes back, with the lobby's history shown as such.
+      await dora.page.click('#rooms li:has-text("#lobby")');
+      await dora.waitForMessage('* you are now in #lobby (2 here)');
+      // (The lobby had history before: the first test talked there.)
+      await dora.page.waitForFunction(
+        () => [...document.querySelectorAll('#log .msg.mark')].filter((e) => e.textContent === '--- end of history ---').length === 2,
+      );
+      const history = await dora.historyMessages();
+      assert.equal(history.at(-1), 'bob: only for the lobby');
+      assert.ok(!history.includes('dora: only for rust'));
+      await dora.waitForList('#rooms', ['#lobby 2']);
+      assert.deepEqual(dora.problems.filter((p) => !p.startsWith('websocket closed')), []);
+    } catch (err) {
+      const pageSide = dora ? await dora.transcript() : '--- page: not opened';
+      err.message += `\n${pageSide}\n${bob.proc.transcript()}\n${server.transcript()}`;
+      throw err;
+    } finally {
+      await bob.quit();
+      await dora?.close();
+    }
+  });
+
+  test('the page reconnects by itself after a server restart', async () => {
+    if (setupError) throw setupError;
+    let own = await startServer(SERVER_BIN);
+    let frank;
+    try {
+      frank = await BrowserUser.open(browser, own.httpUrl);
+      await frank.waitForWelcome();
+      await frank.say('/nick frank');
+      await frank.waitForStatus('connected as frank');
+      await frank.say('/join den');
+      await frank.waitForMessage('* you are now in #den (1 here)');
+
+      // The server goes away: the page says so, and keeps trying.
+      const port = own.port;
+      await own.stop();
+      await frank.waitForStatusMatching(/reconnect/);
+      await frank.waitForMessage(/^disconnected \(.+\); reconnecting…$/);
+      assert.equal(await frank.page.isDisabled('#send'), true);
+
+      // Back on the same port: the page reconnects, takes its name and room
+      // back, and says it did.
+      own = await startServer(SERVER_BIN, { port });
+      await frank.waitForMessage('reconnected');
+      await frank.waitForStatus('connected as frank');
+      await frank.waitForList('#people', ['frank']);
+      await frank.waitForList('#rooms', ['#den 1', '#lobby 0']);
+      assert.equal(await frank.page.textContent('#room'), '#den');
+      await frank.say('still here');
+      await frank.waitForMessage('frank: still here');
+      assert.deepEqual(frank.problems.filter((p) => p.startsWith('pageerror')), []);
+    } catch (err) {
+      const pageSide = frank ? await frank.transcript() : '--- page: not opened';
+      err.message += `\n${pageSide}\n${own.transcript()}`;
+      throw err;
+    } finally {
+      await frank?.close();
+      await own.stop();
+    }
+  });
 });

@@ -201,12 +201,13 @@ function tryConnect(port) {
 
 /**
  * Starts `chat_server --addr 127.0.0.1:0` (the OS picks a free port, so no
- * race with other processes) and resolves once it has printed the URL of its
+ * race with other processes; `{ port }` asks for that port instead, to
+ * restart a server where it was) and resolves once it has printed the URL of its
  * page, `http://127.0.0.1:PORT/`, and accepts TCP connections on PORT.
  * Rejects if it exits first or WAIT_MS passes.
  */
-export async function startServer(bin = SERVER_BIN) {
-  const proc = new Proc('chat_server', bin, ['--addr', '127.0.0.1:0']);
+export async function startServer(bin = SERVER_BIN, { port: wanted = 0 } = {}) {
+  const proc = new Proc('chat_server', bin, ['--addr', `127.0.0.1:${wanted}`]);
   const url = /http:\/\/127\.0\.0\.1:(\d+)\//;
   let port;
   try {
@@ -379,6 +380,40 @@ export class BrowserUser {
       text,
       `#status to read "${text}"`,
     );
+  }
+
+  /** Waits until #status matches the RegExp `re`. */
+  async waitForStatusMatching(re) {
+    await this.#waitFor(
+      (m) => new RegExp(m.source, m.flags).test(document.querySelector('#status')?.textContent.trim() ?? ''),
+      { source: re.source, flags: re.flags },
+      `#status to match ${re}`,
+    );
+  }
+
+  /** The texts of the `li` of the list `selector`, each its spans joined by a space. */
+  listItems(selector) {
+    return this.page.$$eval(`${selector} li`, (lis) => lis.map(
+      (li) => [...li.children].map((c) => c.textContent).join(' '),
+    ));
+  }
+
+  /** Waits until `listItems(selector)` equals `items`. */
+  async waitForList(selector, items) {
+    await this.#waitFor(
+      ({ selector: sel, items: want }) => {
+        const got = [...document.querySelectorAll(`${sel} li`)]
+          .map((li) => [...li.children].map((c) => c.textContent).join(' '));
+        return JSON.stringify(got) === JSON.stringify(want);
+      },
+      { selector, items },
+      `${selector} to list ${JSON.stringify(items)}`,
+    );
+  }
+
+  /** The texts of the .msg lines the page shows as history. */
+  historyMessages() {
+    return this.page.$$eval('#log .msg.history', (lines) => lines.map((l) => l.textContent));
   }
 
   /** The texts of the .msg lines the page marks as our own. */

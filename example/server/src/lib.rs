@@ -1,26 +1,50 @@
 //! # chat_server
 //!
-//! A chat room on [`rusty_socket_server`]: every line a client sends goes to
-//! everyone, with a few commands. The binary (`cargo run` in
-//! `example/server`) serves it on `127.0.0.1:8080`, along with a web page
-//! at `/`; this library is the same server for tests and embedding.
+//! A chat on [`rusty_socket_server`], in rooms, with a few commands. The
+//! binary (`cargo run` in `example/server`) serves it on `127.0.0.1:8080`,
+//! along with a web page at `/`; this library is the same server for tests
+//! and embedding.
 //!
 //! ## The protocol (text messages)
 //!
 //! | client sends       | who gets what                                         |
 //! |--------------------|-------------------------------------------------------|
-//! | (connects)         | it: `* welcome, NAME! type /help for commands`; others: `* NAME joined` |
-//! | `text`             | everyone, sender included: `NAME: text`               |
+//! | (connects)         | it: `* welcome, NAME! type /help for commands`, then the lobby's history; the lobby: `* NAME joined` |
+//! | `text`             | its room, sender included: `NAME: text`               |
 //! | `/nick NEW`        | everyone: `* OLD is now NEW`                          |
-//! | `/list`            | it: `* online: a, b, c` (sorted)                      |
-//! | `/msg NAME text`   | NAME and the sender: `[private] FROM -> NAME: text`   |
-//! | `/help`            | it: `* commands: /nick NAME, /list, /msg NAME text, /help` |
+//! | `/join ROOM`       | the old room: `* NAME left for #ROOM`; the new one: `* NAME joined`; it: `* you are now in #ROOM (N here)`, then the room's history |
+//! | `/leave`           | as `/join lobby`                                      |
+//! | `/rooms`           | it: `* rooms: lobby (3), rust (1)` (sorted, with member counts) |
+//! | `/list`            | it: `* online in #ROOM: a, b, c` (its room, sorted)   |
+//! | `/msg NAME text`   | NAME (in any room) and the sender: `[private] FROM -> NAME: text` |
+//! | `/help`            | it: `* commands: /nick NAME, /join ROOM, /leave, /rooms, /list, /msg NAME text, /help` |
 //! | `/foo`             | it: `! unknown command /foo (try /help)`              |
-//! | (disconnects)      | the rest: `* NAME left`, plus ` (timed out)`, ` (too slow to keep up)`, ` (flooding)` or ` (protocol error, CODE)` when the server closed it |
+//! | (disconnects)      | its room: `* NAME left`, plus ` (timed out)`, ` (too slow to keep up)`, ` (flooding)` or ` (protocol error, CODE)` when the server closed it |
 //!
 //! Names are 1 to 24 letters, digits, `-` or `_`, unique; a newcomer is
-//! `guest-N`, N being its connection id. Notices start with `* `, errors
-//! with `! `. A chat message may be up to [`MAX_CHAT_MESSAGE`] bytes.
+//! `guest-N`, N being its connection id. Rooms are 1 to 32 of the same
+//! characters (a leading `#` is dropped); `/join` creates a room, and a
+//! room other than [`LOBBY`] goes when its last member leaves. Notices
+//! start with `* `, errors with `! `. A chat message may be up to
+//! [`MAX_CHAT_MESSAGE`] bytes.
+//!
+//! ## History
+//!
+//! Whoever enters a room (the lobby when it connects) gets its last chat
+//! lines (not notices), [`DEFAULT_HISTORY`] by default, between a header
+//! and a footer:
+//!
+//! ```text
+//! --- history of #lobby (2 messages) ---
+//! alice: hi
+//! bob: hello
+//! --- end of history ---
+//! ```
+//!
+//! Nothing is sent for a room without history. [`HistoryLimits`] bounds
+//! the memory: lines and bytes per room, and the number of rooms keeping
+//! a history at once (the one that spoke least recently loses its own
+//! first).
 //!
 //! ## Flood control
 //!
@@ -37,7 +61,10 @@
 
 mod chat;
 
-pub use chat::{Chat, MAX_CHAT_MESSAGE, MAX_NAME_LEN};
+pub use chat::{
+    Chat, HistoryLimits, DEFAULT_HISTORY, DEFAULT_HISTORY_BYTES, DEFAULT_HISTORY_ROOMS,
+    HISTORY_END, LOBBY, MAX_CHAT_MESSAGE, MAX_NAME_LEN, MAX_ROOM_LEN,
+};
 
 use rusty_socket_server::{Config, Result, Server, ServerConfig, ServerHandle};
 
@@ -95,7 +122,23 @@ pub fn bind(addr: &str) -> Result<Server> {
 /// # Errors
 /// If the address cannot be bound.
 pub fn bind_with(config: ServerConfig) -> Result<Server> {
-    Server::bind(config, Chat::new())
+    bind_chat(config, Chat::new())
+}
+
+/// Binds `chat`, such as [`Chat::with_history`], with `config`.
+///
+/// ```
+/// use chat_server::{Chat, HistoryLimits};
+/// let limits = HistoryLimits { lines: 10, ..HistoryLimits::default() };
+/// let server = chat_server::bind_chat(chat_server::config("127.0.0.1:0"), Chat::with_history(limits))?;
+/// # drop(server);
+/// # Ok::<(), rusty_socket_server::Error>(())
+/// ```
+///
+/// # Errors
+/// If the address cannot be bound.
+pub fn bind_chat(config: ServerConfig, chat: Chat) -> Result<Server> {
+    Server::bind(config, chat)
 }
 
 /// Starts the chat on `addr` on a thread of its own.

@@ -1,79 +1,141 @@
-//! `chat_server [--addr ADDR] [--rate N] [--burst N] [--max-per-ip N]`:
-//! the chat room of [`chat_server`] with its web page.
+//! `chat_server [--addr ADDR] [--rate N] [--burst N] [--max-per-ip N]
+//! [--history N] [--history-bytes N] [--history-rooms N]`: the chat of
+//! [`chat_server`] with its web page. Every flag may also come from the
+//! environment, as `RUSTY_SOCKET_` and the flag in capitals with `_` for
+//! `-` (`RUSTY_SOCKET_MAX_PER_IP`); a flag wins over the environment.
 
 use std::io::Write;
 use std::process::ExitCode;
 use std::str::FromStr;
 
-const USAGE: &str = "chat_server: a WebSocket chat room with a web page
+const USAGE: &str = "chat_server: a WebSocket chat with rooms and a web page
 
 usage: chat_server [--addr ADDR] [--rate N] [--burst N] [--max-per-ip N]
+                   [--history N] [--history-bytes N] [--history-rooms N]
 
-options:
-  --addr ADDR       the address to listen on (default 127.0.0.1:8080; port 0 picks one)
-  --rate N          messages a second a client may send, on average; past it
-                    they are dropped with a notice, and a client that keeps
-                    going is closed with 1008 (default 20; 0: no limit)
-  --burst N         messages a client may send at once above the rate
-                    (default 40; 0: the rate)
-  --max-per-ip N    connections one client address may hold; the next gets
-                    429 Too Many Requests (default 20; 0: no limit)
-  -h, --help        print this help";
+options (each also from the environment variable beside it; a flag wins):
+  --addr ADDR          RUSTY_SOCKET_ADDR
+      the address to listen on (default 127.0.0.1:8080; port 0 picks one)
+  --rate N             RUSTY_SOCKET_RATE
+      messages a second a client may send, on average; past it they are
+      dropped with a notice, and a client that keeps going is closed with
+      1008 (default 20; 0: no limit)
+  --burst N            RUSTY_SOCKET_BURST
+      messages a client may send at once above the rate (default 40; 0: the rate)
+  --max-per-ip N       RUSTY_SOCKET_MAX_PER_IP
+      connections one client address may hold; the next gets 429 Too Many
+      Requests (default 20; 0: no limit)
+  --history N          RUSTY_SOCKET_HISTORY
+      chat lines of a room shown to whoever enters it (default 50; 0: none)
+  --history-bytes N    RUSTY_SOCKET_HISTORY_BYTES
+      bytes of history kept per room (default 65536)
+  --history-rooms N    RUSTY_SOCKET_HISTORY_ROOMS
+      rooms keeping a history at once; past it, the room that spoke least
+      recently loses its own (default 256)
+  -h, --help           print this help";
 
-/// What the command line asks for.
+/// The flags that take a value, in the order the environment is read.
+const FLAGS: [&str; 7] = [
+    "--addr",
+    "--rate",
+    "--burst",
+    "--max-per-ip",
+    "--history",
+    "--history-bytes",
+    "--history-rooms",
+];
+
+/// What the command line and the environment ask for.
+#[derive(Debug, PartialEq)]
 struct Options {
     addr: String,
     rate: u32,
     burst: u32,
     max_per_ip: usize,
+    history: chat_server::HistoryLimits,
 }
 
-/// The value of `flag`: what follows `--flag=`, or the next argument.
-fn value(
-    flag: &str,
-    inline: Option<&str>,
-    args: &mut impl Iterator<Item = String>,
-) -> Result<String, String> {
-    match inline {
-        Some(value) => Ok(value.to_owned()),
-        None => args.next().ok_or(format!("{flag} needs a value")),
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            addr: chat_server::DEFAULT_ADDR.to_owned(),
+            rate: chat_server::DEFAULT_RATE,
+            burst: chat_server::DEFAULT_BURST,
+            max_per_ip: chat_server::DEFAULT_MAX_PER_IP,
+            history: chat_server::HistoryLimits::default(),
+        }
     }
 }
 
-fn number<T: FromStr>(flag: &str, text: &str) -> Result<T, String> {
-    text.parse()
-        .map_err(|_| format!("{flag} needs a number, not {text:?}"))
+/// The environment variable of `flag`: `--max-per-ip` is
+/// `RUSTY_SOCKET_MAX_PER_IP`.
+fn env_name(flag: &str) -> String {
+    format!(
+        "RUSTY_SOCKET_{}",
+        flag.trim_start_matches('-')
+            .to_uppercase()
+            .replace('-', "_")
+    )
 }
 
-/// Parses the arguments; `Ok(None)` for `--help`.
-fn parse(mut args: impl Iterator<Item = String>) -> Result<Option<Options>, String> {
-    let mut options = Options {
-        addr: chat_server::DEFAULT_ADDR.to_owned(),
-        rate: chat_server::DEFAULT_RATE,
-        burst: chat_server::DEFAULT_BURST,
-        max_per_ip: chat_server::DEFAULT_MAX_PER_IP,
-    };
+fn number<T: FromStr>(source: &str, text: &str) -> Result<T, String> {
+    text.parse()
+        .map_err(|_| format!("{source} needs a number, not {text:?}"))
+}
+
+impl Options {
+    /// Sets what `flag` names to `value`; `source` (the flag or the
+    /// variable) is for the error.
+    fn set(&mut self, flag: &str, source: &str, value: &str) -> Result<(), String> {
+        match flag {
+            "--addr" => self.addr = value.to_owned(),
+            "--rate" => self.rate = number(source, value)?,
+            "--burst" => self.burst = number(source, value)?,
+            "--max-per-ip" => self.max_per_ip = number(source, value)?,
+            "--history" => self.history.lines = number(source, value)?,
+            "--history-bytes" => self.history.room_bytes = number(source, value)?,
+            "--history-rooms" => self.history.rooms = number(source, value)?,
+            _ => return Err(format!("unknown argument {source:?}")),
+        }
+        Ok(())
+    }
+}
+
+/// Parses the environment (`env` looks a variable up), then the
+/// arguments, which win; `Ok(None)` for `--help`.
+fn parse(
+    mut args: impl Iterator<Item = String>,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Option<Options>, String> {
+    let mut options = Options::default();
+    for flag in FLAGS {
+        let name = env_name(flag);
+        if let Some(value) = env(&name) {
+            options.set(flag, &name, &value)?;
+        }
+    }
     while let Some(arg) = args.next() {
         let (flag, inline) = match arg.split_once('=') {
             Some((flag, value)) if flag.starts_with("--") => (flag.to_owned(), Some(value)),
             _ => (arg.clone(), None),
         };
-        match flag.as_str() {
-            "-h" | "--help" => return Ok(None),
-            "--addr" => options.addr = value(&flag, inline, &mut args)?,
-            "--rate" => options.rate = number(&flag, &value(&flag, inline, &mut args)?)?,
-            "--burst" => options.burst = number(&flag, &value(&flag, inline, &mut args)?)?,
-            "--max-per-ip" => {
-                options.max_per_ip = number(&flag, &value(&flag, inline, &mut args)?)?
-            }
-            _ => return Err(format!("unknown argument {arg:?}")),
+        if flag == "-h" || flag == "--help" {
+            return Ok(None);
         }
+        if !FLAGS.contains(&flag.as_str()) {
+            return Err(format!("unknown argument {arg:?}"));
+        }
+        let value = match inline {
+            Some(value) => value.to_owned(),
+            None => args.next().ok_or(format!("{flag} needs a value"))?,
+        };
+        options.set(&flag, &flag, &value)?;
     }
     Ok(Some(options))
 }
 
 fn main() -> ExitCode {
-    let options = match parse(std::env::args().skip(1)) {
+    let options = match parse(std::env::args().skip(1), |name| std::env::var(name).ok()) {
         Ok(Some(options)) => options,
         Ok(None) => {
             println!("{USAGE}");
@@ -89,7 +151,8 @@ fn main() -> ExitCode {
         .message_rate(options.rate)
         .message_burst(options.burst)
         .max_connections_per_ip(options.max_per_ip);
-    let server = match chat_server::bind_with(config) {
+    let chat = chat_server::Chat::with_history(options.history);
+    let server = match chat_server::bind_chat(config, chat) {
         Ok(server) => server,
         Err(e) => {
             eprintln!("chat_server: cannot listen on {addr}: {e}");
@@ -109,5 +172,111 @@ fn main() -> ExitCode {
             eprintln!("chat_server: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{env_name, parse, Options, FLAGS, USAGE};
+    use std::collections::HashMap;
+
+    fn parse_with(args: &[&str], env: &[(&str, &str)]) -> Result<Option<Options>, String> {
+        let env: HashMap<String, String> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        parse(args.iter().map(|a| a.to_string()), |name| {
+            env.get(name).cloned()
+        })
+    }
+
+    #[test]
+    fn env_names() {
+        assert_eq!(env_name("--addr"), "RUSTY_SOCKET_ADDR");
+        assert_eq!(env_name("--max-per-ip"), "RUSTY_SOCKET_MAX_PER_IP");
+        assert_eq!(env_name("--history-bytes"), "RUSTY_SOCKET_HISTORY_BYTES");
+    }
+
+    #[test]
+    fn help_lists_every_flag_and_its_variable() {
+        for flag in FLAGS {
+            assert!(USAGE.contains(&format!("{flag} ")), "{flag}");
+            assert!(USAGE.contains(&env_name(flag)), "{flag}");
+        }
+    }
+
+    #[test]
+    fn nothing_gives_the_defaults() {
+        assert_eq!(parse_with(&[], &[]), Ok(Some(Options::default())));
+        assert_eq!(parse_with(&["--help"], &[]), Ok(None));
+    }
+
+    #[test]
+    fn the_environment_sets_and_a_flag_wins() {
+        let env = [
+            ("RUSTY_SOCKET_ADDR", "0.0.0.0:9000"),
+            ("RUSTY_SOCKET_RATE", "5"),
+            ("RUSTY_SOCKET_BURST", "6"),
+            ("RUSTY_SOCKET_MAX_PER_IP", "7"),
+            ("RUSTY_SOCKET_HISTORY", "8"),
+            ("RUSTY_SOCKET_HISTORY_BYTES", "9"),
+            ("RUSTY_SOCKET_HISTORY_ROOMS", "10"),
+            ("UNRELATED", "x"),
+        ];
+        let from_env = parse_with(&[], &env).unwrap().unwrap();
+        assert_eq!(from_env.addr, "0.0.0.0:9000");
+        assert_eq!((from_env.rate, from_env.burst), (5, 6));
+        assert_eq!(from_env.max_per_ip, 7);
+        assert_eq!(
+            (
+                from_env.history.lines,
+                from_env.history.room_bytes,
+                from_env.history.rooms
+            ),
+            (8, 9, 10)
+        );
+        let flags = [
+            "--addr",
+            "127.0.0.1:0",
+            "--rate=1",
+            "--max-per-ip",
+            "3",
+            "--history-rooms=4",
+        ];
+        let both = parse_with(&flags, &env).unwrap().unwrap();
+        assert_eq!(both.addr, "127.0.0.1:0");
+        assert_eq!((both.rate, both.burst), (1, 6));
+        assert_eq!(both.max_per_ip, 3);
+        assert_eq!(
+            (
+                both.history.lines,
+                both.history.room_bytes,
+                both.history.rooms
+            ),
+            (8, 9, 4)
+        );
+    }
+
+    #[test]
+    fn errors_name_their_source() {
+        let bad_env = parse_with(&[], &[("RUSTY_SOCKET_BURST", "many")]);
+        assert_eq!(
+            bad_env,
+            Err("RUSTY_SOCKET_BURST needs a number, not \"many\"".to_owned())
+        );
+        // A flag does not rescue a bad variable: the mistake is still shown.
+        assert!(parse_with(&["--burst", "2"], &[("RUSTY_SOCKET_BURST", "x")]).is_err());
+        assert_eq!(
+            parse_with(&["--history", "-1"], &[]),
+            Err("--history needs a number, not \"-1\"".to_owned())
+        );
+        assert_eq!(
+            parse_with(&["--rate"], &[]),
+            Err("--rate needs a value".to_owned())
+        );
+        assert_eq!(
+            parse_with(&["--nope"], &[]),
+            Err("unknown argument \"--nope\"".to_owned())
+        );
     }
 }
