@@ -1038,8 +1038,7 @@ fn copy_from_window(io: &mut Io<'_>, window: &Window, distance: usize, len: usiz
         }
     } else {
         io.out[op..op + first].copy_from_slice(&window.ring[begin..begin + first]);
-        io.out[op + first..op + from_window]
-            .copy_from_slice(&window.ring[..from_window - first]);
+        io.out[op + first..op + from_window].copy_from_slice(&window.ring[..from_window - first]);
     }
     io.op += from_window;
     if len > from_window {
