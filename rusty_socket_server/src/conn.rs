@@ -152,6 +152,7 @@ impl Conn {
         writers: Arc<Writers>,
     ) -> Arc<Conn> {
         let _ = socket.set_write_timeout(writers.pool_timeout());
+        writers.conn_opened();
         Arc::new_cyclic(|me| Conn {
             info,
             socket,
@@ -475,6 +476,12 @@ impl Conn {
             }
             std::thread::park_timeout(deadline - now);
         }
+    }
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        self.writers.conn_dropped();
     }
 }
 

@@ -79,6 +79,10 @@ pub(crate) struct Writers {
     ready: Mutex<Ready>,
     work: Condvar,
     slow: AtomicUsize,
+    /// Connections alive (built and not yet dropped): on shutdown the
+    /// writers stay until the last is gone, since a handler may still send
+    /// to the others from `on_close`.
+    live: AtomicUsize,
     /// The server, whose thread count slow-client threads join; absent in
     /// unit tests, where plain threads are used.
     server: OnceLock<Weak<Shared>>,
@@ -102,6 +106,7 @@ impl Writers {
             ready: Mutex::new(Ready::default()),
             work: Condvar::new(),
             slow: AtomicUsize::new(0),
+            live: AtomicUsize::new(0),
             server: OnceLock::new(),
             closing: Mutex::new(Closing::default()),
             closing_changed: Condvar::new(),
@@ -152,6 +157,10 @@ impl Writers {
             let now = Instant::now();
             let mut late = Vec::new();
             closing.due.retain(|(due, conn)| {
+                // A connection already gone needs no hanging up.
+                if conn.strong_count() == 0 {
+                    return false;
+                }
                 if *due > now {
                     return true;
                 }
@@ -166,7 +175,8 @@ impl Writers {
                 closing = lock(&self.closing);
                 continue;
             }
-            if closing.stopping && closing.due.is_empty() {
+            if closing.stopping && closing.due.is_empty() && self.live.load(Ordering::Acquire) == 0
+            {
                 return;
             }
             let next = closing.due.iter().map(|(due, _)| *due).min();
@@ -185,6 +195,21 @@ impl Writers {
         }
     }
 
+    /// A connection was built on these writers.
+    pub(crate) fn conn_opened(&self) {
+        self.live.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// A connection was dropped: the last one lets stopped writers leave.
+    pub(crate) fn conn_dropped(&self) {
+        if self.live.fetch_sub(1, Ordering::AcqRel) == 1 {
+            drop(lock(&self.ready));
+            self.work.notify_all();
+            drop(lock(&self.closing));
+            self.closing_changed.notify_all();
+        }
+    }
+
     /// Puts `conn` at the end of the ready list.
     pub(crate) fn schedule(&self, conn: Arc<Conn>) {
         let mut ready = lock(&self.ready);
@@ -194,8 +219,9 @@ impl Writers {
         }
     }
 
-    /// The server is shutting down: pool threads leave when nothing is
-    /// ready (the connections' close frames are written first).
+    /// The server is shutting down: pool threads leave once nothing is
+    /// ready and every connection is gone (their close frames, and what a
+    /// handler sends from `on_close`, are written first).
     pub(crate) fn stop(&self) {
         lock(&self.ready).stopping = true;
         self.work.notify_all();
@@ -214,7 +240,7 @@ impl Writers {
                     if let Some(conn) = ready.conns.pop_front() {
                         break conn;
                     }
-                    if ready.stopping {
+                    if ready.stopping && self.live.load(Ordering::Acquire) == 0 {
                         return;
                     }
                     ready.idle += 1;
@@ -687,6 +713,7 @@ mod tests {
             slow_line.wait_written(2 * frame.len(), WAIT),
             frame.repeat(2)
         );
+        drop((slow, fast));
         writers.stop();
         pool.join().unwrap();
     }
@@ -715,8 +742,47 @@ mod tests {
         line.wait_written(usize::MAX, WAIT);
         assert!(line.is_hung_up());
         assert!(written.elapsed() >= close_timeout);
+        // Stopped writers leave once the last connection is gone.
+        drop((conn, ready));
         writers.stop();
         closer.join().unwrap();
+    }
+
+    #[test]
+    fn stopped_writers_leave_once_the_last_connection_is_gone() {
+        // A close timeout far longer than the test may take.
+        let writers = Arc::new(Writers::new(Settings {
+            close_timeout: Duration::from_secs(600),
+            ..SETTINGS
+        }));
+        let (done, ended) = std::sync::mpsc::channel();
+        for role in ["pool", "closer"] {
+            let writers = Arc::clone(&writers);
+            let done = done.clone();
+            std::thread::spawn(move || {
+                match role {
+                    "pool" => writers.work(),
+                    _ => writers.close_late(),
+                }
+                let _ = done.send(role);
+            });
+        }
+        let (conn, line) = conn_on(1, 8, Arc::clone(&writers));
+        conn.close(Some(CloseFrame::new(CloseCode::GOING_AWAY, "")), None)
+            .unwrap();
+        let expected = close_frame(CloseCode::GOING_AWAY, "");
+        assert_eq!(line.wait_written(expected.len(), WAIT), expected);
+        writers.stop();
+        // The connection still lives: its close reply may still come, and a
+        // handler may still send to it. Nothing leaves yet.
+        assert!(ended.recv_timeout(Duration::from_millis(50)).is_err());
+        drop(conn);
+        let mut left = vec![
+            ended.recv_timeout(WAIT).expect("a writer left"),
+            ended.recv_timeout(WAIT).expect("both writers left"),
+        ];
+        left.sort_unstable();
+        assert_eq!(left, ["closer", "pool"]);
     }
 
     #[test]
