@@ -51,6 +51,8 @@
 //!
 //! Only decompression is here so far; a compressor is to come.
 
+#[cfg_attr(not(test), allow(dead_code))] // used by the compressor, still to come
+mod bit_writer;
 mod bits;
 mod huffman;
 mod inflate;
