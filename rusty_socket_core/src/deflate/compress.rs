@@ -926,6 +926,27 @@ mod report {
             let Ok(data) = std::fs::read(format!("{dir}/{name}")) else {
                 continue;
             };
+            if let Ok(dump) = std::env::var("DEFLATE_DUMP") {
+                for (level, wbits, size) in [
+                    (Level::Fast, 15, 150),
+                    (Level::Default, 15, 150),
+                    (Level::Best, 15, 1 << 30),
+                    (Level::Default, 8, 150),
+                    (Level::Default, 8, 1 << 30),
+                    (Level::Fast, 11, 4000),
+                ] {
+                    let mut d = Deflater::new(level, wbits);
+                    let mut file = Vec::new();
+                    for m in data.chunks(size) {
+                        let mut p = Vec::new();
+                        d.compress_message(m, &mut p);
+                        file.extend_from_slice(&(p.len() as u32).to_be_bytes());
+                        file.extend_from_slice(&p);
+                    }
+                    let path = format!("{dump}/{name}.{level:?}.w{wbits}.{size}.msgs");
+                    std::fs::write(path, file).expect("writable DEFLATE_DUMP");
+                }
+            }
             for &level in &levels {
                 for size in [None, Some(150)] {
                     check(level, &data, size);
