@@ -64,20 +64,23 @@
 //! distance above `2^w - 1`, so an [`Inflater`] (or zlib) with the same
 //! window accepts its output, for `w = 8` too. The window carries over to
 //! the next message until [`Deflater::reset`]. A new [`Deflater`] holds no
-//! heap memory; its first non-empty message allocates, the same at every
-//! level ([`Deflater::state_bytes_for`]; zlib's compressor at memLevel 8
-//! takes about 256 KiB at `w = 15`):
+//! heap memory; its first non-empty message allocates the same at every
+//! level ([`Deflater::state_bytes_for`]): the buffer (window plus the input
+//! taken in ahead of the slide), the hash heads (`2^min(w, 12)` 16-bit
+//! entries), the chains (`2^w` 16-bit entries), 4 096 tokens of 3 bytes, and
+//! the 1 488-byte state itself (64-bit target). zlib's compressor at
+//! memLevel 8 takes about 256 KiB at `w = 15`.
 //!
-//! | `window_bits` | total bytes |
-//! |---|---|
-//! | 8 | 28 368 |
-//! | 9 | 29 648 |
-//! | 10 | 32 208 |
-//! | 11 | 37 328 |
-//! | 12 | 47 568 |
-//! | 13 | 69 072 |
-//! | 14 | 95 696 |
-//! | 15 | 148 944 |
+//! | `window_bits` | buffer | heads | chains | tokens | total bytes |
+//! |---|---|---|---|---|---|
+//! | 8 | 1 280 | 512 | 512 | 12 288 | 16 080 |
+//! | 9 | 1 536 | 1 024 | 1 024 | 12 288 | 17 360 |
+//! | 10 | 2 048 | 2 048 | 2 048 | 12 288 | 19 920 |
+//! | 11 | 3 072 | 4 096 | 4 096 | 12 288 | 25 040 |
+//! | 12 | 5 120 | 8 192 | 8 192 | 12 288 | 35 280 |
+//! | 13 | 9 216 | 8 192 | 16 384 | 12 288 | 47 568 |
+//! | 14 | 18 432 | 8 192 | 32 768 | 12 288 | 73 168 |
+//! | 15 | 36 864 | 8 192 | 65 536 | 12 288 | 124 368 |
 
 mod bit_writer;
 mod bits;
