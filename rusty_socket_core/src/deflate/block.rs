@@ -107,13 +107,59 @@ const CODE_LENGTH_ORDER: [usize; 19] = [
 ];
 
 /// Section 3.2.6: the fixed literal/length code's length for a symbol.
-fn fixed_length(sym: usize) -> u8 {
+const fn fixed_length(sym: usize) -> u8 {
     match sym {
         0..=143 => 8,
         144..=255 => 9,
         256..=279 => 7,
         _ => 8,
     }
+}
+
+/// The fixed code's lengths (section 3.2.6), all 288 symbols.
+static FIXED_LIT_LEN: [u8; 288] = {
+    let mut t = [0u8; 288];
+    let mut s = 0;
+    while s < 288 {
+        t[s] = fixed_length(s);
+        s += 1;
+    }
+    t
+};
+/// The fixed code's bit-reversed codes, made once at compile time.
+static FIXED_LIT_CODE: [u16; 288] = const_canonical(&FIXED_LIT_LEN);
+/// Fixed distance codes: 5 bits each (section 3.2.6).
+static FIXED_DIST_LEN: [u8; 30] = [5; 30];
+static FIXED_DIST_CODE: [u16; 30] = const_canonical(&FIXED_DIST_LEN);
+
+/// [`canonical_codes`] at compile time, for the fixed code.
+const fn const_canonical<const N: usize>(lengths: &[u8; N]) -> [u16; N] {
+    let mut bl_count = [0u16; 16];
+    let mut i = 0;
+    while i < N {
+        bl_count[lengths[i] as usize] += 1;
+        i += 1;
+    }
+    bl_count[0] = 0;
+    let mut next = [0u16; 16];
+    let mut code = 0u16;
+    let mut bits = 1;
+    while bits < 16 {
+        code = (code + bl_count[bits - 1]) << 1;
+        next[bits] = code;
+        bits += 1;
+    }
+    let mut codes = [0u16; N];
+    let mut i = 0;
+    while i < N {
+        let l = lengths[i] as usize;
+        if l > 0 {
+            codes[i] = next[l].reverse_bits() >> (16 - l);
+            next[l] += 1;
+        }
+        i += 1;
+    }
+    codes
 }
 
 /// The tokens of the block being built and their symbol counts.
@@ -265,17 +311,15 @@ impl Block {
         if stored < dynamic.min(fixed) {
             write_stored(w, raw);
         } else if fixed <= dynamic {
-            let mut lit_fixed = [0u8; 288];
-            for (s, l) in lit_fixed.iter_mut().enumerate() {
-                *l = fixed_length(s);
-            }
-            let mut lit_code = [0u16; 288];
-            canonical_codes(&lit_fixed, &mut lit_code);
-            let mut dist_code = [0u16; 30];
-            canonical_codes(&[5; 30], &mut dist_code);
             w.put(0, 1); // BFINAL = 0
             w.put(0b01, 2); // BTYPE = 01
-            self.write_tokens(w, &lit_fixed, &lit_code, &[5; 30], &dist_code);
+            self.write_tokens(
+                w,
+                &FIXED_LIT_LEN,
+                &FIXED_LIT_CODE,
+                &FIXED_DIST_LEN,
+                &FIXED_DIST_CODE,
+            );
         } else {
             w.put(0, 1); // BFINAL = 0
             w.put(0b10, 2); // BTYPE = 10
@@ -476,6 +520,16 @@ mod tests {
         assert_eq!(runs[..n], [(18, 127), (18, 0), (2, 0)]);
         let n = run_length(&seq[3..], &mut runs);
         assert_eq!(runs[..n], [(18, 127), (17, 5), (2, 0)]);
+    }
+
+    #[test]
+    fn compile_time_fixed_codes_equal_the_run_time_ones() {
+        let mut codes = [0u16; 288];
+        canonical_codes(&FIXED_LIT_LEN, &mut codes);
+        assert_eq!(codes, FIXED_LIT_CODE);
+        let mut codes = [0u16; 30];
+        canonical_codes(&FIXED_DIST_LEN, &mut codes);
+        assert_eq!(codes, FIXED_DIST_CODE);
     }
 
     #[test]

@@ -66,21 +66,21 @@
 //! the next message until [`Deflater::reset`]. A new [`Deflater`] holds no
 //! heap memory; its first non-empty message allocates the same at every
 //! level ([`Deflater::state_bytes_for`]): the buffer (window plus the input
-//! taken in ahead of the slide), the hash heads (`2^min(w, 12)` 16-bit
-//! entries), the chains (`2^w` 16-bit entries), 4 096 tokens of 3 bytes, and
+//! taken in ahead of the slide), the hash heads (`2^min(w, 13)` 16-bit
+//! entries), the chains (`2^w` 16-bit entries), 3 584 tokens of 3 bytes, and
 //! the 1 488-byte state itself (64-bit target). zlib's compressor at
-//! memLevel 8 takes about 256 KiB at `w = 15`.
+//! memLevel 8 takes about 256 KiB at `w = 15`; this is just under 128 KiB.
 //!
 //! | `window_bits` | buffer | heads | chains | tokens | total bytes |
 //! |---|---|---|---|---|---|
-//! | 8 | 1 280 | 512 | 512 | 12 288 | 16 080 |
-//! | 9 | 1 536 | 1 024 | 1 024 | 12 288 | 17 360 |
-//! | 10 | 2 048 | 2 048 | 2 048 | 12 288 | 19 920 |
-//! | 11 | 3 072 | 4 096 | 4 096 | 12 288 | 25 040 |
-//! | 12 | 5 120 | 8 192 | 8 192 | 12 288 | 35 280 |
-//! | 13 | 9 216 | 8 192 | 16 384 | 12 288 | 47 568 |
-//! | 14 | 18 432 | 8 192 | 32 768 | 12 288 | 73 168 |
-//! | 15 | 36 864 | 8 192 | 65 536 | 12 288 | 124 368 |
+//! | 8 | 1 280 | 512 | 512 | 10 752 | 14 544 |
+//! | 9 | 1 536 | 1 024 | 1 024 | 10 752 | 15 824 |
+//! | 10 | 2 048 | 2 048 | 2 048 | 10 752 | 18 384 |
+//! | 11 | 3 072 | 4 096 | 4 096 | 10 752 | 23 504 |
+//! | 12 | 5 120 | 8 192 | 8 192 | 10 752 | 33 744 |
+//! | 13 | 9 216 | 16 384 | 16 384 | 10 752 | 54 224 |
+//! | 14 | 18 432 | 16 384 | 32 768 | 10 752 | 79 824 |
+//! | 15 | 36 864 | 16 384 | 65 536 | 10 752 | 131 024 |
 
 mod bit_writer;
 mod bits;
