@@ -408,11 +408,15 @@ impl State {
         let now16 = now as u16;
         let empty = now16.wrapping_sub(self.max_dist as u16).wrapping_sub(1);
         let max_dist = self.max_dist as u16;
-        for e in self.head.iter_mut().chain(self.prev.iter_mut()) {
-            if now16.wrapping_sub(*e) > max_dist {
-                *e = empty;
+        // Branch-free, one table at a time, so the loop vectorizes.
+        let sweep = |table: &mut [u16]| {
+            for e in table {
+                let far = now16.wrapping_sub(*e) > max_dist;
+                *e = if far { empty } else { *e };
             }
-        }
+        };
+        sweep(&mut self.head);
+        sweep(&mut self.prev);
     }
 
     /// Inserts position `p` (which needs `p + 3 <= buf.len()`) and returns
