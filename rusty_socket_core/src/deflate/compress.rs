@@ -942,7 +942,11 @@ mod report {
             Ok("default") => vec![Level::Default],
             _ => vec![Level::Fast, Level::Default, Level::Best],
         };
+        let only = std::env::var("FILES").unwrap_or_default();
         for name in ["chat.jsonl", "text.txt", "binary.bin"] {
+            if !only.is_empty() && !only.contains(name) {
+                continue;
+            }
             let Ok(data) = std::fs::read(format!("{dir}/{name}")) else {
                 continue;
             };

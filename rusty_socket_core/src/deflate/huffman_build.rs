@@ -41,19 +41,19 @@ pub(crate) fn build_lengths(freqs: &[u32], max_bits: u32, lengths: &mut [u8]) {
     let max_bits = max_bits.clamp(1, 15);
     lengths.iter_mut().for_each(|l| *l = 0);
     // The used symbols, by increasing count (ties by symbol, so the result
-    // is deterministic).
-    let mut leaves = [(0u32, 0u16); MAX_SYMBOLS];
+    // is deterministic), each packed as `count << 16 | symbol` so that one
+    // integer sort orders them. Branch-free: every symbol is written, and
+    // only the used ones advance `m`.
+    let mut leaves = [0u64; MAX_SYMBOLS];
     let mut m = 0;
     for (sym, &f) in freqs[..n].iter().enumerate() {
-        if f > 0 {
-            leaves[m] = (f, sym as u16);
-            m += 1;
-        }
+        leaves[m] = u64::from(f) << 16 | sym as u64;
+        m += usize::from(f > 0);
     }
     if m < 2 {
         // Zero or one symbol: two one-bit codes, the used symbol (if any)
         // and the first other one.
-        let used = leaves[..m].first().map(|&(_, s)| usize::from(s));
+        let used = leaves[..m].first().map(|&key| (key & 0xffff) as usize);
         let other = if used == Some(0) { 1 } else { 0 };
         if n >= 2 {
             lengths[used.unwrap_or(1 - other)] = 1;
@@ -69,8 +69,8 @@ pub(crate) fn build_lengths(freqs: &[u32], max_bits: u32, lengths: &mut [u8]) {
     // leaves 0..m, internal nodes m..2m-1 (the root is the last).
     let mut weight = [0u64; 2 * MAX_SYMBOLS];
     let mut parent = [0u16; 2 * MAX_SYMBOLS];
-    for (i, &(f, _)) in leaves.iter().enumerate() {
-        weight[i] = u64::from(f);
+    for (i, &key) in leaves.iter().enumerate() {
+        weight[i] = key >> 16;
     }
     let (mut next_leaf, mut next_internal) = (0, m);
     for made in m..2 * m - 1 {
@@ -132,8 +132,8 @@ pub(crate) fn build_lengths(freqs: &[u32], max_bits: u32, lengths: &mut [u8]) {
     let mut rarest = leaves.iter();
     for len in (1..=max).rev() {
         for _ in 0..count[len] {
-            if let Some(&(_, sym)) = rarest.next() {
-                lengths[usize::from(sym)] = len as u8;
+            if let Some(&key) = rarest.next() {
+                lengths[(key & 0xffff) as usize] = len as u8;
             }
         }
     }
