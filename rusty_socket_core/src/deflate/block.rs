@@ -281,13 +281,15 @@ impl Block {
             .map(|c| u64::from(self.lit_freq[257 + c]) * u64::from(LENGTH_EXTRA[c]))
             .chain((0..30).map(|c| u64::from(self.dist_freq[c]) * u64::from(DISTANCE_EXTRA[c])))
             .sum();
-        let cost = |lit: &dyn Fn(usize) -> u8, dist: &dyn Fn(usize) -> u8| -> u64 {
-            (0..286)
-                .map(|s| u64::from(self.lit_freq[s]) * u64::from(lit(s)))
-                .chain((0..30).map(|c| u64::from(self.dist_freq[c]) * u64::from(dist(c))))
-                .sum::<u64>()
-                + extra_bits
-        };
+        let (mut dynamic_data, mut fixed_data) = (extra_bits, extra_bits);
+        for ((&f, &l), &fl) in self.lit_freq.iter().zip(&lit_len).zip(&FIXED_LIT_LEN) {
+            dynamic_data += u64::from(f) * u64::from(l);
+            fixed_data += u64::from(f) * u64::from(fl);
+        }
+        for (&f, &l) in self.dist_freq.iter().zip(&dist_len) {
+            dynamic_data += u64::from(f) * u64::from(l);
+            fixed_data += u64::from(f) * 5;
+        }
         let header_bits: u64 = 3
             + 5
             + 5
@@ -297,8 +299,8 @@ impl Block {
                 .iter()
                 .map(|&(s, _)| u64::from(cl_len[usize::from(s)]) + u64::from(run_extra_bits(s)))
                 .sum::<u64>();
-        let dynamic = header_bits + cost(&|s| lit_len[s], &|c| dist_len[c]);
-        let fixed = 3 + cost(&fixed_length, &|_| 5);
+        let dynamic = header_bits + dynamic_data;
+        let fixed = 3 + fixed_data;
         let raw = message
             .get(self.raw_start..self.raw_start + self.raw_len)
             .unwrap_or(&[]);
