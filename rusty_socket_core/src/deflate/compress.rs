@@ -456,6 +456,7 @@ impl State {
         let here = &buf[p..p + max_len];
         let now = (self.base + p) as u16;
         let reach = self.max_dist.min(p);
+        let (prev, mask, base) = (&self.prev[..], self.max_dist, self.base);
         let mut best_dist = 0;
         let mut chain = max_chain;
         // A candidate must agree on the first two bytes and on the two
@@ -466,7 +467,8 @@ impl State {
         let mut end = pair(here, best_len - 1);
         loop {
             let dist = usize::from(now.wrapping_sub(cand));
-            if dist == 0 || dist > reach {
+            // dist == 0 or dist > reach, in one compare.
+            if dist.wrapping_sub(1) >= reach {
                 break;
             }
             let c = p - dist;
@@ -486,7 +488,7 @@ impl State {
             if chain == 0 {
                 break;
             }
-            cand = self.prev[(self.base + c) & self.max_dist];
+            cand = prev.get((base + c) & mask).copied().unwrap_or(now);
         }
         if best_dist == 0 {
             (0, 0)
