@@ -1,4 +1,5 @@
-//! DEFLATE decompression (RFC 1951), for permessage-deflate (RFC 7692).
+//! DEFLATE (RFC 1951) decompression and compression, for permessage-deflate
+//! (RFC 7692).
 //!
 //! DEFLATE (RFC 1951) is LZ77 plus Huffman coding: the data becomes a
 //! sequence of literal bytes and `<length, distance>` back-references
@@ -26,6 +27,10 @@
 //! | `bits.rs` | 3.1.1 | least-significant-bit-first bit reading over input in pieces |
 //! | `huffman.rs` | 3.2.2, 3.2.5, 3.2.6 | canonical codes from lengths, decoding tables |
 //! | `inflate.rs` | 3.2.3-3.2.7 | the streaming block decoder, window, limits |
+//! | `bit_writer.rs` | 3.1.1 | least-significant-bit-first bit writing |
+//! | `huffman_build.rs` | 3.2.2, 3.2.7 | length-limited code lengths from counts, canonical codes |
+//! | `block.rs` | 3.2.3-3.2.7 | tokens of a block; dynamic, fixed or stored, whichever is smallest |
+//! | `compress.rs` | 4, 3.2.5 | [`Deflater`]: LZ77 over hash chains, levels, messages |
 //!
 //! ## Memory
 //!
@@ -49,13 +54,44 @@
 //! | 14 | 16 384 | 6 800 | 96 | 23 280 |
 //! | 15 | 32 768 | 6 800 | 96 | 39 664 |
 //!
-//! Only decompression is here so far; a compressor is to come.
+//! ## Compression
+//!
+//! [`Deflater::compress_message`] compresses one whole message: LZ77 over
+//! 3-byte hash chains ([`Level::Fast`] greedy, [`Level::Default`] and
+//! [`Level::Best`] lazy), blocks sent as dynamic, fixed or stored codes,
+//! whichever is smallest, and a sync flush whose `00 00 ff ff` is removed
+//! (RFC 7692 section 7.2.1). With `window_bits` = `w` it never emits a
+//! distance above `2^w - 1`, so an [`Inflater`] (or zlib) with the same
+//! window accepts its output, for `w = 8` too. The window carries over to
+//! the next message until [`Deflater::reset`]. A new [`Deflater`] holds no
+//! heap memory; its first non-empty message allocates the same at every
+//! level ([`Deflater::state_bytes_for`]): the buffer (window plus the input
+//! taken in ahead of the slide), the hash heads (`2^min(w, 13)` 16-bit
+//! entries), the chains (`2^w` 16-bit entries), 3 584 tokens of 3 bytes, and
+//! the 1 488-byte state itself (64-bit target). zlib's compressor at
+//! memLevel 8 takes about 256 KiB at `w = 15`; this is just under 128 KiB.
+//!
+//! | `window_bits` | buffer | heads | chains | tokens | total bytes |
+//! |---|---|---|---|---|---|
+//! | 8 | 1 280 | 512 | 512 | 10 752 | 14 544 |
+//! | 9 | 1 536 | 1 024 | 1 024 | 10 752 | 15 824 |
+//! | 10 | 2 048 | 2 048 | 2 048 | 10 752 | 18 384 |
+//! | 11 | 3 072 | 4 096 | 4 096 | 10 752 | 23 504 |
+//! | 12 | 5 120 | 8 192 | 8 192 | 10 752 | 33 744 |
+//! | 13 | 9 216 | 16 384 | 16 384 | 10 752 | 54 224 |
+//! | 14 | 18 432 | 16 384 | 32 768 | 10 752 | 79 824 |
+//! | 15 | 36 864 | 16 384 | 65 536 | 10 752 | 131 024 |
 
+mod bit_writer;
 mod bits;
+mod block;
+mod compress;
 mod huffman;
+mod huffman_build;
 mod inflate;
 #[cfg(test)]
 mod vectors;
 
+pub use compress::{Deflater, Level};
 pub use huffman::Alphabet;
 pub use inflate::{InflateError, Inflater, Progress, Status};

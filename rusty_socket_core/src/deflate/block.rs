@@ -1,0 +1,543 @@
+//! A compressed block: the symbols of one stretch of input, and the choice
+//! of how to send them (RFC 1951 sections 3.2.3 to 3.2.7).
+//!
+//! LZ77 turns the input into *tokens*: literal bytes and `<length,
+//! distance>` pairs (section 3.2.5). [`Block`] collects them with their
+//! symbol counts until it is full or the message ends, then sends them as
+//! whichever block type is smallest, computed exactly beforehand:
+//!
+//! - **dynamic Huffman codes** (`BTYPE` 10, section 3.2.7): codes fitted to
+//!   this block's counts, at the price of a header that describes them (the
+//!   code lengths, run-length coded with symbols 16, 17 and 18 and
+//!   themselves Huffman coded with the 19-symbol code length code);
+//! - **fixed Huffman codes** (`BTYPE` 01, section 3.2.6): no header, so the
+//!   best choice for a short block;
+//! - **stored** (`BTYPE` 00, section 3.2.4): the bytes as they are, in
+//!   pieces of at most 65 535 bytes, for input that does not compress.
+//!
+//! Each length 3..=258 and distance 1..=32 768 is sent as a *code* plus
+//! extra bits (the tables of section 3.2.5); [`length_code`] and
+//! [`distance_code`] find them.
+
+use super::bit_writer::BitWriter;
+use super::huffman_build::{build_lengths, canonical_codes};
+
+/// The shortest match DEFLATE can express (section 3.2.5).
+pub(crate) const MIN_MATCH: usize = 3;
+/// The longest match DEFLATE can express (section 3.2.5).
+pub(crate) const MAX_MATCH: usize = 258;
+
+/// Section 3.2.5: the first length of each length code 257..=285.
+const LENGTH_BASE: [u16; 29] = [
+    3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131,
+    163, 195, 227, 258,
+];
+/// Section 3.2.5: the extra bits after each length code 257..=285.
+const LENGTH_EXTRA: [u8; 29] = [
+    0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0,
+];
+/// Section 3.2.5: the first distance of each distance code 0..=29.
+#[cfg(test)]
+const DISTANCE_BASE: [u16; 30] = [
+    1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025, 1537,
+    2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577,
+];
+/// Section 3.2.5: the extra bits after each distance code 0..=29.
+const DISTANCE_EXTRA: [u8; 30] = [
+    0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13,
+    13,
+];
+
+/// `LENGTH_CODE[len - 3]` is the length code of `len` minus 257. Length 258
+/// has its own code, 285; 284 with all five extra bits set would also mean
+/// 258, but the RFC's table gives 284 only 227..=257.
+static LENGTH_CODE: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut code = 0;
+    while code < 29 {
+        let base = LENGTH_BASE[code] as usize;
+        let span = if code == 28 {
+            1
+        } else {
+            1 << LENGTH_EXTRA[code]
+        };
+        let mut l = base;
+        while l < base + span && l - 3 < 256 {
+            table[l - 3] = code as u8;
+            l += 1;
+        }
+        code += 1;
+    }
+    table
+};
+
+/// The length code (257..=285) of a match length 3..=258, its number of
+/// extra bits and their value (section 3.2.5).
+#[inline(always)]
+pub(crate) fn length_code(len: usize) -> (usize, u32, u32) {
+    let code = usize::from(LENGTH_CODE[(len - MIN_MATCH) & 0xff]);
+    let extra = u32::from(LENGTH_EXTRA[code]);
+    (
+        257 + code,
+        extra,
+        (len - usize::from(LENGTH_BASE[code])) as u32,
+    )
+}
+
+/// The distance code (0..=29) of a distance 1..=32 768, its number of extra
+/// bits and their value (section 3.2.5). Beyond distance 4 each pair of
+/// codes covers twice the span of the pair before, so the code is twice the
+/// position of `d - 1`'s top bit plus the bit below it.
+#[inline(always)]
+pub(crate) fn distance_code(dist: usize) -> (usize, u32, u32) {
+    let d = (dist.clamp(1, 32768) - 1) as u32;
+    if d < 4 {
+        return (d as usize, 0, 0);
+    }
+    let top = 31 - d.leading_zeros(); // 2..=14
+    let code = (2 * top + ((d >> (top - 1)) & 1)) as usize;
+    let extra = top - 1;
+    (code, extra, d & ((1 << extra) - 1))
+}
+
+/// The order in which the code length code's lengths are sent (section
+/// 3.2.7), so that the usually unused ones come last and can be left off.
+const CODE_LENGTH_ORDER: [usize; 19] = [
+    16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15,
+];
+
+/// Section 3.2.6: the fixed literal/length code's length for a symbol.
+const fn fixed_length(sym: usize) -> u8 {
+    match sym {
+        0..=143 => 8,
+        144..=255 => 9,
+        256..=279 => 7,
+        _ => 8,
+    }
+}
+
+/// The fixed code's lengths (section 3.2.6), all 288 symbols.
+static FIXED_LIT_LEN: [u8; 288] = {
+    let mut t = [0u8; 288];
+    let mut s = 0;
+    while s < 288 {
+        t[s] = fixed_length(s);
+        s += 1;
+    }
+    t
+};
+/// The fixed code's bit-reversed codes, made once at compile time.
+static FIXED_LIT_CODE: [u16; 288] = const_canonical(&FIXED_LIT_LEN);
+/// Fixed distance codes: 5 bits each (section 3.2.6).
+static FIXED_DIST_LEN: [u8; 30] = [5; 30];
+static FIXED_DIST_CODE: [u16; 30] = const_canonical(&FIXED_DIST_LEN);
+
+/// [`canonical_codes`] at compile time, for the fixed code.
+const fn const_canonical<const N: usize>(lengths: &[u8; N]) -> [u16; N] {
+    let mut bl_count = [0u16; 16];
+    let mut i = 0;
+    while i < N {
+        bl_count[lengths[i] as usize] += 1;
+        i += 1;
+    }
+    bl_count[0] = 0;
+    let mut next = [0u16; 16];
+    let mut code = 0u16;
+    let mut bits = 1;
+    while bits < 16 {
+        code = (code + bl_count[bits - 1]) << 1;
+        next[bits] = code;
+        bits += 1;
+    }
+    let mut codes = [0u16; N];
+    let mut i = 0;
+    while i < N {
+        let l = lengths[i] as usize;
+        if l > 0 {
+            codes[i] = next[l].reverse_bits() >> (16 - l);
+            next[l] += 1;
+        }
+        i += 1;
+    }
+    codes
+}
+
+/// The tokens of the block being built and their symbol counts.
+pub(crate) struct Block {
+    /// Per token: the literal byte, or the match length minus 3.
+    lits: Vec<u8>,
+    /// Per token: 0 for a literal, else the match distance.
+    dists: Vec<u16>,
+    /// Tokens a block holds before it is sent.
+    capacity: usize,
+    /// Counts of literal/length symbols 0..=285.
+    lit_freq: [u32; 286],
+    /// Counts of distance codes 0..=29.
+    dist_freq: [u32; 30],
+    /// Where the block's input starts in the message, and how long it is:
+    /// what a stored block would carry.
+    pub(crate) raw_start: usize,
+    pub(crate) raw_len: usize,
+    /// The largest distance ever added (tests check it against the window).
+    #[cfg(test)]
+    pub(crate) max_dist: usize,
+}
+
+impl Block {
+    /// An empty block that sends itself every `capacity` tokens.
+    pub(crate) fn new(capacity: usize) -> Self {
+        Block {
+            lits: Vec::with_capacity(capacity),
+            dists: Vec::with_capacity(capacity),
+            capacity,
+            lit_freq: [0; 286],
+            dist_freq: [0; 30],
+            raw_start: 0,
+            raw_len: 0,
+            #[cfg(test)]
+            max_dist: 0,
+        }
+    }
+
+    /// Heap bytes held.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.lits.capacity() + 2 * self.dists.capacity()
+    }
+
+    /// Adds a literal byte; `true` when the block is full.
+    #[inline(always)]
+    pub(crate) fn literal(&mut self, byte: u8) -> bool {
+        self.lits.push(byte);
+        self.dists.push(0);
+        self.lit_freq[usize::from(byte)] += 1;
+        self.raw_len += 1;
+        self.lits.len() >= self.capacity
+    }
+
+    /// Adds a match (`len` 3..=258, `dist` 1..=32 768); `true` when the
+    /// block is full.
+    #[inline(always)]
+    pub(crate) fn matched(&mut self, len: usize, dist: usize) -> bool {
+        self.lits.push((len - MIN_MATCH) as u8);
+        self.dists.push(dist as u16);
+        self.lit_freq[length_code(len).0] += 1;
+        self.dist_freq[distance_code(dist).0] += 1;
+        self.raw_len += len;
+        #[cfg(test)]
+        {
+            self.max_dist = self.max_dist.max(dist);
+        }
+        self.lits.len() >= self.capacity
+    }
+
+    /// Whether no token is waiting.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.lits.is_empty()
+    }
+
+    /// Sends the block as the smallest of dynamic, fixed and stored (never
+    /// `BFINAL`: a permessage-deflate message ends with a sync flush
+    /// instead), then starts the next block after it. `message` is the
+    /// message being compressed; the block's bytes are
+    /// `message[raw_start..raw_start + raw_len]`.
+    pub(crate) fn send(&mut self, w: &mut BitWriter<'_>, message: &[u8]) {
+        if self.is_empty() {
+            return;
+        }
+        self.lit_freq[256] += 1; // end of block
+        let mut lit_len = [0u8; 286];
+        let mut dist_len = [0u8; 30];
+        build_lengths(&self.lit_freq, 15, &mut lit_len);
+        build_lengths(&self.dist_freq, 15, &mut dist_len);
+
+        // The dynamic header: HLIT, HDIST and the run-length coded lengths.
+        let n_lit = 257
+            + lit_len[257..]
+                .iter()
+                .rposition(|&l| l > 0)
+                .map_or(0, |i| i + 1);
+        let n_dist = 1 + dist_len[1..]
+            .iter()
+            .rposition(|&l| l > 0)
+            .map_or(0, |i| i + 1);
+        let mut seq = [0u8; 286 + 30];
+        seq[..n_lit].copy_from_slice(&lit_len[..n_lit]);
+        seq[n_lit..n_lit + n_dist].copy_from_slice(&dist_len[..n_dist]);
+        let mut runs = [(0u8, 0u8); 286 + 30];
+        let n_runs = run_length(&seq[..n_lit + n_dist], &mut runs);
+        let mut cl_freq = [0u32; 19];
+        for &(sym, _) in &runs[..n_runs] {
+            cl_freq[usize::from(sym)] += 1;
+        }
+        let mut cl_len = [0u8; 19];
+        build_lengths(&cl_freq, 7, &mut cl_len);
+        let n_cl = 4 + CODE_LENGTH_ORDER[4..]
+            .iter()
+            .rposition(|&s| cl_len[s] > 0)
+            .map_or(0, |i| i + 1);
+
+        // Exact sizes in bits of the three choices.
+        let extra_bits: u64 = (0..29)
+            .map(|c| u64::from(self.lit_freq[257 + c]) * u64::from(LENGTH_EXTRA[c]))
+            .chain((0..30).map(|c| u64::from(self.dist_freq[c]) * u64::from(DISTANCE_EXTRA[c])))
+            .sum();
+        let (mut dynamic_data, mut fixed_data) = (extra_bits, extra_bits);
+        for ((&f, &l), &fl) in self.lit_freq.iter().zip(&lit_len).zip(&FIXED_LIT_LEN) {
+            dynamic_data += u64::from(f) * u64::from(l);
+            fixed_data += u64::from(f) * u64::from(fl);
+        }
+        for (&f, &l) in self.dist_freq.iter().zip(&dist_len) {
+            dynamic_data += u64::from(f) * u64::from(l);
+            fixed_data += u64::from(f) * 5;
+        }
+        let header_bits: u64 = 3
+            + 5
+            + 5
+            + 4
+            + 3 * n_cl as u64
+            + runs[..n_runs]
+                .iter()
+                .map(|&(s, _)| u64::from(cl_len[usize::from(s)]) + u64::from(run_extra_bits(s)))
+                .sum::<u64>();
+        let dynamic = header_bits + dynamic_data;
+        let fixed = 3 + fixed_data;
+        let raw = message
+            .get(self.raw_start..self.raw_start + self.raw_len)
+            .unwrap_or(&[]);
+        let stored = if raw.len() == self.raw_len {
+            stored_bits(raw.len(), w.bit_offset())
+        } else {
+            u64::MAX // cannot happen; never choose stored without the bytes
+        };
+
+        if stored < dynamic.min(fixed) {
+            write_stored(w, raw);
+        } else if fixed <= dynamic {
+            w.put(0, 1); // BFINAL = 0
+            w.put(0b01, 2); // BTYPE = 01
+            self.write_tokens(
+                w,
+                &FIXED_LIT_LEN,
+                &FIXED_LIT_CODE,
+                &FIXED_DIST_LEN,
+                &FIXED_DIST_CODE,
+            );
+        } else {
+            w.put(0, 1); // BFINAL = 0
+            w.put(0b10, 2); // BTYPE = 10
+            w.put((n_lit - 257) as u32, 5); // HLIT
+            w.put((n_dist - 1) as u32, 5); // HDIST
+            w.put((n_cl - 4) as u32, 4); // HCLEN
+            for &s in &CODE_LENGTH_ORDER[..n_cl] {
+                w.put(u32::from(cl_len[s]), 3);
+            }
+            let mut cl_code = [0u16; 19];
+            canonical_codes(&cl_len, &mut cl_code);
+            for &(s, extra) in &runs[..n_runs] {
+                let s = usize::from(s);
+                w.put(u32::from(cl_code[s]), u32::from(cl_len[s]));
+                w.put(u32::from(extra), run_extra_bits(s as u8));
+            }
+            let mut lit_code = [0u16; 286];
+            canonical_codes(&lit_len, &mut lit_code);
+            let mut dist_code = [0u16; 30];
+            canonical_codes(&dist_len, &mut dist_code);
+            self.write_tokens(w, &lit_len, &lit_code, &dist_len, &dist_code);
+        }
+        self.lits.clear();
+        self.dists.clear();
+        self.lit_freq = [0; 286];
+        self.dist_freq = [0; 30];
+        self.raw_start += self.raw_len;
+        self.raw_len = 0;
+    }
+
+    /// Writes every token and the end-of-block code with the given codes.
+    fn write_tokens(
+        &self,
+        w: &mut BitWriter<'_>,
+        lit_len: &[u8],
+        lit_code: &[u16],
+        dist_len: &[u8],
+        dist_code: &[u16],
+    ) {
+        let (lit_len, lit_code) = (&lit_len[..286], &lit_code[..286]);
+        let (dist_len, dist_code) = (&dist_len[..30], &dist_code[..30]);
+        for (&lit, &dist) in self.lits.iter().zip(&self.dists) {
+            if dist == 0 {
+                let s = usize::from(lit);
+                w.put(u32::from(lit_code[s]), u32::from(lit_len[s]));
+            } else {
+                let (s, n, v) = length_code(usize::from(lit) + MIN_MATCH);
+                let l = u32::from(lit_len[s]);
+                w.put(u32::from(lit_code[s]) | v << l, l + n);
+                let (c, n, v) = distance_code(usize::from(dist));
+                let l = u32::from(dist_len[c]);
+                w.put(u32::from(dist_code[c]) | v << l, l + n);
+            }
+        }
+        w.put(u32::from(lit_code[256]), u32::from(lit_len[256]));
+    }
+}
+
+/// Extra bits after a code length symbol: 16 repeats the previous length
+/// 3..=6 times (2 bits), 17 repeats zero 3..=10 times (3 bits), 18 repeats
+/// zero 11..=138 times (7 bits) (section 3.2.7).
+fn run_extra_bits(sym: u8) -> u32 {
+    match sym {
+        16 => 2,
+        17 => 3,
+        18 => 7,
+        _ => 0,
+    }
+}
+
+/// Run-length codes a sequence of code lengths with the symbols of section
+/// 3.2.7 into `(symbol, extra bits value)` pairs; returns how many.
+fn run_length(seq: &[u8], runs: &mut [(u8, u8)]) -> usize {
+    let mut n = 0;
+    let mut emit = |sym: u8, extra: u8| {
+        if let Some(slot) = runs.get_mut(n) {
+            *slot = (sym, extra);
+            n += 1;
+        }
+    };
+    let mut i = 0;
+    while i < seq.len() {
+        let v = seq[i];
+        let run = seq[i..].iter().take_while(|&&x| x == v).count();
+        let mut left = run;
+        if v == 0 {
+            while left >= 11 {
+                let r = left.min(138);
+                emit(18, (r - 11) as u8);
+                left -= r;
+            }
+            if left >= 3 {
+                emit(17, (left - 3) as u8);
+                left = 0;
+            }
+        } else {
+            emit(v, 0);
+            left -= 1;
+            while left >= 3 {
+                let r = left.min(6);
+                emit(16, (r - 3) as u8);
+                left -= r;
+            }
+        }
+        for _ in 0..left {
+            emit(v, 0);
+        }
+        i += run;
+    }
+    n
+}
+
+/// Bits taken by `len` bytes as stored blocks, starting `bit_offset` bits
+/// into a byte: per piece of at most 65 535 bytes a 3-bit header, padding to
+/// the byte boundary, `LEN` and `NLEN`, then the bytes (section 3.2.4).
+fn stored_bits(len: usize, bit_offset: u32) -> u64 {
+    let pieces = len.div_ceil(65535).max(1) as u64;
+    let first_pad = u64::from((8 - (bit_offset + 3) % 8) % 8);
+    3 + first_pad + 32 + (pieces - 1) * (8 + 32) + 8 * len as u64
+}
+
+/// Writes `raw` as stored blocks of at most 65 535 bytes (section 3.2.4);
+/// an empty `raw` writes one empty stored block, the sync flush marker
+/// `00 00 ff ff` after the header.
+pub(crate) fn write_stored(w: &mut BitWriter<'_>, raw: &[u8]) {
+    let mut pieces = raw.chunks(65535).peekable();
+    if pieces.peek().is_none() {
+        w.put(0, 3);
+        w.align();
+        w.put_bytes(&[0, 0, 0xff, 0xff]);
+        return;
+    }
+    for piece in pieces {
+        w.put(0, 3); // BFINAL = 0, BTYPE = 00
+        w.align();
+        let len = piece.len() as u16;
+        w.put_bytes(&len.to_le_bytes());
+        w.put_bytes(&(!len).to_le_bytes());
+        w.put_bytes(piece);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn length_codes_match_the_table_of_section_3_2_5() {
+        assert_eq!(length_code(3), (257, 0, 0));
+        assert_eq!(length_code(10), (264, 0, 0));
+        assert_eq!(length_code(11), (265, 1, 0));
+        assert_eq!(length_code(12), (265, 1, 1));
+        assert_eq!(length_code(18), (268, 1, 1));
+        assert_eq!(length_code(19), (269, 2, 0));
+        assert_eq!(length_code(226), (283, 5, 31));
+        assert_eq!(length_code(227), (284, 5, 0));
+        assert_eq!(length_code(257), (284, 5, 30));
+        assert_eq!(length_code(258), (285, 0, 0));
+        for len in 3..=258 {
+            let (code, n, v) = length_code(len);
+            let c = code - 257;
+            assert_eq!(usize::from(LENGTH_BASE[c]) + v as usize, len);
+            assert_eq!(n, u32::from(LENGTH_EXTRA[c]));
+            assert!(v < 1 << n || n == 0 && v == 0);
+        }
+    }
+
+    #[test]
+    fn distance_codes_match_the_table_of_section_3_2_5() {
+        assert_eq!(distance_code(1), (0, 0, 0));
+        assert_eq!(distance_code(4), (3, 0, 0));
+        assert_eq!(distance_code(5), (4, 1, 0));
+        assert_eq!(distance_code(6), (4, 1, 1));
+        assert_eq!(distance_code(7), (5, 1, 0));
+        assert_eq!(distance_code(256), (15, 6, 63));
+        assert_eq!(distance_code(257), (16, 7, 0));
+        assert_eq!(distance_code(24577), (29, 13, 0));
+        assert_eq!(distance_code(32768), (29, 13, 8191));
+        for dist in 1..=32768 {
+            let (c, n, v) = distance_code(dist);
+            assert_eq!(usize::from(DISTANCE_BASE[c]) + v as usize, dist);
+            assert_eq!(n, u32::from(DISTANCE_EXTRA[c]));
+            assert!(v < 1 << n || n == 0 && v == 0);
+        }
+    }
+
+    #[test]
+    fn run_lengths_use_16_17_and_18() {
+        let mut runs = [(0, 0); 316];
+        let n = run_length(&[8, 8, 8, 8, 8, 8, 8, 8, 0, 0, 0, 5, 5, 0], &mut runs);
+        assert_eq!(
+            runs[..n],
+            [(8, 0), (16, 3), (8, 0), (17, 0), (5, 0), (5, 0), (0, 0)]
+        );
+        let mut seq = [0u8; 150];
+        seq[149] = 2;
+        let n = run_length(&seq, &mut runs);
+        assert_eq!(runs[..n], [(18, 127), (18, 0), (2, 0)]);
+        let n = run_length(&seq[3..], &mut runs);
+        assert_eq!(runs[..n], [(18, 127), (17, 5), (2, 0)]);
+    }
+
+    #[test]
+    fn compile_time_fixed_codes_equal_the_run_time_ones() {
+        let mut codes = [0u16; 288];
+        canonical_codes(&FIXED_LIT_LEN, &mut codes);
+        assert_eq!(codes, FIXED_LIT_CODE);
+        let mut codes = [0u16; 30];
+        canonical_codes(&FIXED_DIST_LEN, &mut codes);
+        assert_eq!(codes, FIXED_DIST_CODE);
+    }
+
+    #[test]
+    fn stored_sizes_count_padding_and_pieces() {
+        assert_eq!(stored_bits(0, 0), 3 + 5 + 32);
+        assert_eq!(stored_bits(1, 5), 3 + 32 + 8); // no padding needed
+        assert_eq!(stored_bits(65536, 0), 3 + 5 + 32 + 40 + 8 * 65536);
+    }
+}

@@ -1,0 +1,990 @@
+//! The compressor: LZ77 match finding over hash chains, then Huffman coded
+//! blocks (RFC 1951 sections 3.2.5 and 4), shaped for permessage-deflate
+//! (RFC 7692 section 7.2.1).
+//!
+//! ## Finding matches (section 4)
+//!
+//! The input is appended to a buffer that also keeps the last
+//! `2^window_bits` bytes before it (the *window*: earlier messages' bytes
+//! too, with context takeover). Every position is *inserted* under a hash
+//! of the three bytes starting there: `head[hash]` holds the most recent
+//! position with that hash and `prev[position % window]` the one inserted
+//! before it with the same hash, so following `prev` from `head` walks the
+//! earlier positions that may start the same three bytes, newest (nearest)
+//! first, as section 4 suggests. Each candidate is compared with the current
+//! position eight bytes at a time; the longest match wins.
+//!
+//! Positions are stored as 16-bit numbers (stream offsets modulo 65 536):
+//! a candidate's distance is the wrapping difference, and anything
+//! farther than the window, or than the bytes the buffer still holds, is
+//! the end of the chain. So the tables never need rewriting when the
+//! buffer slides or after [`Deflater::reset`]; every 16 KiB of input one
+//! sweep marks entries that have fallen out of the window, so that an old
+//! entry is never mistaken for a near one when the 16-bit numbers wrap.
+//! Whatever the tables hold, a match is only used after its bytes compared
+//! equal, so the output is right even if they were garbage.
+//!
+//! ## Levels
+//!
+//! - [`Level::Fast`]: *greedy*: takes the first match found at each
+//!   position, looks at no more than 4 candidates, stops at one of 8 bytes
+//!   or more, and inserts the positions inside a match only when it is at
+//!   most 4 bytes long.
+//! - [`Level::Default`]: *lazy*: having found a match at position `p`,
+//!   looks for a longer one at `p + 1` before committing, and if there is
+//!   one, sends the byte at `p` as a literal instead. Up to 128 candidates
+//!   (32 when the match in hand is already 8 bytes), stops at 128 bytes,
+//!   does not look further once it holds a match of 16 bytes, and drops
+//!   3-byte matches farther than 4 096 bytes (their codes cost about as much
+//!   as three literals).
+//! - [`Level::Best`]: lazy, up to 4 096 candidates, always looks one position
+//!   ahead, stops only at 258 bytes.
+//!
+//! ## The window and the largest distance
+//!
+//! With `window_bits` = `w`, the largest distance ever emitted is
+//! `2^w - 1` (255 for `w = 8`, 32 767 for `w = 15`): at most the peer's
+//! window `2^w` (RFC 7692 section 7.1.2.1), so an inflater with the same
+//! `window_bits` accepts every message, for `w = 8` too.
+//!
+//! ## Blocks
+//!
+//! A block is sent when it holds 3 584 tokens (literals and matches) and at
+//! the end of each message, as dynamic, fixed or stored, whichever is
+//! smallest (see `block.rs`); then the message ends with an empty stored
+//! block, the sync flush, whose last four bytes `00 00 ff ff` are removed
+//! (RFC 7692 section 7.2.1).
+
+use super::bit_writer::BitWriter;
+use super::block::{write_stored, Block, MAX_MATCH, MIN_MATCH};
+
+/// How hard the compressor looks for matches (see the module docs of
+/// [`Deflater`] for the details of each).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Level {
+    /// Greedy matching, at most 4 candidates per position: the fastest,
+    /// about as fast as zlib's level 1.
+    Fast,
+    /// Lazy matching, up to 128 candidates: close to zlib's default level 6.
+    #[default]
+    Default,
+    /// Lazy matching, up to 4 096 candidates: the smallest output, slowly.
+    Best,
+}
+
+/// Search parameters of a level.
+#[derive(Clone, Copy)]
+struct Params {
+    /// Look one position ahead before committing to a match.
+    lazy: bool,
+    /// Candidates examined per search.
+    max_chain: u32,
+    /// Lazy: quarter the search once the match in hand is this long.
+    good: usize,
+    /// Lazy: do not search at all once the match in hand is this long.
+    /// Greedy: insert the positions inside a match only up to this length.
+    max_lazy: usize,
+    /// Stop searching at a match this long.
+    nice: usize,
+}
+
+impl Level {
+    fn params(self) -> Params {
+        match self {
+            Level::Fast => Params {
+                lazy: false,
+                max_chain: 4,
+                good: 4,
+                max_lazy: 4,
+                nice: 8,
+            },
+            Level::Default => Params {
+                lazy: true,
+                max_chain: 128,
+                good: 8,
+                max_lazy: 16,
+                nice: 128,
+            },
+            Level::Best => Params {
+                lazy: true,
+                max_chain: 4096,
+                good: 32,
+                max_lazy: MAX_MATCH,
+                nice: MAX_MATCH,
+            },
+        }
+    }
+}
+
+/// 3-byte matches farther than this are not worth their codes (lazy levels).
+const TOO_FAR: usize = 4096;
+/// How much stream may pass between two sweeps of the tables (module docs).
+const SWEEP_EVERY: usize = 16 * 1024;
+/// Tokens per block.
+const BLOCK_TOKENS: usize = 3584;
+
+/// Bits of the hash for a window of `2^window_bits` bytes.
+fn hash_bits(window_bits: u8) -> u32 {
+    u32::from(window_bits).clamp(8, 13)
+}
+
+/// Bytes of input the buffer takes beyond the window before it slides.
+fn chunk_size(window_bits: u8) -> usize {
+    ((1usize << window_bits) / 8).max(1024)
+}
+
+/// A permessage-deflate compressor (RFC 7692 over RFC 1951).
+///
+/// Each [`Deflater::compress_message`] call compresses one whole message
+/// and ends it with a sync flush, removing the flush's `00 00 ff ff` tail as
+/// RFC 7692 section 7.2.1 requires; the window carries over to the next
+/// message (context takeover) until [`Deflater::reset`].
+///
+/// # Memory
+///
+/// A new `Deflater` holds no heap memory; the first non-empty message
+/// allocates [`Deflater::state_bytes`] bytes, kept until it is dropped (see
+/// the table in the `deflate` module docs).
+///
+/// # Example
+///
+/// ```
+/// use rusty_socket_core::deflate::{Deflater, Inflater, Level};
+///
+/// let mut deflater = Deflater::new(Level::Default, 15);
+/// let mut inflater = Inflater::new(15);
+/// for text in ["hello hello hello", "hello again"] {
+///     let mut payload = Vec::new();
+///     deflater.compress_message(text.as_bytes(), &mut payload);
+///     // The receiver puts the tail back (RFC 7692 section 7.2.2).
+///     payload.extend_from_slice(&[0, 0, 0xff, 0xff]);
+///     let mut message = Vec::new();
+///     inflater.inflate(&payload, &mut message, 1 << 20).unwrap();
+///     assert_eq!(message, text.as_bytes());
+/// }
+/// ```
+pub struct Deflater {
+    level: Level,
+    window_bits: u8,
+    state: Option<Box<State>>,
+}
+
+impl std::fmt::Debug for Deflater {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Deflater")
+            .field("level", &self.level)
+            .field("window_bits", &self.window_bits)
+            .field("allocated", &self.state.is_some())
+            .finish()
+    }
+}
+
+impl Deflater {
+    /// A compressor whose distances stay below `2^window_bits`
+    /// (permessage-deflate's negotiated `*_max_window_bits`, RFC 7692
+    /// section 7.1.2); `window_bits` is clamped to 8..=15. Allocates
+    /// nothing.
+    pub fn new(level: Level, window_bits: u8) -> Self {
+        Deflater {
+            level,
+            window_bits: window_bits.clamp(8, 15),
+            state: None,
+        }
+    }
+
+    /// The level it compresses at.
+    pub fn level(&self) -> Level {
+        self.level
+    }
+
+    /// The window size in bytes, `2^window_bits`; the largest distance
+    /// emitted is one less.
+    pub fn window_size(&self) -> usize {
+        1 << self.window_bits
+    }
+
+    /// The largest distance this compressor emits: `2^window_bits - 1`.
+    pub fn max_distance(&self) -> usize {
+        self.window_size() - 1
+    }
+
+    /// Heap bytes the compressor holds once it has compressed a message
+    /// (0 before): see the table in the `deflate` module docs.
+    pub fn state_bytes(&self) -> usize {
+        self.state.as_ref().map_or(0, |s| s.heap_bytes())
+    }
+
+    /// Heap bytes a compressor with this `window_bits` holds after its
+    /// first message (the same at every level).
+    pub fn state_bytes_for(window_bits: u8) -> usize {
+        let w = window_bits.clamp(8, 15);
+        let window = 1usize << w;
+        std::mem::size_of::<State>()
+            + window
+            + chunk_size(w)
+            + 2 * (1usize << hash_bits(w))
+            + 2 * window
+            + 3 * BLOCK_TOKENS
+    }
+
+    /// Forgets the window (permessage-deflate without context takeover,
+    /// RFC 7692 section 7.1.1): the next message refers to nothing before
+    /// it. Keeps the memory.
+    pub fn reset(&mut self) {
+        if let Some(state) = &mut self.state {
+            state.forget();
+        }
+    }
+
+    /// Compresses `input` as one permessage-deflate message, appending the
+    /// payload to `out`: DEFLATE blocks (never `BFINAL`), ended with a sync
+    /// flush (an empty stored block) whose `00 00 ff ff` is then removed
+    /// (RFC 7692 section 7.2.1). An empty `input` gives the single byte
+    /// `00` (section 7.2.3.6). The receiver appends `00 00 ff ff` before
+    /// inflating. Never fails and never panics.
+    pub fn compress_message(&mut self, input: &[u8], out: &mut Vec<u8>) {
+        let params = self.level.params();
+        {
+            let mut w = BitWriter::new(out);
+            if !input.is_empty() {
+                let window_bits = self.window_bits;
+                let state = self
+                    .state
+                    .get_or_insert_with(|| Box::new(State::new(window_bits)));
+                state.compress(input, &mut w, params);
+            }
+            write_stored(&mut w, &[]);
+        }
+        out.truncate(out.len().saturating_sub(4));
+    }
+}
+
+/// What the compressor keeps between messages.
+struct State {
+    /// The window (up to `2^w` bytes before `pos`) and the input after it.
+    buf: Vec<u8>,
+    /// `buf`'s fixed capacity: window plus one chunk.
+    cap: usize,
+    /// Stream offset of `buf[0]`.
+    base: usize,
+    /// Index in `buf` of the next position to encode.
+    pos: usize,
+    /// Index in `buf` of the first position not yet inserted because its
+    /// three bytes had not all arrived.
+    tail: usize,
+    /// Most recent position (16-bit stream offset) per hash.
+    head: Vec<u16>,
+    /// Previous position with the same hash, per position modulo the window.
+    prev: Vec<u16>,
+    /// `2^w - 1`: the `prev` index mask, and the largest distance.
+    max_dist: usize,
+    /// `32 - hash_bits`.
+    hash_shift: u32,
+    /// Stream offset of the last sweep.
+    swept_at: usize,
+    /// Lazy matching across chunks: a byte at `pos - 1` is waiting...
+    waiting: bool,
+    /// ...with the match found there (length `< 3` for none).
+    prev_len: usize,
+    prev_dist: usize,
+    block: Block,
+}
+
+impl State {
+    fn new(window_bits: u8) -> Self {
+        let window = 1usize << window_bits;
+        let cap = window + chunk_size(window_bits);
+        State {
+            buf: Vec::with_capacity(cap),
+            cap,
+            base: 0,
+            pos: 0,
+            tail: 0,
+            head: vec![0; 1 << hash_bits(window_bits)],
+            prev: vec![0; window],
+            max_dist: window - 1,
+            hash_shift: 32 - hash_bits(window_bits),
+            swept_at: 0,
+            waiting: false,
+            prev_len: 0,
+            prev_dist: 0,
+            block: Block::new(BLOCK_TOKENS),
+        }
+    }
+
+    fn heap_bytes(&self) -> usize {
+        std::mem::size_of::<State>()
+            + self.buf.capacity()
+            + 2 * self.head.capacity()
+            + 2 * self.prev.capacity()
+            + self.block.heap_bytes()
+    }
+
+    fn forget(&mut self) {
+        self.base += self.buf.len();
+        self.buf.clear();
+        self.pos = 0;
+        self.tail = 0;
+        self.waiting = false;
+        self.prev_len = 0;
+    }
+
+    fn compress(&mut self, input: &[u8], w: &mut BitWriter<'_>, params: Params) {
+        self.block.raw_start = 0;
+        self.block.raw_len = 0;
+        let mut used = 0;
+        loop {
+            if self.buf.len() >= self.cap {
+                self.slide();
+            }
+            let n = (self.cap.saturating_sub(self.buf.len())).min(input.len() - used);
+            self.buf.extend_from_slice(&input[used..used + n]);
+            used += n;
+            let last = used == input.len();
+            self.insert_tail();
+            self.sweep_if_due();
+            let end = self.buf.len();
+            let limit = if last {
+                end
+            } else {
+                end.saturating_sub(MAX_MATCH)
+            };
+            if params.lazy {
+                self.lazy(limit, input, w, params);
+            } else {
+                self.greedy(limit, input, w, params);
+            }
+            // Every position before `pos` is in the tables now (or was
+            // skipped on purpose), but for the last two, whose three bytes
+            // may not all be here yet.
+            let hashable = self.buf.len().saturating_sub(MIN_MATCH - 1);
+            self.tail = self.tail.max(self.pos.min(hashable));
+            if last {
+                break;
+            }
+        }
+        if self.waiting {
+            let byte = self.buf[self.pos - 1];
+            if self.block.literal(byte) {
+                self.block.send(w, input);
+            }
+            self.waiting = false;
+            self.prev_len = 0;
+        }
+        self.block.send(w, input);
+    }
+
+    /// Drops the bytes more than a window before `pos`.
+    fn slide(&mut self) {
+        let keep_from = self.pos.saturating_sub(self.max_dist + 1);
+        if keep_from == 0 {
+            return;
+        }
+        self.buf.copy_within(keep_from.., 0);
+        self.buf.truncate(self.buf.len() - keep_from);
+        self.base += keep_from;
+        self.pos -= keep_from;
+        self.tail = self.tail.saturating_sub(keep_from);
+    }
+
+    /// Inserts the positions at the end of the previous message whose three
+    /// bytes have now arrived.
+    fn insert_tail(&mut self) {
+        while self.tail < self.pos && self.tail + MIN_MATCH <= self.buf.len() {
+            self.insert(self.tail);
+            self.tail += 1;
+        }
+        self.tail = self.tail.max(self.pos);
+    }
+
+    /// Marks table entries farther back than the window as empty, so none
+    /// is still there when the 16-bit offsets wrap (module docs).
+    fn sweep_if_due(&mut self) {
+        let now = self.base + self.pos;
+        if now - self.swept_at < SWEEP_EVERY {
+            return;
+        }
+        self.swept_at = now;
+        let now16 = now as u16;
+        let empty = now16.wrapping_sub(self.max_dist as u16).wrapping_sub(1);
+        let max_dist = self.max_dist as u16;
+        // Branch-free, one table at a time, so the loop vectorizes.
+        let sweep = |table: &mut [u16]| {
+            for e in table {
+                let far = now16.wrapping_sub(*e) > max_dist;
+                *e = if far { empty } else { *e };
+            }
+        };
+        sweep(&mut self.head);
+        sweep(&mut self.prev);
+    }
+
+    /// Inserts position `p` (which needs `p + 3 <= buf.len()`) and returns
+    /// the previous head of its hash chain.
+    #[inline(always)]
+    fn insert(&mut self, p: usize) -> u16 {
+        let Some(&[a, b, c]) = self.buf.get(p..p + 3).and_then(|s| s.first_chunk::<3>()) else {
+            return (self.base + p) as u16; // distance 0: no candidate
+        };
+        let key = u32::from(a) | u32::from(b) << 8 | u32::from(c) << 16;
+        let h = (key.wrapping_mul(0x9e37_79b1) >> self.hash_shift) as usize;
+        let s = self.base + p;
+        let mask = self.head.len() - 1;
+        let slot = &mut self.head[h & mask];
+        let old = *slot;
+        *slot = s as u16;
+        self.prev[s & self.max_dist] = old;
+        old
+    }
+
+    /// The longest match at `p` longer than `best_len`, following the chain
+    /// from `cand`; `(0, 0)` if none. Matches end at `buf.len()`.
+    #[inline(always)]
+    fn longest_match(
+        &self,
+        p: usize,
+        mut cand: u16,
+        mut best_len: usize,
+        max_chain: u32,
+        nice: usize,
+    ) -> (usize, usize) {
+        let buf = &self.buf[..];
+        let max_len = MAX_MATCH.min(buf.len().saturating_sub(p));
+        if max_len < MIN_MATCH || best_len >= max_len {
+            return (0, 0);
+        }
+        let here = &buf[p..p + max_len];
+        let now = (self.base + p) as u16;
+        let reach = self.max_dist.min(p);
+        let (prev, mask, base) = (&self.prev[..], self.max_dist, self.base);
+        let mut best_dist = 0;
+        let mut chain = max_chain;
+        // A candidate must agree on the first two bytes and on the two
+        // ending at `best_len` (else it is no longer): two 16-bit compares
+        // reject most of them before the full comparison.
+        let pair = |s: &[u8], i: usize| u16::from_le_bytes([s[i], s[i + 1]]);
+        let start = pair(here, 0);
+        let mut end = pair(here, best_len - 1);
+        loop {
+            let dist = usize::from(now.wrapping_sub(cand));
+            // dist == 0 or dist > reach, in one compare.
+            if dist.wrapping_sub(1) >= reach {
+                break;
+            }
+            let c = p - dist;
+            let there = &buf[c..c + max_len];
+            if pair(there, best_len - 1) == end && pair(there, 0) == start {
+                let len = common_prefix(there, here);
+                if len > best_len {
+                    best_len = len;
+                    best_dist = dist;
+                    if len >= nice || len >= max_len {
+                        break;
+                    }
+                    end = pair(here, best_len - 1);
+                }
+            }
+            chain -= 1;
+            if chain == 0 {
+                break;
+            }
+            cand = prev.get((base + c) & mask).copied().unwrap_or(now);
+        }
+        if best_dist == 0 {
+            (0, 0)
+        } else {
+            (best_len, best_dist)
+        }
+    }
+
+    /// Greedy parsing of positions `pos..limit`.
+    fn greedy(&mut self, limit: usize, input: &[u8], w: &mut BitWriter<'_>, params: Params) {
+        let end = self.buf.len();
+        let mut p = self.pos;
+        while p < limit {
+            let (mut len, mut dist) = (0, 0);
+            if p + MIN_MATCH <= end {
+                let cand = self.insert(p);
+                (len, dist) =
+                    self.longest_match(p, cand, MIN_MATCH - 1, params.max_chain, params.nice);
+            }
+            let full = if len >= MIN_MATCH {
+                if len <= params.max_lazy {
+                    for q in p + 1..(p + len).min(end.saturating_sub(MIN_MATCH - 1)) {
+                        self.insert(q);
+                    }
+                }
+                p += len;
+                self.block.matched(len, dist)
+            } else {
+                p += 1;
+                self.block.literal(self.buf[p - 1])
+            };
+            if full {
+                self.block.send(w, input);
+            }
+        }
+        self.pos = p;
+    }
+
+    /// Lazy parsing of positions `pos..limit` (module docs).
+    fn lazy(&mut self, limit: usize, input: &[u8], w: &mut BitWriter<'_>, params: Params) {
+        let end = self.buf.len();
+        let mut p = self.pos;
+        let (mut waiting, mut prev_len, mut prev_dist) =
+            (self.waiting, self.prev_len, self.prev_dist);
+        while p < limit {
+            let (mut len, mut dist) = (0, 0);
+            if p + MIN_MATCH <= end {
+                let cand = self.insert(p);
+                if prev_len < params.max_lazy {
+                    let chain = if prev_len >= params.good {
+                        params.max_chain / 4
+                    } else {
+                        params.max_chain
+                    };
+                    (len, dist) = self.longest_match(
+                        p,
+                        cand,
+                        prev_len.max(MIN_MATCH - 1),
+                        chain.max(1),
+                        params.nice,
+                    );
+                    if len == MIN_MATCH && dist > TOO_FAR {
+                        len = 0;
+                    }
+                }
+            }
+            if prev_len >= MIN_MATCH && len <= prev_len {
+                // The match at p - 1 stands: send it, insert its inside.
+                let stop = p - 1 + prev_len;
+                for q in p + 1..stop.min(end.saturating_sub(MIN_MATCH - 1)) {
+                    self.insert(q);
+                }
+                let full = self.block.matched(prev_len, prev_dist);
+                p = stop;
+                waiting = false;
+                prev_len = 0;
+                if full {
+                    self.block.send(w, input);
+                }
+            } else if waiting {
+                let full = self.block.literal(self.buf[p - 1]);
+                prev_len = len;
+                prev_dist = dist;
+                p += 1;
+                if full {
+                    self.block.send(w, input);
+                }
+            } else {
+                waiting = true;
+                prev_len = len;
+                prev_dist = dist;
+                p += 1;
+            }
+        }
+        self.pos = p;
+        self.waiting = waiting;
+        self.prev_len = prev_len;
+        self.prev_dist = prev_dist;
+    }
+}
+
+/// How many leading bytes `a` and `b` share, eight at a time.
+#[inline(always)]
+fn common_prefix(a: &[u8], b: &[u8]) -> usize {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let mut i = 0;
+    while let (Some(x), Some(y)) = (
+        a.get(i..).and_then(|s| s.first_chunk::<8>()),
+        b.get(i..).and_then(|s| s.first_chunk::<8>()),
+    ) {
+        let diff = u64::from_le_bytes(*x) ^ u64::from_le_bytes(*y);
+        if diff != 0 {
+            return i + (diff.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while i < n && a[i] == b[i] {
+        i += 1;
+    }
+    i
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Deflater, Level};
+    use crate::deflate::Inflater;
+
+    const LEVELS: [Level; 3] = [Level::Fast, Level::Default, Level::Best];
+    const TAIL: [u8; 4] = [0, 0, 0xff, 0xff];
+
+    struct XorShift(u64);
+    impl XorShift {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn bytes(&mut self, n: usize) -> Vec<u8> {
+            (0..n).map(|_| self.next() as u8).collect()
+        }
+    }
+
+    /// Text-like bytes: words from a small vocabulary.
+    fn text(n: usize, seed: u64) -> Vec<u8> {
+        let words = [
+            "the ",
+            "socket ",
+            "frame ",
+            "deflate ",
+            "window ",
+            "message ",
+            "of ",
+            "a ",
+            "{\"user\":",
+            "\"text\":",
+            "hello ",
+            "world ",
+            "\n",
+            "compress ",
+            "RFC ",
+            "1951 ",
+        ];
+        let mut r = XorShift(seed | 1);
+        let mut out = Vec::with_capacity(n + 16);
+        while out.len() < n {
+            out.extend_from_slice(words[(r.next() % 16) as usize].as_bytes());
+        }
+        out.truncate(n);
+        out
+    }
+
+    /// Compresses `messages` with one `Deflater`, inflates them with one
+    /// `Inflater` of the same window (with context takeover unless
+    /// `takeover` is false, then both are reset after each message), checks
+    /// every message comes back, and returns the compressed sizes.
+    fn round_trip(level: Level, wbits: u8, messages: &[Vec<u8>], takeover: bool) -> Vec<usize> {
+        let mut deflater = Deflater::new(level, wbits);
+        let mut inflater = Inflater::new(wbits);
+        let mut sizes = Vec::new();
+        for (i, m) in messages.iter().enumerate() {
+            let mut payload = Vec::new();
+            deflater.compress_message(m, &mut payload);
+            sizes.push(payload.len());
+            assert!(!payload.ends_with(&TAIL) || payload.len() < 4 || m.is_empty());
+            payload.extend_from_slice(&TAIL);
+            let mut back = Vec::new();
+            let progress = inflater
+                .inflate(&payload, &mut back, m.len())
+                .unwrap_or_else(|e| panic!("{level:?} w{wbits} message {i}: {e}"));
+            assert_eq!(progress.consumed, payload.len());
+            assert!(back == *m, "{level:?} w{wbits} message {i} differs");
+            if !takeover {
+                deflater.reset();
+                inflater.reset();
+            }
+        }
+        if let Some(state) = &deflater.state {
+            assert!(state.block.max_dist <= deflater.max_distance());
+            assert!(state.block.max_dist < 1 << wbits);
+        }
+        sizes
+    }
+
+    fn corpus(wbits: u8) -> Vec<Vec<u8>> {
+        let window = 1usize << wbits;
+        let mut r = XorShift(0x1234_5678_9abc_def1);
+        let all: Vec<u8> = (0..=255).collect();
+        vec![
+            Vec::new(),
+            vec![b'x'],
+            b"ab".to_vec(),
+            b"abc".to_vec(),
+            text(1000, 1),
+            text(1000, 1), // the same again: found through the window
+            all.clone(),
+            all.iter().rev().copied().collect(),
+            vec![0; 100_000],
+            vec![7; 259],
+            r.bytes(3000),
+            text(3 * window + 123, 2),
+            Vec::new(),
+            b"abcabcabcabcabcabcabcabcabcabcabcabcabcabcabc".to_vec(),
+            r.bytes(70_000), // incompressible and over one stored block
+            text(window - 1, 3),
+            text(window, 3),
+            text(window + 1, 3),
+            text(150, 4),
+            text(150, 5),
+            text(150, 4),
+        ]
+    }
+
+    #[test]
+    fn empty_message_is_one_zero_byte() {
+        let mut d = Deflater::new(Level::Default, 15);
+        let mut out = Vec::new();
+        d.compress_message(b"", &mut out);
+        assert_eq!(out, [0]);
+        assert_eq!(d.state_bytes(), 0, "nothing allocated for nothing");
+    }
+
+    #[test]
+    fn every_level_and_window_round_trips_with_and_without_takeover() {
+        for wbits in 8..=15 {
+            let messages = corpus(wbits);
+            for level in LEVELS {
+                round_trip(level, wbits, &messages, true);
+                round_trip(level, wbits, &messages, false);
+            }
+        }
+    }
+
+    #[test]
+    fn distances_stay_inside_the_smallest_window() {
+        // Data that repeats at exactly 256 and 257 bytes: a compressor
+        // allowed distance 256 would love it. Distances of 256 and more must
+        // not appear with w = 8 (the largest emitted is 255).
+        let mut r = XorShift(99);
+        let unit = r.bytes(256);
+        let mut m = Vec::new();
+        for _ in 0..40 {
+            m.extend_from_slice(&unit);
+            m.push(r.next() as u8);
+        }
+        for level in LEVELS {
+            let mut d = Deflater::new(level, 8);
+            let mut out = Vec::new();
+            d.compress_message(&m, &mut out);
+            let state = d.state.as_ref().expect("allocated");
+            assert!(state.block.max_dist <= 255, "{}", state.block.max_dist);
+            round_trip(level, 8, &[m.clone(), m.clone()], true);
+        }
+        // And with w = 15 the same data reaches back far.
+        let mut d = Deflater::new(Level::Default, 15);
+        d.compress_message(&m, &mut Vec::new());
+        assert!(d.state.as_ref().unwrap().block.max_dist >= 256);
+    }
+
+    #[test]
+    fn it_compresses_and_takeover_helps() {
+        for level in LEVELS {
+            let t = text(20_000, 7);
+            let sizes = round_trip(level, 15, &[t], true);
+            assert!(sizes[0] < 20_000 / 3, "{level:?}: {sizes:?}");
+            // Random bytes do not compress, but a second copy is a chain of
+            // 258-byte matches into the first message.
+            let noise = XorShift(11).bytes(20_000);
+            let sizes = round_trip(level, 15, &[noise.clone(), noise], true);
+            assert!(sizes[0] > 20_000, "{level:?}: {sizes:?}");
+            assert!(sizes[1] < 400, "{level:?}: {sizes:?}");
+            let runs = round_trip(level, 15, &[vec![b'a'; 100_000]], true);
+            assert!(runs[0] < 600, "{level:?}: {runs:?}");
+        }
+        // Default is no worse than Fast, Best no worse than Default.
+        let t = text(50_000, 8);
+        let s: Vec<usize> = LEVELS
+            .iter()
+            .map(|&l| round_trip(l, 15, std::slice::from_ref(&t), true)[0])
+            .collect();
+        assert!(s[1] <= s[0] && s[2] <= s[1], "{s:?}");
+    }
+
+    #[test]
+    fn a_long_message_keeps_its_hash_chains_across_buffer_slides() {
+        // Noise repeating every 20 000 bytes: after the first copy, all
+        // matches at distance 20 000, found only if the chains stay right
+        // through the buffer slides a 200 000-byte message makes.
+        let unit = XorShift(21).bytes(20_000);
+        let m: Vec<u8> = unit.iter().copied().cycle().take(200_000).collect();
+        for level in LEVELS {
+            let size = round_trip(level, 15, std::slice::from_ref(&m), true)[0];
+            assert!(size < 23_500, "{level:?}: {size}");
+        }
+    }
+
+    #[test]
+    fn incompressible_input_is_stored() {
+        let mut r = XorShift(5);
+        for n in [1, 10, 1000, 65535, 65536, 200_000] {
+            let m = r.bytes(n);
+            let size = round_trip(Level::Default, 15, &[m], true)[0];
+            // Stored: 5 bytes per block (at most 3 584 bytes each, the
+            // block's token limit), plus the flush's 1 byte.
+            assert!(size <= n + 5 * n.div_ceil(3584) + 1, "{n}: {size}");
+        }
+    }
+
+    #[test]
+    fn tiny_inputs_use_small_blocks() {
+        // A 1-byte message: fixed block of 3 + 8 + 7 bits and the flush.
+        let size = round_trip(Level::Default, 15, &[b"a".to_vec()], true)[0];
+        assert!(size <= 3, "{size}");
+    }
+
+    #[test]
+    fn seeded_random_inputs_of_many_lengths_round_trip() {
+        let mut r = XorShift(0xdead_beef_cafe_f00d);
+        for round in 0..60 {
+            let wbits = 8 + (round % 8) as u8;
+            let level = LEVELS[round % 3];
+            let messages: Vec<Vec<u8>> = (0..8)
+                .map(|_| {
+                    let n = (r.next() % 5000) as usize;
+                    match r.next() % 4 {
+                        0 => r.bytes(n),
+                        1 => text(n, r.next()),
+                        // Few distinct bytes: many short matches.
+                        2 => (0..n).map(|_| b'a' + (r.next() % 3) as u8).collect(),
+                        _ => {
+                            let mut v = text(n, 3);
+                            for b in v.iter_mut().step_by(7) {
+                                *b = r.next() as u8;
+                            }
+                            v
+                        }
+                    }
+                })
+                .collect();
+            round_trip(level, wbits, &messages, round % 2 == 0);
+        }
+    }
+
+    #[test]
+    fn memory_is_allocated_at_the_first_message_and_as_documented() {
+        for wbits in 8..=15 {
+            let mut d = Deflater::new(Level::Fast, wbits);
+            assert_eq!(d.state_bytes(), 0);
+            d.compress_message(&text(100_000, 1), &mut Vec::new());
+            assert_eq!(d.state_bytes(), Deflater::state_bytes_for(wbits));
+            d.reset();
+            d.compress_message(b"x", &mut Vec::new());
+            assert_eq!(d.state_bytes(), Deflater::state_bytes_for(wbits));
+        }
+        // The table in the deflate module docs.
+        let table = [
+            14_544, 15_824, 18_384, 23_504, 33_744, 54_224, 79_824, 131_024,
+        ];
+        if std::mem::size_of::<usize>() == 8 {
+            for (w, bytes) in (8..=15).zip(table) {
+                assert_eq!(Deflater::state_bytes_for(w), bytes, "w = {w}");
+            }
+        }
+        assert!(Deflater::state_bytes_for(15) < 128 * 1024);
+    }
+
+    #[test]
+    fn window_bits_are_clamped() {
+        assert_eq!(Deflater::new(Level::Fast, 0).window_size(), 256);
+        assert_eq!(Deflater::new(Level::Fast, 20).window_size(), 32768);
+        assert_eq!(Deflater::new(Level::Fast, 8).max_distance(), 255);
+    }
+}
+
+/// Ratio and speed on a corpus, for people (not an assertion): run
+/// `DEFLATE_CORPUS=DIR cargo test --release -p rusty_socket_core --lib
+/// corpus_report -- --ignored --nocapture` with the files of
+/// `zcmp --make-corpus DIR`.
+#[cfg(test)]
+mod report {
+    use super::{Deflater, Level};
+    use crate::deflate::Inflater;
+    use std::time::Instant;
+
+    fn run(level: Level, data: &[u8], size: Option<usize>) -> (usize, f64) {
+        let mut best = f64::MAX;
+        let mut total = 0;
+        for _ in 0..3 {
+            let mut d = Deflater::new(level, 15);
+            let mut out = Vec::with_capacity(data.len());
+            let t = Instant::now();
+            total = 0;
+            match size {
+                None => {
+                    d.compress_message(data, &mut out);
+                    total = out.len();
+                }
+                Some(n) => {
+                    for m in data.chunks(n) {
+                        out.clear();
+                        d.compress_message(m, &mut out);
+                        total += out.len();
+                    }
+                }
+            }
+            best = best.min(t.elapsed().as_secs_f64());
+        }
+        (total, data.len() as f64 / best / 1e6)
+    }
+
+    fn check(level: Level, data: &[u8], size: Option<usize>) {
+        let mut d = Deflater::new(level, 15);
+        let mut i = Inflater::new(15);
+        for m in data.chunks(size.unwrap_or(data.len()).max(1)) {
+            let mut p = Vec::new();
+            d.compress_message(m, &mut p);
+            p.extend_from_slice(&[0, 0, 0xff, 0xff]);
+            let mut back = Vec::new();
+            i.inflate(&p, &mut back, m.len()).expect("valid");
+            assert!(back == m);
+        }
+    }
+
+    #[test]
+    #[ignore = "prints ratio and speed on DEFLATE_CORPUS"]
+    fn corpus_report() {
+        let Ok(dir) = std::env::var("DEFLATE_CORPUS") else {
+            return;
+        };
+        let levels: Vec<Level> = match std::env::var("LEVELS").as_deref() {
+            Ok("fast") => vec![Level::Fast],
+            Ok("default") => vec![Level::Default],
+            _ => vec![Level::Fast, Level::Default, Level::Best],
+        };
+        let only = std::env::var("FILES").unwrap_or_default();
+        for name in ["chat.jsonl", "text.txt", "binary.bin"] {
+            if !only.is_empty() && !only.contains(name) {
+                continue;
+            }
+            let Ok(data) = std::fs::read(format!("{dir}/{name}")) else {
+                continue;
+            };
+            if let Ok(dump) = std::env::var("DEFLATE_DUMP") {
+                for (level, wbits, size) in [
+                    (Level::Fast, 15, 150),
+                    (Level::Default, 15, 150),
+                    (Level::Best, 15, 1 << 30),
+                    (Level::Default, 8, 150),
+                    (Level::Default, 8, 1 << 30),
+                    (Level::Fast, 11, 4000),
+                ] {
+                    let mut d = Deflater::new(level, wbits);
+                    let mut file = Vec::new();
+                    for m in data.chunks(size) {
+                        let mut p = Vec::new();
+                        d.compress_message(m, &mut p);
+                        file.extend_from_slice(&(p.len() as u32).to_be_bytes());
+                        file.extend_from_slice(&p);
+                    }
+                    let path = format!("{dump}/{name}.{level:?}.w{wbits}.{size}.msgs");
+                    std::fs::write(path, file).expect("writable DEFLATE_DUMP");
+                }
+            }
+            for &level in &levels {
+                for size in [None, Some(150)] {
+                    check(level, &data, size);
+                    let (out, mbs) = run(level, &data, size);
+                    println!(
+                        "ours {name:12} {level:?} {:>6} {} -> {out} ratio {:.3} comp {mbs:.1} MB/s",
+                        size.map_or("whole".to_string(), |s| s.to_string()),
+                        data.len(),
+                        data.len() as f64 / out as f64
+                    );
+                }
+            }
+        }
+    }
+}
