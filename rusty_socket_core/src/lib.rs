@@ -23,7 +23,7 @@
 //! | [`frame`] | 5.2 | frame header syntax: decode and encode |
 //! | [`opcode`] | 5.2, 11.8 | what a frame carries |
 //! | [`mask`] | 5.3 | XOR masking, a vector at a time |
-//! | [`deflate`] | RFC 1951 | DEFLATE decompression for permessage-deflate (RFC 7692) |
+//! | [`deflate`] | RFC 1951 | DEFLATE by hand, both ways (`Inflater`, `Deflater`), for permessage-deflate (RFC 7692) |
 //! | [`protocol`] | 5.1-5.5, 7 | the rules each role enforces; bytes to messages |
 //! | [`message`] | 5.4, 5.6 | messages and reassembly of fragments |
 //! | [`utf8`] | 5.6, 8.1 | incremental UTF-8 validation, fail fast |
