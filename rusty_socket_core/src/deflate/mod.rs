@@ -31,6 +31,12 @@
 //! | `huffman_build.rs` | 3.2.2, 3.2.7 | length-limited code lengths from counts, canonical codes |
 //! | `block.rs` | 3.2.3-3.2.7 | tokens of a block; dynamic, fixed or stored, whichever is smallest |
 //! | `compress.rs` | 4, 3.2.5 | [`Deflater`]: LZ77 over hash chains, levels, messages |
+//! | `negotiate.rs` | RFC 7692 5, 7.1 | the `Sec-WebSocket-Extensions` offer and answer |
+//!
+//! The negotiation is sans-IO too: a server answers the client's offers
+//! with [`accept_offer`] under a [`ServerPolicy`], a client offers
+//! [`client_offer`] and checks the answer with [`accept_response`]; both
+//! agree on the same [`DeflateParams`] (window sizes, context takeover).
 //!
 //! ## Memory
 //!
@@ -89,9 +95,15 @@ mod compress;
 mod huffman;
 mod huffman_build;
 mod inflate;
+mod negotiate;
 #[cfg(test)]
 mod vectors;
 
 pub use compress::{Deflater, Level};
 pub use huffman::Alphabet;
 pub use inflate::{InflateError, Inflater, Progress, Status};
+pub use negotiate::{
+    accept_offer, accept_response, client_offer, extensions, ClientPolicy, ClientWindow,
+    DeflateParams, Extension, Extensions, NegotiationError, Offer, Param, Params, ServerPolicy,
+    SyntaxError, Value, EXTENSION_NAME, MAX_WINDOW_BITS, MIN_WINDOW_BITS,
+};
