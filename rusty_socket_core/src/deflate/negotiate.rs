@@ -645,12 +645,12 @@ impl Offer {
     /// offer.
     pub fn answer(&self, policy: &ServerPolicy) -> (DeflateParams, String) {
         let wanted = clamp_bits(policy.server_max_window_bits);
-        // Section 7.1.2.1: with server_max_window_bits in the offer, "the
-        // server MUST NOT use an LZ77 sliding window to compress messages
-        // greater than the size"; it accepts "by including the
-        // server_max_window_bits extension parameter ... with the same or
-        // smaller value as the offer". Without it, the server may still
-        // limit itself, and says so.
+        // Section 7.1.2.1: "A server accepts an extension negotiation offer
+        // with this parameter by including the server_max_window_bits
+        // extension parameter in the extension negotiation response to send
+        // back to the client with the same or smaller value as the offer."
+        // Without it in the offer the server may still limit its own
+        // window, and says so in the response (as section 7.1.2.1 allows).
         let server_max_window_bits = self
             .server_max_window_bits
             .map_or(wanted, |n| n.min(wanted));
@@ -659,7 +659,12 @@ impl Offer {
         // Section 7.1.2.2: "If a received extension negotiation offer
         // doesn't have the client_max_window_bits extension parameter, the
         // corresponding extension negotiation response to the offer MUST NOT
-        // include the client_max_window_bits extension parameter."
+        // include the client_max_window_bits extension parameter." With
+        // it, "the server MAY include the client_max_window_bits extension
+        // parameter"; with a value, "the server may either ignore this value
+        // or use this value ... with a value equal to or smaller than the
+        // received value". We repeat or lower a value, and answer a bare
+        // offer only when the policy wants less than 15.
         let (client_max_window_bits, client_bits) = match self.client_max_window_bits {
             ClientWindow::Omit => (MAX_WINDOW_BITS, None),
             ClientWindow::Supported => match policy.client_max_window_bits.map(clamp_bits) {
@@ -674,9 +679,11 @@ impl Offer {
             }
         };
         let params = DeflateParams {
-            // Section 7.1.1.1: a server "accepts an extension negotiation
-            // offer including the server_no_context_takeover extension
-            // parameter" by including it in the response.
+            // Section 7.1.1.1: "A server accepts an extension negotiation
+            // offer that includes the server_no_context_takeover extension
+            // parameter by including the server_no_context_takeover
+            // extension parameter in the corresponding extension
+            // negotiation response".
             server_no_context_takeover: self.server_no_context_takeover
                 || policy.server_no_context_takeover,
             client_no_context_takeover: self.client_no_context_takeover
@@ -784,15 +791,23 @@ pub fn client_offer(policy: &ClientPolicy) -> String {
 /// response value against what was `offered` (a single
 /// `permessage-deflate` offer made by [`client_offer`]).
 ///
-/// Section 5: "If a received extension negotiation response ... the client
-/// MUST _Fail the WebSocket Connection_": an unknown parameter, an invalid
-/// value, a duplicate parameter, a `client_max_window_bits` the client did
-/// not offer (section 7.1.2.2: "the client MUST _Fail the WebSocket
-/// Connection_" on it), or more than one `permessage-deflate`. An
-/// extension that was not offered, and a `server_max_window_bits` wider
-/// than the one asked for (section 7.1.2.1: the server accepts "with the
-/// same or smaller value as the offer"; an answer without it when one was
-/// asked for counts as 15), fail too.
+/// Section 5: "If a server gives an invalid response, such as accepting a
+/// PMCE that the client did not offer, the client MUST _Fail the WebSocket
+/// Connection_." Invalid here: an extension that was not offered, more than
+/// one `permessage-deflate` (the server picks one offer), an unknown,
+/// duplicate or invalid parameter (the rules of section 5 for an offer), a
+/// `client_max_window_bits` the client did not offer (section 7.1.2.2: the
+/// response to such an offer "MUST NOT include the client_max_window_bits
+/// extension parameter"), and a `server_max_window_bits` wider than the one
+/// asked for (section 7.1.2.1: "A server accepts an extension negotiation
+/// offer with this parameter by including the server_max_window_bits
+/// extension parameter in the extension negotiation response to send back
+/// to the client with the same or smaller value as the offer"; an answer
+/// without it, when one was asked for, counts as 15).
+///
+/// A `server_no_context_takeover` the client did not ask for is accepted
+/// (section 7.1.1.1 lets the server add it); one it asked for and did not
+/// get is accepted too, and the params say the server keeps its context.
 ///
 /// A `client_max_window_bits=N` answer above the client's own hint is
 /// accepted and lowered to the hint: the client promised that much anyway.
