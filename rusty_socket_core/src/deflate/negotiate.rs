@@ -1002,6 +1002,11 @@ mod tests {
         syntax_missing_param: OPEN, "permessage-deflate;" => None;
         syntax_missing_value: OPEN, "permessage-deflate; server_max_window_bits=" => None;
         syntax_non_ascii: OPEN, "permessage-deflaté" => None;
+        syntax_after_valid_offer: OPEN, "permessage-deflate, foo bar" => None;
+        syntax_control_byte: OPEN, "permessage-deflate; a=\"\u{1}\"" => None;
+        syntax_crlf: OPEN, "permessage-deflate\r\n" => None;
+        quoted_other_extension_bytes: OPEN, "foo; a=\"\t; \\\" \u{e9}\", permessage-deflate"
+            => Some("permessage-deflate");
         // The server's own policy, never wider than the offer.
         policy_narrower_than_offer: ServerPolicy::default(),
             "permessage-deflate; server_max_window_bits=14; client_max_window_bits=13"
@@ -1249,6 +1254,29 @@ mod tests {
             unknown("x").to_string(),
             "unknown permessage-deflate parameter \"x\""
         );
+    }
+
+    #[test]
+    fn every_error_says_something() {
+        let all = [
+            NegotiationError::Syntax(SyntaxError { offset: 0 }),
+            NegotiationError::NoExtension,
+            NegotiationError::UnofferedExtension("foo".into()),
+            NegotiationError::MultipleResponses,
+            unknown("foo"),
+            dup("server_no_context_takeover"),
+            NegotiationError::InvalidValue("server_max_window_bits".into()),
+            NegotiationError::UnofferedClientWindow,
+            NegotiationError::ServerWindowTooLarge {
+                asked: 8,
+                answered: 9,
+            },
+        ];
+        let texts: Vec<String> = all.iter().map(|e| e.to_string()).collect();
+        for (i, t) in texts.iter().enumerate() {
+            assert!(!t.is_empty());
+            assert!(texts[..i].iter().all(|u| u != t), "{t:?} twice");
+        }
     }
 
     fn client_policies() -> Vec<ClientPolicy> {
