@@ -272,18 +272,26 @@ fn health_stats_and_404() {
         body.contains("\"uptime_secs\":") && body.ends_with('}'),
         "{body}"
     );
-    // The capacity, what bound it, and the current use. The request asking
-    // for /stats is itself in its handshake while it is answered.
+    // The capacity, what bound it, and the current use.
     let capacity = server.handle.stats().capacity;
     for field in [
         format!("\"capacity\":{},", capacity.connections),
         format!("\"capacity_limit\":\"{}\"", capacity.limit.name()),
         format!("\"capacity_reason\":\"{capacity}\""),
-        "\"handshakes\":1,".to_owned(),
         "\"refused\":0,".to_owned(),
     ] {
         assert!(body.contains(&field), "{field} in {body}");
     }
+    // The request asking for /stats is itself in its handshake while it is
+    // answered; the /health request before it may still be finishing on
+    // its own thread after its answer was read.
+    let handshakes: u64 = body
+        .split("\"handshakes\":")
+        .nth(1)
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|n| n.parse().ok())
+        .expect("a handshakes field");
+    assert!((1..=2).contains(&handshakes), "{body}");
     assert!(capacity.connections > 0 && capacity.connections <= 100_000);
     assert_eq!(get(server.addr(), "/nope").0, 404);
     server.handle.shutdown();
