@@ -20,33 +20,13 @@
 //! [`distance_code`] find them.
 
 use super::bit_writer::BitWriter;
+use super::huffman::{DISTANCE_EXTRA, LENGTH_BASE, LENGTH_EXTRA};
 use super::huffman_build::{build_lengths, canonical_codes};
 
 /// The shortest match DEFLATE can express (section 3.2.5).
 pub(crate) const MIN_MATCH: usize = 3;
 /// The longest match DEFLATE can express (section 3.2.5).
 pub(crate) const MAX_MATCH: usize = 258;
-
-/// Section 3.2.5: the first length of each length code 257..=285.
-const LENGTH_BASE: [u16; 29] = [
-    3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131,
-    163, 195, 227, 258,
-];
-/// Section 3.2.5: the extra bits after each length code 257..=285.
-const LENGTH_EXTRA: [u8; 29] = [
-    0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0,
-];
-/// Section 3.2.5: the first distance of each distance code 0..=29.
-#[cfg(test)]
-const DISTANCE_BASE: [u16; 30] = [
-    1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025, 1537,
-    2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577,
-];
-/// Section 3.2.5: the extra bits after each distance code 0..=29.
-const DISTANCE_EXTRA: [u8; 30] = [
-    0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13,
-    13,
-];
 
 /// `LENGTH_CODE[len - 3]` is the length code of `len` minus 257. Length 258
 /// has its own code, 285; 284 with all five extra bits set would also mean
@@ -467,6 +447,7 @@ pub(crate) fn write_stored(w: &mut BitWriter<'_>, raw: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::deflate::huffman::DISTANCE_BASE;
 
     #[test]
     fn length_codes_match_the_table_of_section_3_2_5() {
