@@ -404,13 +404,11 @@ impl Conn {
     pub(crate) fn fail(&self, error: &CoreError) {
         let close = self.machine().fail(error);
         let code = error.close_code().unwrap_or(CloseCode::PROTOCOL_ERROR);
-        let ending = Some(Ending::ProtocolError(code));
+        let ending = Ending::ProtocolError(code);
         match close {
-            Some(close) => self.queue_close(Some(close), ending),
+            Some(close) => self.queue_close(Some(close), Some(ending)),
             None => {
-                if let Some(ending) = ending {
-                    let _ = self.ending.set(ending);
-                }
+                self.set_ending(ending);
                 self.closing.store(true, Ordering::Release);
             }
         }

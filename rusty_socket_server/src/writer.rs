@@ -294,7 +294,7 @@ impl Writers {
             );
             conn.set_ending(Ending::QueueFull);
             conn.abandon();
-            conn.wire().hang_up();
+            conn.hang_up();
         }
     }
 }
@@ -380,7 +380,7 @@ fn broken(conn: &Conn, e: &io::Error) {
         );
     }
     conn.abandon();
-    conn.wire().hang_up();
+    conn.hang_up();
 }
 
 /// Writes what `conn` has queued until its queue is empty or its peer
@@ -445,7 +445,7 @@ fn timed_out(conn: &Conn) -> Served {
     );
     conn.set_ending(Ending::Timeout);
     conn.abandon();
-    conn.wire().hang_up();
+    conn.hang_up();
     Served::Done
 }
 
