@@ -154,7 +154,7 @@ fn bench_handshake(c: &mut Criterion) {
                 unreachable!("a whole request is there")
             };
             let upgrade = handshake::validate_request(&request).expect("valid");
-            handshake::response_101(upgrade.key, None).len()
+            handshake::response_101(upgrade.key, None, None).len()
         })
     });
     group.finish();

@@ -1,5 +1,9 @@
 //! Autobahn TestSuite testee (client mode):
-//! `autobahn_client [--split] ws://127.0.0.1:9002`.
+//! `autobahn_client [--split] [--no-deflate] ws://127.0.0.1:9002`.
+//!
+//! It offers permessage-deflate (RFC 7692) as the client does by default,
+//! `permessage-deflate; client_max_window_bits`; `--no-deflate` offers
+//! nothing.
 //!
 //! Against `wstest -m fuzzingserver`: asks for the number of cases
 //! (`/getCaseCount`), runs each case (`/runCase?case=N&agent=...`) by echoing
@@ -15,19 +19,19 @@
 //! with the pongs is the order the suite expects.)
 
 use rusty_socket_client::{Client, Error, Message};
+use rusty_socket_core::Config;
 use std::process::ExitCode;
 use std::time::Duration;
 
 const AGENT: &str = "rusty_socket";
 
 fn main() -> ExitCode {
-    let mut args: Vec<String> = std::env::args().skip(1).collect();
-    let split = args.first().is_some_and(|a| a == "--split");
-    if split {
-        args.remove(0);
-    }
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let split = args.iter().any(|a| a == "--split");
+    let deflate = !args.iter().any(|a| a == "--no-deflate");
     let base = args
-        .first()
+        .iter()
+        .find(|a| !a.starts_with("--"))
         .cloned()
         .unwrap_or_else(|| "ws://127.0.0.1:9002".into());
     let base = base.trim_end_matches('/');
@@ -42,9 +46,9 @@ fn main() -> ExitCode {
     for case in 1..=count {
         let url = format!("{base}/runCase?case={case}&agent={AGENT}");
         let result = if split {
-            run_case_split(&url)
+            run_case_split(&url, deflate)
         } else {
-            run_case(&url)
+            run_case(&url, deflate)
         };
         if let Err(e) = result {
             eprintln!("case {case}: {e}");
@@ -62,6 +66,15 @@ fn main() -> ExitCode {
     }
 }
 
+/// Connects to `url`, offering permessage-deflate or not.
+fn connect(url: &str, deflate: bool) -> Result<Client, Error> {
+    let mut config = Config::default();
+    if !deflate {
+        config = config.permessage_deflate(None);
+    }
+    Client::builder().config(config).connect(url)
+}
+
 /// The first text message on `/getCaseCount` is the number of cases.
 fn case_count(base: &str) -> Result<u32, Error> {
     let mut client = Client::connect(&format!("{base}/getCaseCount"))?;
@@ -77,8 +90,8 @@ fn case_count(base: &str) -> Result<u32, Error> {
 }
 
 /// Echoes every data message until the connection ends.
-fn run_case(url: &str) -> Result<(), Error> {
-    let client = Client::connect(url)?;
+fn run_case(url: &str, deflate: bool) -> Result<(), Error> {
+    let client = connect(url, deflate)?;
     // A stuck case must not stall the run: every case ends well within this.
     client.set_read_timeout(Some(Duration::from_secs(30)))?;
     // `echo` needs the connection twice (to read, to send): lend it in turn.
@@ -90,8 +103,8 @@ fn run_case(url: &str) -> Result<(), Error> {
 }
 
 /// [`run_case`] on a split connection.
-fn run_case_split(url: &str) -> Result<(), Error> {
-    let client = Client::connect(url)?;
+fn run_case_split(url: &str, deflate: bool) -> Result<(), Error> {
+    let client = connect(url, deflate)?;
     client.set_read_timeout(Some(Duration::from_secs(30)))?;
     let (mut reader, writer) = client.split()?;
     echo(|| reader.read(), |message| writer.send(message))

@@ -144,6 +144,7 @@ impl ClientBuilder {
             key: &key,
             protocols: &self.protocols,
             extra_headers: &self.headers,
+            extensions: None,
         };
         let stream = Stream::new(tcp, self.handshake_timeout);
         let (mut ws, response, protocol) =

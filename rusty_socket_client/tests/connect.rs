@@ -298,7 +298,7 @@ fn messages_sent_right_after_the_101_are_kept() {
     // instead of dropping them.
     let (url, server) = serve_one(|mut stream| {
         let key = request_key(&read_request_head(&mut stream));
-        let mut bytes = rusty_socket_core::handshake::response_101(&key, None);
+        let mut bytes = rusty_socket_core::handshake::response_101(&key, None, None);
         // FIN + text, unmasked (a server's frames are), 7 bytes of payload.
         bytes.extend_from_slice(&[0x81, 0x07]);
         bytes.extend_from_slice(b"welcome");
@@ -320,7 +320,9 @@ fn a_reset_after_the_closing_handshake_is_still_a_clean_end() {
     let (url, server) = serve_one(|mut stream| {
         let key = request_key(&read_request_head(&mut stream));
         stream
-            .write_all(&rusty_socket_core::handshake::response_101(&key, None))
+            .write_all(&rusty_socket_core::handshake::response_101(
+                &key, None, None,
+            ))
             .unwrap();
         // A close frame with code 1000.
         stream.write_all(&[0x88, 0x02, 0x03, 0xe8]).unwrap();

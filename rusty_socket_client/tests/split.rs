@@ -172,7 +172,7 @@ fn the_writer_ends_a_connection_whose_server_never_answers() {
             .find_map(|l| l.strip_prefix("Sec-WebSocket-Key: "))
             .unwrap()
             .to_owned();
-        std::io::Write::write_all(&mut stream, &response_101(&key, None)).unwrap();
+        std::io::Write::write_all(&mut stream, &response_101(&key, None, None)).unwrap();
         let _ = done_rx.recv_timeout(LIMIT);
     });
     let (reader, writer) = split(&url);

@@ -1,8 +1,11 @@
 //! An echo server: every text and binary message comes back unchanged.
 //!
 //! ```text
-//! cargo run --release -p rusty_socket_core --example echo_server -- 127.0.0.1:9001
+//! cargo run --release -p rusty_socket_core --example echo_server -- 127.0.0.1:9001 [--no-deflate]
 //! ```
+//!
+//! It accepts permessage-deflate (RFC 7692) when a client offers it, with
+//! the core's defaults; `--no-deflate` turns that off.
 //!
 //! One thread per connection, with a small stack. It is the server that the
 //! Autobahn TestSuite's fuzzing client tests, so it runs with the default
@@ -40,9 +43,18 @@ Content-Length: 38\r\nConnection: close\r\nRetry-After: 5\r\n\r\n\
 too many connections, try again later\n";
 
 fn main() {
-    let addr = std::env::args()
-        .nth(1)
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let deflate = !args.iter().any(|a| a == "--no-deflate");
+    let addr = args
+        .iter()
+        .find(|a| !a.starts_with("--"))
+        .cloned()
         .unwrap_or_else(|| "127.0.0.1:9001".to_string());
+    let config = if deflate {
+        Config::default()
+    } else {
+        Config::default().permessage_deflate(None)
+    };
     let listener = match TcpListener::bind(&addr) {
         Ok(listener) => listener,
         Err(e) => {
@@ -102,7 +114,7 @@ fn main() {
         let guard = Live(Arc::clone(&live));
         let spawned = thread::Builder::new().stack_size(64 * 1024).spawn(move || {
             let _guard = guard;
-            serve(stream)
+            serve(stream, config)
         });
         if let Err(e) = spawned {
             eprintln!("echo_server: cannot start a thread: {e}");
@@ -136,9 +148,9 @@ fn refuse(stream: &TcpStream) {
     let _ = stream.shutdown(Shutdown::Both);
 }
 
-fn serve(stream: TcpStream) {
+fn serve(stream: TcpStream, config: Config) {
     let _ = stream.set_nodelay(true);
-    let ws = match rusty_socket_core::accept(stream, Config::default(), |_, _| None) {
+    let ws = match rusty_socket_core::accept(stream, config, |_, _| None) {
         Ok(ws) => ws,
         Err(e) => {
             eprintln!("echo_server: handshake failed: {e}");

@@ -226,6 +226,7 @@ fn connect(addr: &str) -> rusty_socket_core::Result<WebSocket<TcpStream>> {
         key: &key,
         protocols: &[],
         extra_headers: &[],
+        extensions: None,
     };
     // Small buffers: ten thousand of them add up.
     let config = Config::default()

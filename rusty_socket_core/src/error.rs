@@ -8,6 +8,7 @@
 
 use crate::close::CloseCode;
 use crate::connection::SendError;
+use crate::deflate::{InflateError, NegotiationError};
 use crate::http::Response;
 use std::fmt;
 use std::io;
@@ -29,6 +30,11 @@ pub enum Error {
     Capacity(CapacityError),
     /// A text message is not valid UTF-8 (close code 1007, section 8.1).
     Utf8,
+    /// A compressed message (permessage-deflate, RFC 7692) is not valid
+    /// DEFLATE, or reaches back beyond the agreed window (close code 1007:
+    /// "data within a message that was not consistent with the type of the
+    /// message", section 7.4.1; the frames themselves were well formed).
+    Compression(InflateError),
     /// The opening handshake failed.
     Handshake(HandshakeError),
     /// Misuse: something was to be sent after a close frame was sent or
@@ -49,7 +55,7 @@ impl Error {
         match self {
             Error::Protocol(_) => Some(CloseCode::PROTOCOL_ERROR),
             Error::Capacity(_) => Some(CloseCode::MESSAGE_TOO_BIG),
-            Error::Utf8 => Some(CloseCode::INVALID_PAYLOAD),
+            Error::Utf8 | Error::Compression(_) => Some(CloseCode::INVALID_PAYLOAD),
             _ => None,
         }
     }
@@ -62,6 +68,7 @@ impl fmt::Display for Error {
             Error::Protocol(e) => write!(f, "protocol error: {e}"),
             Error::Capacity(e) => write!(f, "capacity exceeded: {e}"),
             Error::Utf8 => f.write_str("invalid UTF-8 in a text message"),
+            Error::Compression(e) => write!(f, "invalid compressed message: {e}"),
             Error::Handshake(e) => write!(f, "handshake failed: {e}"),
             Error::AlreadyClosed => {
                 f.write_str("the connection is closed: nothing more may be sent")
@@ -79,6 +86,7 @@ impl std::error::Error for Error {
             Error::Capacity(e) => Some(e),
             Error::Handshake(e) => Some(e),
             Error::Send(e) => Some(e),
+            Error::Compression(e) => Some(e),
             _ => None,
         }
     }
@@ -145,6 +153,10 @@ pub enum ProtocolError {
     InvalidCloseCode(u16),
     /// A close reason that is not UTF-8 (5.5.1).
     InvalidCloseReason,
+    /// RSV1, permessage-deflate's "Per-Message Compressed" bit, on a
+    /// control frame or a continuation frame: only the first frame of a
+    /// data message may carry it (RFC 7692 section 6).
+    MisplacedCompressedBit,
 }
 
 impl fmt::Display for ProtocolError {
@@ -173,6 +185,9 @@ impl fmt::Display for ProtocolError {
             ProtocolError::InvalidClosePayload => f.write_str("close payload of one byte"),
             ProtocolError::InvalidCloseCode(code) => write!(f, "invalid close code {code}"),
             ProtocolError::InvalidCloseReason => f.write_str("close reason is not UTF-8"),
+            ProtocolError::MisplacedCompressedBit => {
+                f.write_str("RSV1 (compressed) on a control or continuation frame")
+            }
         }
     }
 }
@@ -242,6 +257,10 @@ pub enum HandshakeError {
     InvalidAccept,
     /// Client side: the server chose a subprotocol or extension we did not offer.
     UnrequestedNegotiation(&'static str),
+    /// Client side: the server's `permessage-deflate` answer breaks RFC 7692
+    /// (a parameter we did not offer, a wider window than we asked, ...):
+    /// section 5 says the client MUST fail the connection.
+    InvalidExtension(Box<NegotiationError>),
     /// The peer closed the connection before the handshake completed.
     ConnectionClosed,
 }
@@ -287,6 +306,9 @@ impl fmt::Display for HandshakeError {
             }
             HandshakeError::ConnectionClosed => {
                 f.write_str("connection closed during the opening handshake")
+            }
+            HandshakeError::InvalidExtension(e) => {
+                write!(f, "invalid permessage-deflate response: {e}")
             }
         }
     }

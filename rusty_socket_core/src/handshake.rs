@@ -29,6 +29,9 @@
 //! [`crate::connect`], beside the blocking connection.
 
 use crate::base64;
+use crate::deflate::{
+    accept_offer, accept_response, ClientPolicy, DeflateParams, PerMessageDeflate,
+};
 use crate::entropy::fill_random;
 use crate::error::HandshakeError;
 use crate::http::{Headers, Request, Response};
@@ -58,6 +61,21 @@ pub struct Upgrade<'a> {
     pub key: &'a str,
     /// The subprotocols the client offers, in its order of preference.
     pub protocols: Vec<&'a str>,
+    /// The values of every `Sec-WebSocket-Extensions` field, in order
+    /// (section 9.1; [`crate::deflate::accept_offer`] reads them).
+    pub extensions: Vec<&'a str>,
+}
+
+impl Upgrade<'_> {
+    /// The server's permessage-deflate answer under `deflate`: the agreed
+    /// parameters and the `Sec-WebSocket-Extensions` value to send, or
+    /// `None` when it is off or nothing acceptable was offered.
+    pub fn accept_deflate(
+        &self,
+        deflate: Option<&PerMessageDeflate>,
+    ) -> Option<(DeflateParams, String)> {
+        accept_offer(self.extensions.iter().copied(), &deflate?.server)
+    }
 }
 
 /// Whether `request` asks for a WebSocket upgrade at all. A server that also
@@ -124,12 +142,18 @@ pub fn validate_request(request: &Request) -> Result<Upgrade<'_>, HandshakeError
         _ => return Err(HandshakeError::MissingOrInvalidHeader("Sec-WebSocket-Key")),
     }
     let protocols = headers.tokens("sec-websocket-protocol").collect();
-    Ok(Upgrade { key, protocols })
+    let extensions = headers.get_all("sec-websocket-extensions").collect();
+    Ok(Upgrade {
+        key,
+        protocols,
+        extensions,
+    })
 }
 
 /// The `101 Switching Protocols` answer to a valid request, with the chosen
-/// subprotocol if any. No extension is ever accepted: we support none.
-pub fn response_101(key: &str, protocol: Option<&str>) -> Vec<u8> {
+/// subprotocol and the accepted extensions (a `Sec-WebSocket-Extensions`
+/// value, such as [`Upgrade::accept_deflate`]'s), if any.
+pub fn response_101(key: &str, protocol: Option<&str>, extensions: Option<&str>) -> Vec<u8> {
     let mut out = String::with_capacity(160);
     out.push_str("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ");
     out.push_str(&accept_key(key));
@@ -137,6 +161,11 @@ pub fn response_101(key: &str, protocol: Option<&str>) -> Vec<u8> {
     if let Some(protocol) = protocol {
         out.push_str("Sec-WebSocket-Protocol: ");
         out.push_str(protocol);
+        out.push_str("\r\n");
+    }
+    if let Some(extensions) = extensions {
+        out.push_str("Sec-WebSocket-Extensions: ");
+        out.push_str(extensions);
         out.push_str("\r\n");
     }
     out.push_str("\r\n");
@@ -208,6 +237,9 @@ pub struct ClientRequest<'a> {
     pub protocols: &'a [String],
     /// More header fields, such as `Origin` or `Authorization`.
     pub extra_headers: &'a [(String, String)],
+    /// The extensions to offer: what `Sec-WebSocket-Extensions` says
+    /// ([`crate::deflate::client_offer`]), or `None` for no such field.
+    pub extensions: Option<&'a str>,
 }
 
 impl ClientRequest<'_> {
@@ -222,6 +254,11 @@ impl ClientRequest<'_> {
             out.push_str(&self.protocols.join(", "));
             out.push_str("\r\n");
         }
+        if let Some(extensions) = self.extensions {
+            out.push_str("Sec-WebSocket-Extensions: ");
+            out.push_str(extensions);
+            out.push_str("\r\n");
+        }
         for (name, value) in self.extra_headers {
             out.push_str(name);
             out.push_str(": ");
@@ -233,20 +270,34 @@ impl ClientRequest<'_> {
     }
 }
 
+/// What the server agreed to in its 101 response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Agreed {
+    /// The subprotocol it chose, one of those offered.
+    pub protocol: Option<String>,
+    /// The permessage-deflate parameters, when it accepted the offer.
+    pub deflate: Option<DeflateParams>,
+}
+
 /// Checks the server's answer against section 4.1 (the client's steps 1-6
-/// after receiving the response). Returns the subprotocol the server chose.
+/// after receiving the response), and its extension answer against what
+/// was offered (`deflate_offered`: the policy the offer was made from, or
+/// `None` when nothing was offered). Returns what was agreed.
 ///
 /// # Errors
 /// [`HandshakeError::Rejected`] for any status but 101 (with the whole
 /// response head), [`HandshakeError::Malformed`] for a repeated
 /// `Sec-WebSocket-Accept`, [`HandshakeError::MissingOrInvalidHeader`],
-/// [`HandshakeError::InvalidAccept`] or
-/// [`HandshakeError::UnrequestedNegotiation`].
+/// [`HandshakeError::InvalidAccept`],
+/// [`HandshakeError::UnrequestedNegotiation`] (an extension when none was
+/// offered, a subprotocol that was not) or
+/// [`HandshakeError::InvalidExtension`].
 pub fn validate_response(
     response: &Response,
     key: &str,
     requested_protocols: &[String],
-) -> Result<Option<String>, HandshakeError> {
+    deflate_offered: Option<&ClientPolicy>,
+) -> Result<Agreed, HandshakeError> {
     if response.status != 101 {
         return Err(HandshakeError::Rejected(Box::new(response.clone())));
     }
@@ -268,16 +319,23 @@ pub fn validate_response(
     if headers.get("sec-websocket-accept") != Some(accept_key(key).as_str()) {
         return Err(HandshakeError::InvalidAccept);
     }
-    if headers.tokens("sec-websocket-extensions").next().is_some() {
-        return Err(HandshakeError::UnrequestedNegotiation("extension"));
-    }
-    match headers.get("sec-websocket-protocol") {
-        None => Ok(None),
-        Some(chosen) if requested_protocols.iter().any(|p| p == chosen) => {
-            Ok(Some(chosen.to_owned()))
-        }
-        Some(_) => Err(HandshakeError::UnrequestedNegotiation("subprotocol")),
-    }
+    // RFC 7692 section 5: an answer that names what was not offered, or
+    // breaks the extension's rules, fails the connection.
+    let answered: Vec<&str> = headers.get_all("sec-websocket-extensions").collect();
+    let deflate = match (answered.is_empty(), deflate_offered) {
+        (true, _) => None,
+        (false, None) => return Err(HandshakeError::UnrequestedNegotiation("extension")),
+        (false, Some(offered)) => Some(
+            accept_response(&answered.join(", "), offered)
+                .map_err(|e| HandshakeError::InvalidExtension(Box::new(e)))?,
+        ),
+    };
+    let protocol = match headers.get("sec-websocket-protocol") {
+        None => None,
+        Some(chosen) if requested_protocols.iter().any(|p| p == chosen) => Some(chosen.to_owned()),
+        Some(_) => return Err(HandshakeError::UnrequestedNegotiation("subprotocol")),
+    };
+    Ok(Agreed { protocol, deflate })
 }
 
 #[cfg(test)]
@@ -301,7 +359,7 @@ mod tests {
         let request = request(GOOD);
         let upgrade = validate_request(&request).unwrap();
         assert_eq!(upgrade.key, "dGhlIHNhbXBsZSBub25jZQ==");
-        let response = String::from_utf8(response_101(upgrade.key, None)).unwrap();
+        let response = String::from_utf8(response_101(upgrade.key, None, None)).unwrap();
         assert!(response.contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"));
     }
 
@@ -371,42 +429,70 @@ mod tests {
     fn client_validates_the_response() {
         let key = "dGhlIHNhbXBsZSBub25jZQ==";
         let ok = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n";
-        assert_eq!(
-            validate_response(&response(&format!("{ok}\r\n")), key, &[]),
-            Ok(None)
-        );
+        let check = |extra: &str, protocols: &[String], deflate: Option<&ClientPolicy>| {
+            validate_response(
+                &response(&format!("{ok}{extra}\r\n")),
+                key,
+                protocols,
+                deflate,
+            )
+        };
+        let nothing = Agreed {
+            protocol: None,
+            deflate: None,
+        };
+        assert_eq!(check("", &[], None), Ok(nothing.clone()));
         let chat = ["chat".to_string()];
         assert_eq!(
-            validate_response(
-                &response(&format!("{ok}Sec-WebSocket-Protocol: chat\r\n\r\n")),
-                key,
-                &chat
-            ),
-            Ok(Some("chat".into()))
+            check("Sec-WebSocket-Protocol: chat\r\n", &chat, None),
+            Ok(Agreed {
+                protocol: Some("chat".into()),
+                deflate: None
+            })
         );
         assert_eq!(
-            validate_response(
-                &response(&format!("{ok}Sec-WebSocket-Protocol: chat\r\n\r\n")),
-                key,
-                &[]
-            ),
+            check("Sec-WebSocket-Protocol: chat\r\n", &[], None),
             Err(HandshakeError::UnrequestedNegotiation("subprotocol"))
         );
+        let deflate = "Sec-WebSocket-Extensions: permessage-deflate\r\n";
         assert_eq!(
-            validate_response(
-                &response(&format!(
-                    "{ok}Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n"
-                )),
-                key,
-                &[]
-            ),
+            check(deflate, &[], None),
             Err(HandshakeError::UnrequestedNegotiation("extension"))
         );
+        // Offered: the answer is checked and the parameters returned.
+        let offered = ClientPolicy::default();
+        assert_eq!(
+            check(deflate, &[], Some(&offered)),
+            Ok(Agreed {
+                protocol: None,
+                deflate: Some(DeflateParams::default())
+            })
+        );
+        // A server that declines just leaves the field out.
+        assert_eq!(check("", &[], Some(&offered)), Ok(nothing));
+        // RFC 7692 section 5: an invalid answer fails the connection.
+        assert!(matches!(
+            check(
+                "Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=7\r\n",
+                &[],
+                Some(&offered)
+            ),
+            Err(HandshakeError::InvalidExtension(_))
+        ));
+        assert!(matches!(
+            check(
+                "Sec-WebSocket-Extensions: x-webkit-deflate-frame\r\n",
+                &[],
+                Some(&offered)
+            ),
+            Err(HandshakeError::InvalidExtension(_))
+        ));
         assert_eq!(
             validate_response(
                 &response(&format!("{ok}\r\n")),
                 "AAAAAAAAAAAAAAAAAAAAAA==",
-                &[]
+                &[],
+                None
             ),
             Err(HandshakeError::InvalidAccept)
         );
@@ -414,9 +500,34 @@ mod tests {
             &response("HTTP/1.1 403 Forbidden\r\nX-Why: no\r\n\r\n"),
             key,
             &[],
+            None,
         );
         assert!(
             matches!(rejected, Err(HandshakeError::Rejected(ref r)) if r.status == 403 && r.headers.get("x-why") == Some("no"))
+        );
+    }
+
+    #[test]
+    fn the_server_answers_the_first_acceptable_deflate_offer() {
+        let offers = request(&format!(
+            "{GOOD}Sec-WebSocket-Extensions: permessage-deflate; bogus, x-other\r\nSec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
+        ));
+        let upgrade = validate_request(&offers).unwrap();
+        assert_eq!(upgrade.extensions.len(), 2);
+        let settings = PerMessageDeflate::default();
+        let (params, answer) = upgrade.accept_deflate(Some(&settings)).unwrap();
+        assert_eq!(params.client_max_window_bits, 12);
+        let response = String::from_utf8(response_101(upgrade.key, None, Some(&answer))).unwrap();
+        assert!(response.contains(&format!("\r\nSec-WebSocket-Extensions: {answer}\r\n")));
+        // Turned off, nothing is accepted.
+        assert_eq!(upgrade.accept_deflate(None), None);
+        // No offer, no answer.
+        let plain = request(GOOD);
+        assert_eq!(
+            validate_request(&plain)
+                .unwrap()
+                .accept_deflate(Some(&settings)),
+            None
         );
     }
 
@@ -465,7 +576,7 @@ mod tests {
                 "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n{right}{second}\r\n"
             );
             assert_eq!(
-                validate_response(&response(&head), key, &[]),
+                validate_response(&response(&head), key, &[], None),
                 Err(HandshakeError::Malformed(
                     "more than one Sec-WebSocket-Accept header field"
                 )),

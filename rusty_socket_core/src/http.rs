@@ -66,6 +66,14 @@ impl Headers {
             .filter(|t| !t.is_empty())
     }
 
+    /// The value of every field line called `name`, in any case, in order.
+    pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + Clone + 'a {
+        self.0
+            .iter()
+            .filter(move |h| h.name.eq_ignore_ascii_case(name))
+            .map(|h| h.value.as_str())
+    }
+
     /// How many field lines are called `name`, in any case. Fields that
     /// must appear at most once (`Host`, RFC 9112 section 3.2;
     /// `Sec-WebSocket-Key` and `Sec-WebSocket-Accept`, RFC 6455 section

@@ -146,7 +146,7 @@
 //!
 //! let key = handshake::generate_key()?;
 //! let host = addr.to_string();
-//! let request = ClientRequest { host: &host, target: "/", key: &key, protocols: &[], extra_headers: &[] };
+//! let request = ClientRequest { host: &host, target: "/", key: &key, protocols: &[], extra_headers: &[], extensions: None };
 //! let (mut ws, _response, _protocol) =
 //!     connect(TcpStream::connect(addr)?, &request, Config::default())?;
 //! ws.send("hello")?;

@@ -203,6 +203,11 @@ impl Assembler {
         }
     }
 
+    /// Bytes reserved for the message being assembled.
+    pub fn capacity(&self) -> usize {
+        self.payload.capacity()
+    }
+
     /// Whether a fragmented message is unfinished.
     pub fn in_progress(&self) -> bool {
         self.opcode.is_some()
@@ -279,6 +284,28 @@ impl Assembler {
         Ok(())
     }
 
+    /// Adds bytes that `produce` appends to the message, given the payload
+    /// so far and the most it may hold (`max_message_size`): an inflater's
+    /// output, for a compressed message. Text is validated as in
+    /// [`Self::extend`], so invalid UTF-8 fails as soon as it is inflated.
+    ///
+    /// # Errors
+    /// Whatever `produce` fails with, or [`Error::Utf8`].
+    pub fn extend_with(
+        &mut self,
+        produce: impl FnOnce(&mut Vec<u8>, usize) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        let start = self.payload.len();
+        produce(&mut self.payload, self.max_message_size)?;
+        if self.opcode == Some(OpCode::Text) {
+            // `produce` had the whole payload in hand: the text is checked
+            // again as a whole at the end (`into_text`), never assumed ASCII.
+            self.all_ascii = false;
+            self.utf8.feed(&self.payload[start..])?;
+        }
+        Ok(())
+    }
+
     /// Ends the current frame; when it had FIN set, returns the message.
     ///
     /// # Errors
@@ -322,7 +349,8 @@ fn into_text(payload: Vec<u8>, all_ascii: bool) -> Result<String, Error> {
         //   by `unmask_into` in `extend`, which ANDs in its answer for the
         //   bytes it appended: true only if their OR is below 0x80 (its
         //   tests put a high byte at every position, length and key offset,
-        //   and compare with `is_ascii`).
+        //   and compare with `is_ascii`); `extend_with`, which lets a closure
+        //   write the payload, sets it to false.
         // Each byte below 0x80 is a complete one-byte UTF-8 sequence (RFC
         // 3629 section 3), so the whole is valid UTF-8.
         return Ok(unsafe { String::from_utf8_unchecked(payload) });

@@ -21,6 +21,7 @@
 use crate::close::parse_close_payload;
 use crate::config::Config;
 use crate::decoded::Decoded;
+use crate::deflate::{DeflateParams, InflateFailure, MessageDecompressor};
 use crate::error::{CapacityError, Error, ProtocolError};
 use crate::frame::FrameHeader;
 use crate::mask::{apply_mask, mask_into, unmask_checking_ascii};
@@ -80,6 +81,10 @@ pub struct Receiver {
     assembler: Assembler,
     /// The payload of the control frame being received (at most 125 bytes).
     control: Vec<u8>,
+    /// permessage-deflate's receiving half, when it was negotiated.
+    decompressor: Option<MessageDecompressor>,
+    /// Whether the data message being received had RSV1 on its first frame.
+    compressed: bool,
 }
 
 impl Receiver {
@@ -92,7 +97,22 @@ impl Receiver {
             state: State::Header,
             assembler: Assembler::new(config.max_message_size),
             control: Vec::new(),
+            decompressor: None,
+            compressed: false,
         }
+    }
+
+    /// Accepts compressed messages (RSV1 on their first frame) from now on,
+    /// under the permessage-deflate parameters the handshake agreed (RFC
+    /// 7692). Their inflated size counts against `max_message_size`, checked
+    /// as they inflate, and compressed text is validated as it inflates.
+    pub fn enable_deflate(&mut self, params: &DeflateParams) {
+        self.decompressor = Some(MessageDecompressor::new(self.role, params));
+    }
+
+    /// Whether compressed messages are accepted.
+    pub fn deflate_enabled(&self) -> bool {
+        self.decompressor.is_some()
     }
 
     /// The role whose rules this receiver enforces.
@@ -145,6 +165,8 @@ impl Receiver {
                     let offset = (received % 4) as usize;
                     if header.opcode.is_control() {
                         mask_into(&mut self.control, chunk, header.masking_key, offset);
+                    } else if self.compressed {
+                        self.inflate(chunk, header.masking_key, offset)?;
                     } else {
                         let whole_frame = header.fin && take as u64 == header.payload_len;
                         self.assembler
@@ -204,7 +226,8 @@ impl Receiver {
         };
         let available = (input.len() - header_len) as u64;
         let data = matches!(header.opcode, OpCode::Text | OpCode::Binary);
-        if !header.fin || !data || header.payload_len > available {
+        // A compressed message is inflated into a buffer of its own.
+        if !header.fin || !data || header.rsv1 || header.payload_len > available {
             return Ok(None);
         }
         self.check_rules(&header)?;
@@ -245,15 +268,56 @@ impl Receiver {
             self.control.clear();
             return Ok(());
         }
-        self.assembler
-            .begin_frame(header.opcode, header.payload_len)
+        if header.opcode != OpCode::Continuation {
+            self.compressed = header.rsv1;
+        }
+        // A compressed frame's length says nothing of the message's size:
+        // that is checked as it inflates.
+        let counted = if self.compressed {
+            0
+        } else {
+            header.payload_len
+        };
+        self.assembler.begin_frame(header.opcode, counted)
+    }
+
+    /// Inflates a piece of a compressed frame's payload into the message,
+    /// unmasking it a block at a time on the stack.
+    fn inflate(&mut self, chunk: &[u8], key: Option<[u8; 4]>, offset: usize) -> Result<(), Error> {
+        let decompressor = self
+            .decompressor
+            .as_mut()
+            .expect("a compressed frame passed check_rules only with deflate enabled");
+        let mut block = [0u8; 4096];
+        let mut offset = offset;
+        for piece in chunk.chunks(block.len()) {
+            let block = &mut block[..piece.len()];
+            block.copy_from_slice(piece);
+            if let Some(key) = key {
+                apply_mask(block, key, offset);
+            }
+            offset += piece.len();
+            self.assembler.extend_with(|payload, max| {
+                decompressor
+                    .inflate(block, payload, max)
+                    .map_err(|e| inflate_error(e, max))
+            })?;
+        }
+        Ok(())
     }
 
     /// The rules of section 5 that a frame header must satisfy by itself.
     fn check_rules(&self, header: &FrameHeader) -> Result<(), Error> {
         // Section 5.2: "MUST be 0 unless an extension is negotiated".
-        if header.rsv1 || header.rsv2 || header.rsv3 {
+        // permessage-deflate defines RSV1 (RFC 7692 section 6), and only
+        // for the first frame of a data message (section 6.1: "An endpoint
+        // MUST NOT set the "Per-Message Compressed" bit of control frames
+        // and non-first fragments of a data message").
+        if header.rsv2 || header.rsv3 || (header.rsv1 && self.decompressor.is_none()) {
             return Err(ProtocolError::ReservedBits.into());
+        }
+        if header.rsv1 && (header.opcode.is_control() || header.opcode == OpCode::Continuation) {
+            return Err(ProtocolError::MisplacedCompressedBit.into());
         }
         // Section 5.1: "The server MUST close the connection upon receiving a
         // frame that is not masked", and "A client MUST close a connection if
@@ -288,8 +352,35 @@ impl Receiver {
             OpCode::Ping => Ok(Some(Message::Ping(std::mem::take(&mut self.control)))),
             OpCode::Pong => Ok(Some(Message::Pong(std::mem::take(&mut self.control)))),
             OpCode::Close => Ok(Some(Message::Close(parse_close_payload(&self.control)?))),
+            _ if header.fin && self.compressed => {
+                self.compressed = false;
+                let decompressor = self
+                    .decompressor
+                    .as_mut()
+                    .expect("a compressed message began only with deflate enabled");
+                self.assembler.extend_with(|payload, max| {
+                    decompressor
+                        .finish(payload, max)
+                        .map_err(|e| inflate_error(e, max))
+                })?;
+                self.assembler.end_frame(true)
+            }
             _ => self.assembler.end_frame(header.fin),
         }
+    }
+}
+
+/// The error a failed inflate fails the connection with: 1009 past the
+/// message limit, 1007 for data that is not DEFLATE (the frames were well
+/// formed; their content is not what RSV1 said it is).
+fn inflate_error(failure: InflateFailure, max: usize) -> Error {
+    match failure {
+        InflateFailure::TooLarge => CapacityError::MessageTooLarge {
+            size: max as u64 + 1,
+            max,
+        }
+        .into(),
+        InflateFailure::Invalid(e) => Error::Compression(e),
     }
 }
 
@@ -700,5 +791,187 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// permessage-deflate: a masked frame with RSV1 as given.
+    fn masked_rsv1(fin: bool, rsv1: bool, opcode: OpCode, payload: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        FrameHeader {
+            fin,
+            rsv1,
+            masking_key: Some(KEY),
+            ..FrameHeader::new(opcode, payload.len() as u64)
+        }
+        .append_to(&mut out);
+        mask_into(&mut out, payload, Some(KEY), 0);
+        out
+    }
+
+    fn deflating(config: Config, bits: u8) -> Receiver {
+        let mut receiver = Receiver::new(Role::Server, config);
+        receiver.enable_deflate(&DeflateParams {
+            client_max_window_bits: bits,
+            ..DeflateParams::default()
+        });
+        receiver
+    }
+
+    fn compress(deflater: &mut crate::deflate::Deflater, bytes: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        deflater.compress_message(bytes, &mut out);
+        out
+    }
+
+    #[test]
+    fn compressed_messages_whole_and_in_fragments_in_any_pieces() {
+        use crate::deflate::{Deflater, Level};
+        let text = "héllo, wörld; hello, world; ".repeat(40);
+        for bits in [8, 9, 12, 15] {
+            let mut deflater = Deflater::new(Level::Default, bits);
+            let mut input = Vec::new();
+            // One frame.
+            input.extend(masked_rsv1(
+                true,
+                true,
+                OpCode::Text,
+                &compress(&mut deflater, text.as_bytes()),
+            ));
+            // Three fragments: RSV1 on the first only (RFC 7692 section 6.1),
+            // with a ping between them.
+            let payload = compress(&mut deflater, text.as_bytes());
+            let (a, rest) = payload.split_at(payload.len() / 3);
+            let (b, c) = rest.split_at(rest.len() / 2);
+            input.extend(masked_rsv1(false, true, OpCode::Binary, a));
+            input.extend(masked(true, OpCode::Ping, b"p"));
+            input.extend(masked_rsv1(false, false, OpCode::Continuation, b));
+            input.extend(masked_rsv1(true, false, OpCode::Continuation, c));
+            // An uncompressed message in between, and an empty compressed one
+            // (section 7.2.3.6: the single byte 00).
+            input.extend(masked(true, OpCode::Text, b"plain"));
+            input.extend(masked_rsv1(
+                true,
+                true,
+                OpCode::Text,
+                &compress(&mut deflater, b""),
+            ));
+            for step in [1, 7, 4096] {
+                let mut receiver = deflating(Config::default(), bits);
+                let messages = feed(&mut receiver, &input, step).unwrap();
+                assert_eq!(
+                    messages,
+                    [
+                        Message::text(text.clone()),
+                        Message::Ping(b"p".to_vec()),
+                        Message::binary(text.as_bytes()),
+                        Message::text("plain"),
+                        Message::text(""),
+                    ],
+                    "bits {bits}, step {step}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn rsv1_is_only_for_the_first_frame_of_a_data_message() {
+        let data = [0x4a, 0x04, 0x00];
+        for frames in [
+            masked_rsv1(true, true, OpCode::Ping, b""),
+            masked_rsv1(true, true, OpCode::Close, &[3, 232]),
+            [
+                masked_rsv1(false, true, OpCode::Text, &data),
+                masked_rsv1(true, true, OpCode::Continuation, &data),
+            ]
+            .concat(),
+        ] {
+            let mut receiver = deflating(Config::default(), 15);
+            let error = feed(&mut receiver, &frames, 100).unwrap_err();
+            assert!(matches!(
+                error,
+                Error::Protocol(ProtocolError::MisplacedCompressedBit)
+            ));
+            assert_eq!(error.close_code(), Some(CloseCode::PROTOCOL_ERROR));
+        }
+        // Without the extension, RSV1 is just a reserved bit.
+        let mut plain = Receiver::new(Role::Server, Config::default());
+        let error = feed(
+            &mut plain,
+            &masked_rsv1(true, true, OpCode::Text, &data),
+            100,
+        )
+        .unwrap_err();
+        assert!(matches!(
+            error,
+            Error::Protocol(ProtocolError::ReservedBits)
+        ));
+    }
+
+    #[test]
+    fn a_compression_bomb_fails_with_1009_at_the_limit() {
+        use crate::deflate::{Deflater, Level};
+        let limit = 64 << 10;
+        let mut deflater = Deflater::new(Level::Fast, 15);
+        // 16 MiB of zeros in a few KiB.
+        let bomb = compress(&mut deflater, &vec![0; 16 << 20]);
+        assert!(bomb.len() < 1 << 20, "{}", bomb.len());
+        let mut receiver = deflating(Config::default().max_message_size(limit), 15);
+        let error = feed(
+            &mut receiver,
+            &masked_rsv1(true, true, OpCode::Binary, &bomb),
+            1 << 20,
+        )
+        .unwrap_err();
+        assert_eq!(error.close_code(), Some(CloseCode::MESSAGE_TOO_BIG));
+        // Nothing beyond the limit was held.
+        assert!(
+            receiver.assembler.capacity() <= limit,
+            "{}",
+            receiver.assembler.capacity()
+        );
+    }
+
+    #[test]
+    fn bad_compressed_data_is_1007_and_bad_text_fails_fast() {
+        use crate::deflate::{Deflater, Level};
+        // BTYPE 11 is reserved (RFC 1951 section 3.2.3).
+        let mut receiver = deflating(Config::default(), 15);
+        let error = feed(
+            &mut receiver,
+            &masked_rsv1(true, true, OpCode::Text, &[0xff]),
+            10,
+        )
+        .unwrap_err();
+        assert!(matches!(error, Error::Compression(_)));
+        assert_eq!(error.close_code(), Some(CloseCode::INVALID_PAYLOAD));
+        // A distance beyond the agreed window: compressed with 2^15, read
+        // with 2^8.
+        let mut deflater = Deflater::new(Level::Default, 15);
+        let mut far = vec![b'x'; 0];
+        far.extend((0..1000u32).map(|i| (i * 7 % 251) as u8));
+        let copy = far.clone();
+        far.extend(copy);
+        let payload = compress(&mut deflater, &far);
+        let mut narrow = deflating(Config::default(), 8);
+        let error = feed(
+            &mut narrow,
+            &masked_rsv1(true, true, OpCode::Binary, &payload),
+            64,
+        )
+        .unwrap_err();
+        assert!(matches!(error, Error::Compression(_)), "{error:?}");
+        // Invalid UTF-8 fails while the message inflates: the first frame of
+        // a fragmented text message already holds it.
+        let mut deflater = Deflater::new(Level::Default, 15);
+        let mut bad = b"fine so far ".repeat(20);
+        bad.push(0xff);
+        let payload = compress(&mut deflater, &bad);
+        let mut receiver = deflating(Config::default(), 15);
+        let error = feed(
+            &mut receiver,
+            &masked_rsv1(false, true, OpCode::Text, &payload),
+            5,
+        )
+        .unwrap_err();
+        assert!(matches!(error, Error::Utf8));
     }
 }

@@ -2,6 +2,7 @@
 //! protocol that need both directions (pongs, the closing handshake, failing
 //! the connection with the right code) and the handshake on the wire.
 
+use rusty_socket_core::deflate::DeflateParams;
 use rusty_socket_core::frame::encode_frame;
 use rusty_socket_core::handshake::{self, ClientRequest};
 use rusty_socket_core::{CloseCode, Config, Error, Message, OpCode, SendError, WebSocket};
@@ -38,6 +39,7 @@ fn connect(addr: &str) -> WebSocket<TcpStream> {
         key: &key,
         protocols: &[],
         extra_headers: &[],
+        extensions: None,
     };
     rusty_socket_core::connect(stream, &request, Config::default())
         .expect("handshake")
@@ -249,6 +251,7 @@ fn a_server_refusal_reaches_the_client_with_its_status() {
         key: &key,
         protocols: &[],
         extra_headers: &[],
+        extensions: None,
     };
     let error = rusty_socket_core::connect(stream, &request, Config::default()).unwrap_err();
     assert!(
@@ -366,4 +369,205 @@ fn an_echo_reading_in_place_returns_every_message() {
     ws.close(CloseCode::NORMAL, "done").unwrap();
     while ws.read().unwrap().is_some() {}
     assert_eq!(server.join().unwrap().unwrap(), sent.len());
+}
+
+/// As [`connect`], with `config`.
+fn connect_with(addr: &str, config: Config) -> WebSocket<TcpStream> {
+    let stream = TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+    let key = handshake::generate_key().unwrap();
+    let request = ClientRequest {
+        host: addr,
+        target: "/",
+        key: &key,
+        protocols: &[],
+        extra_headers: &[],
+        extensions: None,
+    };
+    rusty_socket_core::connect(stream, &request, config)
+        .expect("handshake")
+        .0
+}
+
+/// Echo server for one connection: sends back every data message, and
+/// returns the parameters it agreed.
+fn echo_once(listener: TcpListener, config: Config) -> thread::JoinHandle<Option<DeflateParams>> {
+    thread::spawn(move || {
+        let mut ws = accept(&listener, config).expect("accept");
+        let agreed = ws.permessage_deflate().copied();
+        while let Ok(Some(message)) = ws.read() {
+            if message.is_data() {
+                ws.write(message).unwrap();
+            }
+        }
+        agreed
+    })
+}
+
+/// Messages of every kind that permessage-deflate must carry unchanged.
+fn deflate_traffic() -> Vec<Message> {
+    let chat = |i: usize| {
+        format!("{{\"from\":\"ada\",\"room\":\"lobby\",\"n\":{i},\"text\":\"héllo again\"}}")
+    };
+    let mut messages: Vec<Message> = (0..200).map(|i| Message::text(chat(i))).collect();
+    messages.push(Message::text(""));
+    messages.push(Message::binary(vec![0u8; 300_000]));
+    messages.push(Message::binary(
+        (0..70_000u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+            .collect::<Vec<u8>>(),
+    ));
+    messages.push(Message::text("tiny"));
+    messages
+}
+
+#[test]
+fn our_client_and_server_negotiate_permessage_deflate_by_default() {
+    let (listener, addr) = listener();
+    let server = echo_once(listener, Config::default());
+    let mut ws = connect(&addr);
+    let agreed = *ws.permessage_deflate().expect("negotiated");
+    // The server's defaults (RFC 7692 section 7.1.2: it asks for its window
+    // and answers the client's bare client_max_window_bits).
+    let policy = rusty_socket_core::deflate::ServerPolicy::default();
+    assert_eq!(agreed.server_max_window_bits, policy.server_max_window_bits);
+    for message in deflate_traffic() {
+        ws.send(message.clone()).unwrap();
+        assert_eq!(ws.read().unwrap(), Some(message));
+    }
+    ws.close(CloseCode::NORMAL, "").unwrap();
+    while ws.read().unwrap().is_some() {}
+    assert_eq!(server.join().unwrap(), Some(agreed));
+}
+
+#[test]
+fn eight_bit_windows_in_both_directions() {
+    use rusty_socket_core::deflate::{ClientPolicy, ClientWindow, PerMessageDeflate};
+    let (listener, addr) = listener();
+    let server = echo_once(listener, Config::default());
+    // The client asks for 8 bits both ways, which zlib cannot compress
+    // with: ours does, natively.
+    let offer = PerMessageDeflate {
+        client: ClientPolicy {
+            server_max_window_bits: Some(8),
+            client_max_window_bits: ClientWindow::AtMost(8),
+            ..ClientPolicy::default()
+        },
+        ..PerMessageDeflate::default()
+    };
+    let mut ws = connect_with(&addr, Config::default().permessage_deflate(Some(offer)));
+    let agreed = *ws.permessage_deflate().expect("negotiated");
+    assert_eq!(
+        (agreed.server_max_window_bits, agreed.client_max_window_bits),
+        (8, 8)
+    );
+    for message in deflate_traffic() {
+        ws.send(message.clone()).unwrap();
+        assert_eq!(ws.read().unwrap(), Some(message));
+    }
+    ws.close(CloseCode::NORMAL, "").unwrap();
+    while ws.read().unwrap().is_some() {}
+    assert_eq!(server.join().unwrap(), Some(agreed));
+}
+
+#[test]
+fn without_context_takeover_and_turned_off() {
+    use rusty_socket_core::deflate::{ClientPolicy, PerMessageDeflate};
+    // No context takeover either way, asked by the client.
+    let (first, addr) = listener();
+    let server = echo_once(first, Config::default());
+    let offer = PerMessageDeflate {
+        client: ClientPolicy {
+            server_no_context_takeover: true,
+            client_no_context_takeover: true,
+            ..ClientPolicy::default()
+        },
+        ..PerMessageDeflate::default()
+    };
+    let mut ws = connect_with(&addr, Config::default().permessage_deflate(Some(offer)));
+    let agreed = *ws.permessage_deflate().expect("negotiated");
+    assert!(agreed.server_no_context_takeover && agreed.client_no_context_takeover);
+    for message in deflate_traffic() {
+        ws.send(message.clone()).unwrap();
+        assert_eq!(ws.read().unwrap(), Some(message));
+    }
+    ws.close(CloseCode::NORMAL, "").unwrap();
+    while ws.read().unwrap().is_some() {}
+    server.join().unwrap();
+    // A server with it off answers without the extension, and a client
+    // with it off offers nothing: plain frames both ways.
+    for (server_config, client_config) in [
+        (
+            Config::default().permessage_deflate(None),
+            Config::default(),
+        ),
+        (
+            Config::default(),
+            Config::default().permessage_deflate(None),
+        ),
+    ] {
+        let (plain, addr) = listener();
+        let server = echo_once(plain, server_config);
+        let mut ws = connect_with(&addr, client_config);
+        assert_eq!(ws.permessage_deflate(), None);
+        ws.send("plain").unwrap();
+        assert_eq!(ws.read().unwrap(), Some(Message::text("plain")));
+        ws.close(CloseCode::NORMAL, "").unwrap();
+        while ws.read().unwrap().is_some() {}
+        assert_eq!(server.join().unwrap(), None);
+    }
+}
+
+#[test]
+fn a_secret_goes_uncompressed_and_compressed_frames_carry_rsv1() {
+    let (listener, addr) = listener();
+    let server = thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+        let mut ws = rusty_socket_core::accept(stream, Config::default(), |_, _| None).unwrap();
+        let text = "secret=hunter2 ".repeat(8);
+        ws.write_uncompressed(Message::text(text.clone())).unwrap();
+        ws.write(Message::text(text)).unwrap();
+        ws.flush().unwrap();
+        while let Ok(Some(_)) = ws.read() {}
+    });
+    // Read the raw frames: the first without RSV1 and whole, the second
+    // with RSV1 and shorter.
+    let stream = TcpStream::connect(&addr).unwrap();
+    stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+    let key = handshake::generate_key().unwrap();
+    let offer = rusty_socket_core::deflate::client_offer(&Default::default());
+    let request = ClientRequest {
+        host: &addr,
+        target: "/",
+        key: &key,
+        protocols: &[],
+        extra_headers: &[],
+        extensions: Some(&offer),
+    };
+    let mut stream = stream;
+    stream.write_all(&request.encode()).unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        stream.read_exact(&mut byte).unwrap();
+        head.push(byte[0]);
+    }
+    assert!(String::from_utf8(head)
+        .unwrap()
+        .contains("Sec-WebSocket-Extensions: permessage-deflate"));
+    let mut header = [0u8; 2];
+    stream.read_exact(&mut header).unwrap();
+    assert_eq!(
+        (header[0], header[1]),
+        (0x81, 120),
+        "plain: FIN, text, 120 bytes"
+    );
+    let mut payload = vec![0u8; 120];
+    stream.read_exact(&mut payload).unwrap();
+    stream.read_exact(&mut header).unwrap();
+    assert_eq!(header[0], 0xc1, "compressed: FIN, RSV1, text");
+    assert!(header[1] < 120);
+    drop(stream);
+    server.join().unwrap();
 }

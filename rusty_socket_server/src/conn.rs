@@ -10,10 +10,12 @@
 //! emptied its queue: an idle connection holds no writer thread.
 
 use crate::error::Error;
+use crate::frames::Frames;
 use crate::handler::{ConnectionId, ConnectionInfo, Ending};
 use crate::writer::Writers;
 use rusty_socket_core::close::encode_close_payload;
 use rusty_socket_core::connection::{Connection, Owed, Refusal};
+use rusty_socket_core::deflate::{DeflateParams, MessageCompressor, PerMessageDeflate};
 use rusty_socket_core::frame::encode_frame;
 use rusty_socket_core::{CloseCode, CloseFrame, Error as CoreError, Message, OpCode, Role};
 use std::collections::VecDeque;
@@ -140,17 +142,45 @@ pub(crate) struct Conn {
     /// Why the server closed the connection, when it did so for a reason of
     /// its own: set by the close that started the closing handshake.
     ending: OnceLock<Ending>,
+    /// permessage-deflate, when the handshake agreed it.
+    deflate: Option<Deflate>,
+}
+
+/// A connection's side of permessage-deflate (see [`crate::frames`]).
+#[derive(Debug)]
+struct Deflate {
+    params: DeflateParams,
+    settings: PerMessageDeflate,
+    /// Its own compressor, for context takeover; locked from compressing
+    /// a message until it is queued, so that messages are queued in the
+    /// order their compressor saw them.
+    compressor: Mutex<MessageCompressor>,
 }
 
 impl Conn {
     /// A connection writing to `socket` through `writers`, with a queue of
-    /// at most `queue_len` entries.
+    /// at most `queue_len` entries, compressing with `settings` if
+    /// `info` says permessage-deflate was agreed.
     pub(crate) fn new(
         info: ConnectionInfo,
         socket: Arc<dyn Wire>,
         queue_len: usize,
         writers: Arc<Writers>,
+        settings: Option<PerMessageDeflate>,
     ) -> Arc<Conn> {
+        let deflate = info.permessage_deflate.map(|params| {
+            let settings = settings.unwrap_or_default();
+            Deflate {
+                params,
+                settings,
+                compressor: Mutex::new(MessageCompressor::new(
+                    Role::Server,
+                    &params,
+                    settings.level,
+                    settings.min_size,
+                )),
+            }
+        });
         let _ = socket.set_write_timeout(writers.pool_timeout());
         writers.conn_opened();
         Arc::new_cyclic(|me| Conn {
@@ -164,7 +194,32 @@ impl Conn {
             machine: Mutex::new(Connection::new(Role::Server)),
             closing: AtomicBool::new(false),
             ending: OnceLock::new(),
+            deflate,
         })
+    }
+
+    /// Queues `frames` in the encoding this connection needs: plain, the
+    /// compressed frames shared by every recipient with the same window
+    /// (no context takeover), or compressed by its own compressor.
+    ///
+    /// # Errors
+    /// As [`Conn::enqueue`].
+    pub(crate) fn enqueue_frames(&self, frames: &Frames) -> Result<(), Error> {
+        match &self.deflate {
+            Some(deflate) if frames.compressible() => {
+                if deflate.params.server_no_context_takeover {
+                    let shared = frames.compressed_shared(&deflate.params, &deflate.settings);
+                    return self.enqueue(Outgoing::Shared(Arc::clone(shared)));
+                }
+                if self.is_closing() {
+                    return Err(Error::Closing(self.id()));
+                }
+                let mut compressor = deflate.compressor.lock().unwrap_or_else(|p| p.into_inner());
+                let bytes = frames.compressed_with(&mut compressor);
+                self.enqueue(Outgoing::Owned(bytes.into_boxed_slice()))
+            }
+            _ => self.enqueue(Outgoing::Shared(Arc::clone(frames.plain()))),
+        }
     }
 
     fn out(&self) -> MutexGuard<'_, Out> {

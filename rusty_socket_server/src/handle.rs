@@ -1,15 +1,15 @@
 //! [`ServerHandle`]: how the application (and its [`crate::Handler`]) sends,
 //! broadcasts, closes, inspects and shuts down a running server.
 
-use crate::conn::{Conn, Outgoing};
+use crate::conn::Conn;
 use crate::error::{Error, Result};
+use crate::frames::Frames;
 use crate::handler::{ConnectionId, ConnectionInfo};
 use crate::outbox::{Outbox, Recipients};
 use crate::shared::{lock, on_server_thread, Shared};
 use crate::stats::Stats;
 use rusty_socket_core::connection::Refusal;
-use rusty_socket_core::frame::encode_frame;
-use rusty_socket_core::{CloseCode, CloseFrame, Message, OpCode};
+use rusty_socket_core::{CloseCode, CloseFrame, Message};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpStream};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -57,25 +57,20 @@ impl std::fmt::Debug for ServerHandle {
     }
 }
 
-/// A message's frame, encoded once (servers do not mask, section 5.1).
-fn encode(message: &Message) -> Result<Vec<u8>> {
-    let (opcode, payload): (OpCode, &[u8]) = match message {
-        Message::Text(text) => (OpCode::Text, text.as_bytes()),
-        Message::Binary(data) => (OpCode::Binary, data),
-        Message::Ping(data) => (OpCode::Ping, data),
-        Message::Pong(data) => (OpCode::Pong, data),
-        Message::Close(_) => return Err(Error::InvalidMessage("use ServerHandle::close")),
-    };
+/// Checks that `message` may be sent through a handle: not a close (that
+/// is [`ServerHandle::close`]), and a control frame of at most 125 bytes.
+fn check(message: &Message) -> Result<()> {
+    if matches!(message, Message::Close(_)) {
+        return Err(Error::InvalidMessage("use ServerHandle::close"));
+    }
     // Section 5.5: "All control frames MUST have a payload length of 125
     // bytes or less".
-    if opcode.is_control() && payload.len() > 125 {
+    if message.opcode().is_control() && message.len() > 125 {
         return Err(Error::InvalidMessage(
             "control frame payload over 125 bytes",
         ));
     }
-    let mut out = Vec::with_capacity(payload.len() + 10);
-    encode_frame(&mut out, true, opcode, payload, None);
-    Ok(out)
+    Ok(())
 }
 
 impl ServerHandle {
@@ -123,15 +118,27 @@ impl ServerHandle {
     /// is then closed with 1008), [`Error::InvalidMessage`] for a close or an
     /// oversized ping or pong.
     pub fn send_to(&self, id: ConnectionId, message: impl Into<Message>) -> Result<()> {
-        let message = message.into();
-        let frame = encode(&message)?;
+        self.send_one(id, message.into(), true)
+    }
+
+    /// Queues `message` for connection `id` uncompressed, even if the
+    /// connection negotiated permessage-deflate: for a secret (a token, a
+    /// password) on a connection that also carries text others choose.
+    /// Compressed together, the sizes would tell an attacker whether a
+    /// guess matched the secret (the CRIME attack).
+    ///
+    /// # Errors
+    /// As [`ServerHandle::send_to`].
+    pub fn send_uncompressed(&self, id: ConnectionId, message: impl Into<Message>) -> Result<()> {
+        self.send_one(id, message.into(), false)
+    }
+
+    fn send_one(&self, id: ConnectionId, message: Message, compress: bool) -> Result<()> {
+        check(&message)?;
+        let frames = Frames::one(&message, compress);
         let shared = self.at_once();
         let conn = shared.connection(id).ok_or(Error::NotConnected(id))?;
-        shared.enqueue_counted(
-            &conn,
-            Outgoing::Owned(frame.into_boxed_slice()),
-            data_counts(&message),
-        )
+        shared.enqueue_frames_counted(&conn, &frames, data_counts(&message))
     }
 
     /// Queues `message` for every open connection, and returns the number of
@@ -169,15 +176,15 @@ impl ServerHandle {
     }
 
     fn broadcast_to(&self, recipients: Recipients, message: Message) -> Result<usize> {
-        let frame = encode(&message)?;
+        check(&message)?;
         let counts = data_counts(&message);
         if let Some(outbox) = &self.outbox {
-            return Ok(lock(outbox).broadcast(&self.shared, recipients, frame, counts));
+            return Ok(lock(outbox).broadcast(&self.shared, recipients, &message, counts));
         }
-        let frame: Arc<[u8]> = Arc::from(frame);
+        let frames = Frames::one(&message, true);
         Ok(self
             .shared
-            .enqueue_all(&frame, |id| recipients.include(id), counts))
+            .enqueue_all(&frames, |id| recipients.include(id), counts))
     }
 
     /// Queues `message` at once for every open connection for which `keep`
@@ -192,10 +199,11 @@ impl ServerHandle {
         keep: impl FnMut(ConnectionId) -> bool,
     ) -> Result<usize> {
         let message = message.into();
-        let frame: Arc<[u8]> = Arc::from(encode(&message)?);
+        check(&message)?;
+        let frames = Frames::one(&message, true);
         Ok(self
             .at_once()
-            .enqueue_all(&frame, keep, data_counts(&message)))
+            .enqueue_all(&frames, keep, data_counts(&message)))
     }
 
     /// Starts the closing handshake of connection `id` with `code` and

@@ -3,6 +3,7 @@
 //! routes served on the same port.
 
 use crate::handle::ServerHandle;
+use rusty_socket_core::deflate::DeflateParams;
 use rusty_socket_core::http::Request;
 use rusty_socket_core::{CloseCode, CloseFrame, Message};
 use std::fmt;
@@ -40,6 +41,10 @@ pub struct ConnectionInfo {
     /// The subprotocol agreed in the handshake, if any (see
     /// [`crate::ServerConfig::protocols`]).
     pub protocol: Option<String>,
+    /// The permessage-deflate parameters agreed in the handshake (RFC
+    /// 7692), if the client offered it and the server accepts it (see
+    /// [`rusty_socket_core::Config::permessage_deflate`]).
+    pub permessage_deflate: Option<DeflateParams>,
 }
 
 /// How a connection ended, as [`Handler::on_close`] learns it.

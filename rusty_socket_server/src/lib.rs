@@ -26,7 +26,7 @@
 //! use rusty_socket_core::handshake::{generate_key, ClientRequest};
 //! let addr = server.local_addr().to_string();
 //! let key = generate_key()?;
-//! let request = ClientRequest { host: &addr, target: "/", key: &key, protocols: &[], extra_headers: &[] };
+//! let request = ClientRequest { host: &addr, target: "/", key: &key, protocols: &[], extra_headers: &[], extensions: None };
 //! let stream = std::net::TcpStream::connect(&addr)?;
 //! let (mut client, _, _) = connect(stream, &request, rusty_socket_core::Config::default())?;
 //! client.send("hello, everyone")?;
@@ -147,6 +147,7 @@ mod log;
 mod stats;
 
 mod conn;
+mod frames;
 mod shared;
 mod writer;
 

@@ -15,9 +15,10 @@
 //! itself (a pong, a close), so what leaves the server stays in the order
 //! the calls were made.
 
+use crate::frames::Frames;
 use crate::handler::ConnectionId;
 use crate::shared::Shared;
-use std::sync::Arc;
+use rusty_socket_core::Message;
 
 /// Who a broadcast goes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,38 +46,41 @@ const MAX_GATHERED: usize = 64 << 10;
 pub(crate) struct Outbox {
     /// The recipients of `frames`; `None` while nothing is gathered.
     recipients: Option<Recipients>,
-    frames: Vec<u8>,
+    frames: Option<Frames>,
     /// Data messages and payload bytes in `frames`, for the counters.
     messages: u64,
     bytes: u64,
 }
 
 impl Outbox {
-    /// Gathers the encoded `frame` for `recipients` (queuing what was
-    /// gathered first if it went to others, or if the batch is full), and
-    /// returns the number of connections it is queued for: those open and
-    /// not closing now. (One whose queue turns out to be full when the batch
-    /// goes out is closed with 1008, as it would have been at once.) A frame
-    /// too large to gather is queued at once, after the batch.
+    /// Gathers `message` for `recipients` (queuing what was gathered first
+    /// if it went to others, or if the batch is full), and returns the
+    /// number of connections it is queued for: those open and not closing
+    /// now. (One whose queue turns out to be full when the batch goes out is
+    /// closed with 1008, as it would have been at once.) A message too large
+    /// to gather is queued at once, after the batch.
     pub(crate) fn broadcast(
         &mut self,
         shared: &Shared,
         recipients: Recipients,
-        frame: Vec<u8>,
+        message: &Message,
         (messages, bytes): (u64, u64),
     ) -> usize {
-        if frame.len() > MAX_GATHERED {
+        if message.len() > MAX_GATHERED {
             self.flush(shared);
-            let frame: Arc<[u8]> = Arc::from(frame);
-            return shared.enqueue_all(&frame, |id| recipients.include(id), (messages, bytes));
+            let frames = Frames::one(message, true);
+            return shared.enqueue_all(&frames, |id| recipients.include(id), (messages, bytes));
         }
+        let gathered = self.frames.as_ref().map_or(0, Frames::payload_len);
         if self.recipients.is_some_and(|r| r != recipients)
-            || self.frames.len() + frame.len() > MAX_GATHERED
+            || gathered + message.len() > MAX_GATHERED
         {
             self.flush(shared);
         }
         self.recipients = Some(recipients);
-        self.frames.extend_from_slice(&frame);
+        self.frames
+            .get_or_insert_with(|| Frames::new(true))
+            .push(message.opcode(), message.as_bytes());
         self.messages += messages;
         self.bytes += bytes;
         shared.open_connections(|id| recipients.include(id))
@@ -87,12 +91,9 @@ impl Outbox {
         let Some(recipients) = self.recipients.take() else {
             return;
         };
-        let frames: Arc<[u8]> = Arc::from(self.frames.as_slice());
-        if self.frames.capacity() > MAX_GATHERED {
-            self.frames = Vec::new();
-        } else {
-            self.frames.clear();
-        }
+        let Some(frames) = self.frames.take().filter(|f| !f.is_empty()) else {
+            return;
+        };
         let counts = (self.messages, self.bytes);
         self.messages = 0;
         self.bytes = 0;

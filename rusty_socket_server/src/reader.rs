@@ -127,7 +127,7 @@ impl<'a, S: Source> Reader<'a, S> {
             handle: ServerHandle::with_outbox(Arc::clone(shared)),
             conn,
             source,
-            receiver: Receiver::new(Role::Server, shared.config.websocket),
+            receiver: receiver(shared, conn),
             buffer: ReadBuffer::new(
                 shared.config.websocket.read_buffer_size,
                 shared.config.websocket.max_read_buffer,
@@ -392,6 +392,16 @@ impl<'a, S: Source> Reader<'a, S> {
             handler_panicked(self.conn, "on_message");
         }
     }
+}
+
+/// The receiver of `conn`: the server's limits, and permessage-deflate if
+/// the handshake agreed it.
+fn receiver(shared: &Shared, conn: &Conn) -> Receiver {
+    let mut receiver = Receiver::new(Role::Server, shared.config.websocket);
+    if let Some(params) = &conn.info.permessage_deflate {
+        receiver.enable_deflate(params);
+    }
+    receiver
 }
 
 #[cfg(test)]

@@ -155,10 +155,11 @@ pub(crate) fn run(shared: &Arc<Shared>, stream: Arc<TcpStream>, peer: SocketAddr
         reply(&stream, &crate::routes::respond(shared, &request).encode());
         return;
     }
-    let (key, protocol) = match validate_request(&request) {
+    let (key, protocol, deflate) = match validate_request(&request) {
         Ok(upgrade) => (
             upgrade.key.to_owned(),
             choose_protocol(shared, &upgrade.protocols),
+            upgrade.accept_deflate(shared.config.websocket.permessage_deflate.as_ref()),
         ),
         Err(e) => {
             crate::log::peer(peer, format_args!("bad upgrade request: {e}"));
@@ -213,7 +214,8 @@ pub(crate) fn run(shared: &Arc<Shared>, stream: Arc<TcpStream>, peer: SocketAddr
     let _slot = Slot(shared);
     drop(handshake);
     shared.refusals.admitted();
-    if let Err(e) = (&*stream).write_all(&response_101(&key, protocol.as_deref())) {
+    let extensions = deflate.as_ref().map(|(_, answer)| answer.as_str());
+    if let Err(e) = (&*stream).write_all(&response_101(&key, protocol.as_deref(), extensions)) {
         crate::log::peer(peer, format_args!("cannot answer the handshake: {e}"));
         return;
     }
@@ -224,6 +226,7 @@ pub(crate) fn run(shared: &Arc<Shared>, stream: Arc<TcpStream>, peer: SocketAddr
         target: request.target,
         opened_at: SystemTime::now(),
         protocol,
+        permessage_deflate: deflate.map(|(params, _)| params),
     };
     drop(request.headers);
     open(shared, stream, info, &leftover, ip_slot);
@@ -336,6 +339,7 @@ fn open(
         socket,
         shared.config.queue_len,
         Arc::clone(&shared.writers),
+        shared.config.websocket.permessage_deflate,
     );
     conn.set_reader(thread::current());
     let close_timeout = shared.config.close_timeout;

@@ -5,8 +5,9 @@
 
 use crate::capacity::Refusals;
 use crate::config::ServerConfig;
-use crate::conn::{Conn, Outgoing};
+use crate::conn::Conn;
 use crate::error::Result;
+use crate::frames::Frames;
 use crate::handler::{ConnectionId, Handler};
 use crate::stats::{Counters, Stats};
 use crate::writer::{Settings, Writers};
@@ -165,36 +166,33 @@ impl Shared {
     /// many connections it was queued for.
     pub(crate) fn enqueue_all(
         &self,
-        frames: &Arc<[u8]>,
+        frames: &Frames,
         mut keep: impl FnMut(ConnectionId) -> bool,
         counts: (u64, u64),
     ) -> usize {
         let registry = self.registry.read().unwrap_or_else(|p| p.into_inner());
         let mut queued = 0;
         for (id, conn) in registry.iter() {
-            if keep(*id)
-                && self
-                    .enqueue_counted(conn, Outgoing::Shared(Arc::clone(frames)), counts)
-                    .is_ok()
-            {
+            if keep(*id) && self.enqueue_frames_counted(conn, frames, counts).is_ok() {
                 queued += 1;
             }
         }
         queued
     }
 
-    /// Queues `item` for `conn`. The counters go up *before* the item is
-    /// queued (and down again if it could not be): once queued, a writer may
-    /// deliver it at once, and a peer that has received a message must find
-    /// it counted in [`crate::ServerHandle::stats`].
-    pub(crate) fn enqueue_counted(
+    /// Queues `frames` for `conn` in the encoding it needs. The counters go
+    /// up *before* they are queued (and down again if they could not be):
+    /// once queued, a writer may deliver them at once, and a peer that has
+    /// received a message must find it counted in
+    /// [`crate::ServerHandle::stats`].
+    pub(crate) fn enqueue_frames_counted(
         &self,
         conn: &Conn,
-        item: Outgoing,
+        frames: &Frames,
         (messages, bytes): (u64, u64),
     ) -> Result<()> {
         self.counters.queued(messages, bytes);
-        let queued = conn.enqueue(item);
+        let queued = conn.enqueue_frames(frames);
         if queued.is_err() {
             self.counters.unqueued(messages, bytes);
         }

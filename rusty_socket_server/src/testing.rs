@@ -158,9 +158,10 @@ pub(crate) fn conn_on(id: u64, queue_len: usize, writers: Arc<Writers>) -> (Arc<
         target: "/".to_owned(),
         opened_at: SystemTime::now(),
         protocol: None,
+        permessage_deflate: None,
     };
     let socket: Arc<dyn Wire> = Arc::clone(&line) as Arc<Line>;
-    (Conn::new(info, socket, queue_len, writers), line)
+    (Conn::new(info, socket, queue_len, writers, None), line)
 }
 
 /// A server's state for `handler`, with `conns` registered.

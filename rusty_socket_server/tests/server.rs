@@ -75,7 +75,17 @@ fn a_stalled_client_is_closed_with_1008_without_delaying_others() {
     let server = TestServer::start(config().queue_len(4));
     let (mut fast, _) = server.client();
     let (mut stalled, stalled_id) = server.client();
-    let payload = vec![7u8; 64 << 10];
+    // Noise, so that permessage-deflate cannot shrink it and the stalled
+    // client's socket buffers fill.
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let payload: Vec<u8> = (0..64 << 10)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
     let started = Instant::now();
     let mut sent = 0;
     // The fast client reads each message before the next is sent; the
@@ -458,6 +468,7 @@ fn the_server_picks_its_preferred_subprotocol_among_those_offered() {
             key: &key,
             protocols: &protocols,
             extra_headers: &[],
+            extensions: None,
         };
         let stream = TcpStream::connect(&addr).unwrap();
         stream.set_read_timeout(Some(common::WAIT)).unwrap();
@@ -532,7 +543,7 @@ fn a_bad_frame_does_not_swallow_the_answer_to_the_message_before_it() {
     encode_frame(&mut packet, true, OpCode::Text, b"first", Some(key));
     let bad = packet.len();
     encode_frame(&mut packet, true, OpCode::Text, b"second", Some(key));
-    packet[bad] |= 0x40; // RSV1 without an extension: a protocol error
+    packet[bad] |= 0x20; // RSV2 without an extension: a protocol error
     ws.get_mut().write_all(&packet).unwrap();
     assert_eq!(read_text(&mut ws), "first");
     assert_eq!(read_close_code(&mut ws), Some(CloseCode::PROTOCOL_ERROR));

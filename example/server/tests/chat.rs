@@ -29,6 +29,7 @@ impl Client {
             key: &key,
             protocols: &[],
             extra_headers: &[],
+            extensions: None,
         };
         let (ws, _, _) = connect(stream, &request, Config::default()).unwrap();
         let mut client = Client {
@@ -69,6 +70,7 @@ fn assert_refused_with_429(addr: SocketAddr) {
         key: &key,
         protocols: &[],
         extra_headers: &[],
+        extensions: None,
     };
     match connect(stream, &request, Config::default()) {
         Err(rusty_socket_core::Error::Handshake(rusty_socket_core::HandshakeError::Rejected(

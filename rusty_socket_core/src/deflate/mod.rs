@@ -32,6 +32,7 @@
 //! | `block.rs` | 3.2.3-3.2.7 | tokens of a block; dynamic, fixed or stored, whichever is smallest |
 //! | `compress.rs` | 4, 3.2.5 | [`Deflater`]: LZ77 over hash chains, levels, messages |
 //! | `negotiate.rs` | RFC 7692 5, 7.1 | the `Sec-WebSocket-Extensions` offer and answer |
+//! | `permessage.rs` | RFC 7692 6, 7.2 | a message's payload compressed and inflated, per direction |
 //!
 //! The negotiation is sans-IO too: a server answers the client's offers
 //! with [`accept_offer`] under a [`ServerPolicy`], a client offers
@@ -96,6 +97,7 @@ mod huffman;
 mod huffman_build;
 mod inflate;
 mod negotiate;
+mod permessage;
 #[cfg(test)]
 mod vectors;
 
@@ -106,4 +108,7 @@ pub use negotiate::{
     accept_offer, accept_response, client_offer, extensions, ClientPolicy, ClientWindow,
     DeflateParams, Extension, Extensions, NegotiationError, Offer, Param, Params, ServerPolicy,
     SyntaxError, Value, EXTENSION_NAME, MAX_WINDOW_BITS, MIN_WINDOW_BITS,
+};
+pub use permessage::{
+    InflateFailure, MessageCompressor, MessageDecompressor, PerMessageDeflate, TAIL,
 };

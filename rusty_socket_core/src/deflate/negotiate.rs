@@ -610,6 +610,16 @@ impl Default for ServerPolicy {
     }
 }
 
+impl ServerPolicy {
+    /// [`ServerPolicy::default()`], usable in `const` contexts.
+    pub const DEFAULT: ServerPolicy = ServerPolicy {
+        server_max_window_bits: 12,
+        server_no_context_takeover: false,
+        client_no_context_takeover: false,
+        client_max_window_bits: Some(12),
+    };
+}
+
 fn clamp_bits(bits: u8) -> u8 {
     bits.clamp(MIN_WINDOW_BITS, MAX_WINDOW_BITS)
 }
@@ -755,6 +765,16 @@ impl Default for ClientPolicy {
             client_max_window_bits: ClientWindow::Supported,
         }
     }
+}
+
+impl ClientPolicy {
+    /// [`ClientPolicy::default()`], usable in `const` contexts.
+    pub const DEFAULT: ClientPolicy = ClientPolicy {
+        server_no_context_takeover: false,
+        client_no_context_takeover: false,
+        server_max_window_bits: None,
+        client_max_window_bits: ClientWindow::Supported,
+    };
 }
 
 /// The client's `Sec-WebSocket-Extensions` value for `policy`.

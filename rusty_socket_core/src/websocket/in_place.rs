@@ -182,7 +182,7 @@ impl<S: Write> Incoming<'_, S> {
             }
             _ => return Ok(()),
         };
-        link.push(lent, true, opcode, payload)
+        link.push(lent, true, opcode, payload, true)
     }
 }
 

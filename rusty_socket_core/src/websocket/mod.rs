@@ -51,6 +51,7 @@ pub use split::{ReadHalf, WriteHalf};
 use crate::close::{CloseCode, CloseFrame};
 use crate::config::Config;
 use crate::connection::{Connection, State};
+use crate::deflate::DeflateParams;
 use crate::error::{Error, Result};
 use crate::message::Message;
 use crate::opcode::OpCode;
@@ -80,19 +81,51 @@ pub struct WebSocket<S> {
     connection: Connection,
     queue: WriteQueue,
     config: Config,
+    /// What permessage-deflate the handshake agreed, if any.
+    deflate: Option<DeflateParams>,
 }
 
 impl<S: Read + Write> WebSocket<S> {
-    /// Wraps a stream whose opening handshake is complete. `leftover` are
-    /// bytes already read past the end of the handshake: the first frames.
+    /// Wraps a stream whose opening handshake is complete and agreed no
+    /// extension. `leftover` are bytes already read past the end of the
+    /// handshake: the first frames.
     pub fn from_raw(stream: S, role: Role, config: Config, leftover: &[u8]) -> WebSocket<S> {
+        WebSocket::from_raw_with_deflate(stream, role, config, None, leftover)
+    }
+
+    /// [`Self::from_raw`] for a handshake that agreed permessage-deflate
+    /// with `deflate` (RFC 7692): compressed messages are accepted, and
+    /// whole data messages are sent compressed at the level and threshold
+    /// of [`Config::permessage_deflate`] (or its defaults, if that is
+    /// `None`).
+    pub fn from_raw_with_deflate(
+        stream: S,
+        role: Role,
+        config: Config,
+        deflate: Option<DeflateParams>,
+        leftover: &[u8],
+    ) -> WebSocket<S> {
+        let mut reader = Reader::new(role, &config, leftover);
+        let mut queue = WriteQueue::new(role, &config);
+        if let Some(params) = &deflate {
+            let settings = config.permessage_deflate.unwrap_or_default();
+            reader.receiver.enable_deflate(params);
+            queue.enable_deflate(params, &settings);
+        }
         WebSocket {
             stream,
-            reader: Reader::new(role, &config, leftover),
+            reader,
             connection: Connection::new(role),
-            queue: WriteQueue::new(role, &config),
+            queue,
             config,
+            deflate,
         }
+    }
+
+    /// The permessage-deflate parameters the handshake agreed, or `None`
+    /// if messages travel uncompressed.
+    pub fn permessage_deflate(&self) -> Option<&DeflateParams> {
+        self.deflate.as_ref()
     }
 
     /// Reads the next message, blocking until one is complete. Pings are
@@ -148,14 +181,37 @@ impl<S: Read + Write> WebSocket<S> {
             Message::Close(frame) => self.send_close(frame.as_ref()),
             message => {
                 let opcode = message.opcode();
-                self.push(true, opcode, Payload::Owned(message.into_payload()))
+                self.push(true, opcode, Payload::Owned(message.into_payload()), true)
             }
         }
     }
 
-    fn push(&mut self, fin: bool, opcode: OpCode, payload: Payload<'_>) -> Result<()> {
+    /// Queues a data message that is never compressed, even when
+    /// permessage-deflate was agreed: for a secret sent on a connection
+    /// that also carries text an attacker chooses (compressing both
+    /// together tells the attacker, through the sizes, whether his guess
+    /// matched the secret: the CRIME attack). Other messages are written
+    /// as [`Self::write`] writes them.
+    ///
+    /// # Errors
+    /// As [`Self::write`].
+    pub fn write_uncompressed(&mut self, message: Message) -> Result<()> {
+        if !message.is_data() {
+            return self.write(message);
+        }
+        let opcode = message.opcode();
+        self.push(true, opcode, Payload::Owned(message.into_payload()), false)
+    }
+
+    fn push(
+        &mut self,
+        fin: bool,
+        opcode: OpCode,
+        payload: Payload<'_>,
+        compress: bool,
+    ) -> Result<()> {
         let (reader, mut link) = self.parts();
-        link.push(reader.buffer.storage(), fin, opcode, payload)
+        link.push(reader.buffer.storage(), fin, opcode, payload, compress)
     }
 
     fn send_close(&mut self, frame: Option<&CloseFrame>) -> Result<()> {
@@ -182,7 +238,7 @@ impl<S: Read + Write> WebSocket<S> {
                 .push(&[], true, OpCode::Close, Payload::Borrowed(payload))?;
             return self.flush();
         }
-        self.push(fin, opcode, Payload::Borrowed(payload))
+        self.push(fin, opcode, Payload::Borrowed(payload), false)
     }
 
     /// Queues and flushes a message.
@@ -199,7 +255,7 @@ impl<S: Read + Write> WebSocket<S> {
     /// # Errors
     /// As [`Self::write`].
     pub fn ping(&mut self, payload: &[u8]) -> Result<()> {
-        self.push(true, OpCode::Ping, Payload::Borrowed(payload))?;
+        self.push(true, OpCode::Ping, Payload::Borrowed(payload), false)?;
         self.flush()
     }
 
@@ -290,11 +346,23 @@ struct Whole<'a, S> {
 }
 
 impl<S: Write> Whole<'_, S> {
-    /// Asks the state machine, then queues the frame, flushing if the queue
+    /// Asks the state machine, then queues the frame (compressed if
+    /// `compress` and permessage-deflate was agreed), flushing if the queue
     /// is full. `lent` is the read buffer's bytes.
-    fn push(&mut self, lent: &[u8], fin: bool, opcode: OpCode, payload: Payload<'_>) -> Result<()> {
+    fn push(
+        &mut self,
+        lent: &[u8],
+        fin: bool,
+        opcode: OpCode,
+        payload: Payload<'_>,
+        compress: bool,
+    ) -> Result<()> {
         self.connection.send(fin, opcode, payload.len(lent))?;
-        self.queue.push(lent, fin, opcode, payload)?;
+        if compress {
+            self.queue.push(lent, fin, opcode, payload)?;
+        } else {
+            self.queue.push_uncompressed(lent, fin, opcode, payload)?;
+        }
         if self.queue.is_full() {
             self.queue.flush(self.stream, lent)?;
         }

@@ -5,6 +5,7 @@
 use super::WebSocket;
 use crate::config::Config;
 use crate::decoded::Decoded;
+use crate::deflate::client_offer;
 use crate::error::{Error, HandshakeError, Result};
 use crate::handshake::{
     error_response, response_101, validate_request, validate_response, ClientRequest,
@@ -91,16 +92,29 @@ pub fn accept<S: Read + Write>(
     };
     let protocol = select_protocol(&request, &upgrade.protocols)
         .filter(|chosen| upgrade.protocols.contains(&chosen.as_str()));
-    stream.write_all(&response_101(upgrade.key, protocol.as_deref()))?;
+    let deflate = upgrade.accept_deflate(config.permessage_deflate.as_ref());
+    let extensions = deflate.as_ref().map(|(_, answer)| answer.as_str());
+    stream.write_all(&response_101(upgrade.key, protocol.as_deref(), extensions))?;
     stream.flush()?;
-    Ok(WebSocket::from_raw(stream, Role::Server, config, &leftover))
+    let params = deflate.map(|(params, _)| params);
+    Ok(WebSocket::from_raw_with_deflate(
+        stream,
+        Role::Server,
+        config,
+        params,
+        &leftover,
+    ))
 }
 
 /// Client side, blocking: sends `request` (its key is checked against the
 /// answer) and reads and validates the response.
 ///
+/// With [`Config::permessage_deflate`] set, the request offers it (in place
+/// of `request.extensions`) and the answer is checked against the offer;
+/// [`WebSocket::permessage_deflate`] then says what was agreed.
+///
 /// Returns the connection, with any bytes that followed the response kept
-/// as the first frames, and the response itself.
+/// as the first frames, the response itself, and the chosen subprotocol.
 ///
 /// # Errors
 /// [`Error::Handshake`] (for example [`HandshakeError::Rejected`] with the
@@ -110,13 +124,17 @@ pub fn connect<S: Read + Write>(
     request: &ClientRequest<'_>,
     config: Config,
 ) -> Result<(WebSocket<S>, Response, Option<String>)> {
+    let offered = config.permessage_deflate.map(|settings| settings.client);
+    let offer = offered.as_ref().map(client_offer);
+    let request = ClientRequest {
+        extensions: offer.as_deref().or(request.extensions),
+        ..request.clone()
+    };
     stream.write_all(&request.encode())?;
     stream.flush()?;
     let (response, leftover) = read_head(&mut stream, Limits::default(), Response::parse)?;
-    let protocol = validate_response(&response, request.key, request.protocols)?;
-    Ok((
-        WebSocket::from_raw(stream, Role::Client, config, &leftover),
-        response,
-        protocol,
-    ))
+    let agreed = validate_response(&response, request.key, request.protocols, offered.as_ref())?;
+    let ws =
+        WebSocket::from_raw_with_deflate(stream, Role::Client, config, agreed.deflate, &leftover);
+    Ok((ws, response, agreed.protocol))
 }

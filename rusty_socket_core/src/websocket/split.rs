@@ -140,11 +140,16 @@ impl<S> Clone for WriteHalf<S> {
 }
 
 impl<S: Write> WriteHalf<S> {
-    /// Asks the state machine, then queues the frame.
-    fn push(&self, fin: bool, opcode: OpCode, payload: Payload<'_>) -> Result<()> {
+    /// Asks the state machine, then queues the frame, compressed if
+    /// `compress` and permessage-deflate was agreed.
+    fn push(&self, fin: bool, opcode: OpCode, payload: Payload<'_>, compress: bool) -> Result<()> {
         let mut sending = lock(&self.shared.sending);
         sending.connection.send(fin, opcode, payload.len(&[]))?;
-        sending.queue.push(&[], fin, opcode, payload)
+        if compress {
+            sending.queue.push(&[], fin, opcode, payload)
+        } else {
+            sending.queue.push_uncompressed(&[], fin, opcode, payload)
+        }
     }
 
     fn push_close(&self, frame: Option<&CloseFrame>) -> Result<()> {
@@ -167,9 +172,22 @@ impl<S: Write> WriteHalf<S> {
             }
             message => {
                 let opcode = message.opcode();
-                self.push(true, opcode, Payload::Owned(message.into_payload()))
+                self.push(true, opcode, Payload::Owned(message.into_payload()), true)
             }
         }
+    }
+
+    /// Queues a data message that is never compressed, as
+    /// [`super::WebSocket::write_uncompressed`] does.
+    ///
+    /// # Errors
+    /// As [`super::WebSocket::write`].
+    pub fn write_uncompressed(&self, message: Message) -> Result<()> {
+        if !message.is_data() {
+            return self.write(message);
+        }
+        let opcode = message.opcode();
+        self.push(true, opcode, Payload::Owned(message.into_payload()), false)
     }
 
     /// Queues and sends a message ([`Message::Close`] starts the closing
@@ -195,7 +213,7 @@ impl<S: Write> WriteHalf<S> {
                 .queue
                 .push(&[], true, OpCode::Close, Payload::Borrowed(payload))?;
         } else {
-            self.push(fin, opcode, Payload::Borrowed(payload))?;
+            self.push(fin, opcode, Payload::Borrowed(payload), false)?;
         }
         self.flush()
     }
@@ -205,7 +223,7 @@ impl<S: Write> WriteHalf<S> {
     /// # Errors
     /// As [`super::WebSocket::ping`].
     pub fn ping(&self, payload: &[u8]) -> Result<()> {
-        self.push(true, OpCode::Ping, Payload::Borrowed(payload))?;
+        self.push(true, OpCode::Ping, Payload::Borrowed(payload), false)?;
         self.flush()
     }
 

@@ -17,10 +17,11 @@
 use crate::close::{encode_close_payload, CloseFrame};
 use crate::config::Config;
 use crate::connection::Owed;
+use crate::deflate::{DeflateParams, MessageCompressor, PerMessageDeflate};
 use crate::entropy::masking_key;
 use crate::error::Result;
-use crate::frame::{encode_frame, FrameHeader, MAX_HEADER_LEN};
-use crate::mask::apply_mask;
+use crate::frame::{FrameHeader, MAX_HEADER_LEN};
+use crate::mask::{apply_mask, mask_into};
 use crate::opcode::OpCode;
 use crate::protocol::Role;
 use std::io::{self, IoSlice, Write};
@@ -76,6 +77,8 @@ pub(crate) struct WriteQueue {
     /// Bytes queued in `buffer` and `payloads` together.
     queued: usize,
     flush_at: usize,
+    /// permessage-deflate's sending half, when it was negotiated.
+    compressor: Option<MessageCompressor>,
 }
 
 impl WriteQueue {
@@ -87,7 +90,19 @@ impl WriteQueue {
             lent_count: 0,
             queued: 0,
             flush_at: config.write_buffer_size.max(MAX_HEADER_LEN),
+            compressor: None,
         }
+    }
+
+    /// Compresses whole data messages from now on (RFC 7692), as the
+    /// handshake agreed, at the level and threshold of `settings`.
+    pub(crate) fn enable_deflate(&mut self, params: &DeflateParams, settings: &PerMessageDeflate) {
+        self.compressor = Some(MessageCompressor::new(
+            self.role,
+            params,
+            settings.level,
+            settings.min_size,
+        ));
     }
 
     /// Whether nothing waits to be sent.
@@ -102,7 +117,10 @@ impl WriteQueue {
 
     /// Encodes one frame at the end of the queue; a client masks it with a
     /// fresh key (section 5.3). The caller has asked the connection's state
-    /// machine whether the frame may be sent.
+    /// machine whether the frame may be sent. With permessage-deflate, a
+    /// whole text or binary message (one frame, `fin` set) is compressed
+    /// and sent with RSV1 (RFC 7692 section 6); fragments you send
+    /// yourself, and control frames, never are.
     ///
     /// # Errors
     /// Only if no masking key could be drawn.
@@ -110,6 +128,41 @@ impl WriteQueue {
         &mut self,
         lent: &[u8],
         fin: bool,
+        opcode: OpCode,
+        payload: Payload<'_>,
+    ) -> Result<()> {
+        let whole_data = fin && matches!(opcode, OpCode::Text | OpCode::Binary);
+        if let (true, Some(compressor)) = (whole_data, &mut self.compressor) {
+            let bytes = payload.as_slice(lent);
+            let mut compressed = Vec::with_capacity(bytes.len() / 2 + 16);
+            if compressor.compress(bytes, &mut compressed) {
+                return self.push_frame(lent, fin, true, opcode, Payload::Owned(compressed));
+            }
+        }
+        self.push_frame(lent, fin, false, opcode, payload)
+    }
+
+    /// [`Self::push`] without compression, for a message that must not be
+    /// compressed (a secret sent next to text an attacker chooses: see the
+    /// security notes of [`crate::deflate`]).
+    ///
+    /// # Errors
+    /// As [`Self::push`].
+    pub(crate) fn push_uncompressed(
+        &mut self,
+        lent: &[u8],
+        fin: bool,
+        opcode: OpCode,
+        payload: Payload<'_>,
+    ) -> Result<()> {
+        self.push_frame(lent, fin, false, opcode, payload)
+    }
+
+    fn push_frame(
+        &mut self,
+        lent: &[u8],
+        fin: bool,
+        rsv1: bool,
         opcode: OpCode,
         payload: Payload<'_>,
     ) -> Result<()> {
@@ -136,19 +189,22 @@ impl WriteQueue {
                 Some(Queued::Lent(range))
             }
             payload => {
-                encode_frame(
-                    &mut self.buffer,
+                let header = FrameHeader {
                     fin,
-                    opcode,
-                    payload.as_slice(lent),
+                    rsv1,
                     masking_key,
-                );
+                    ..FrameHeader::new(opcode, len as u64)
+                };
+                self.buffer.reserve(header.encoded_len() + len);
+                header.append_to(&mut self.buffer);
+                mask_into(&mut self.buffer, payload.as_slice(lent), masking_key, 0);
                 None
             }
         };
         if let Some(queued) = zero_copy {
             let header = FrameHeader {
                 fin,
+                rsv1,
                 masking_key,
                 ..FrameHeader::new(opcode, len as u64)
             };
@@ -266,6 +322,7 @@ fn write_all_vectored<W: Write + ?Sized>(
 mod tests {
     use super::*;
     use crate::close::CloseCode;
+    use crate::frame::encode_frame;
 
     /// A stream that takes at most `max` bytes per write, and counts writes.
     struct Stingy {

@@ -131,6 +131,7 @@ pub fn try_client_with(
         key: &key,
         protocols: &[],
         extra_headers,
+        extensions: None,
     };
     let (ws, _, _) = connect(stream, &request, Config::default())?;
     Ok(ws)
