@@ -81,6 +81,20 @@ impl Client {
             .map_err(|e| Error::from_core(e, Stage::Write))
     }
 
+    /// Sends a data message uncompressed even when permessage-deflate was
+    /// agreed: for a secret on a connection that also carries text someone
+    /// else chooses, which compressed together would leak it through the
+    /// sizes (the CRIME attack).
+    ///
+    /// # Errors
+    /// As [`Client::send`].
+    pub fn send_uncompressed(&mut self, message: Message) -> Result<()> {
+        self.ws
+            .write_uncompressed(message)
+            .and_then(|()| self.ws.flush())
+            .map_err(|e| Error::from_core(e, Stage::Write))
+    }
+
     /// Sends a text message.
     ///
     /// # Errors
@@ -146,6 +160,14 @@ impl Client {
     /// The subprotocol the server picked among those offered, if any.
     pub fn protocol(&self) -> Option<&str> {
         self.protocol.as_deref()
+    }
+
+    /// The permessage-deflate parameters agreed with the server (RFC 7692),
+    /// or `None` if messages travel uncompressed. The client offers it by
+    /// default; [`rusty_socket_core::Config::permessage_deflate`] changes
+    /// the offer or turns it off.
+    pub fn permessage_deflate(&self) -> Option<&rusty_socket_core::deflate::DeflateParams> {
+        self.ws.permessage_deflate()
     }
 
     /// The server's `101 Switching Protocols` response, with its headers.

@@ -701,3 +701,65 @@ fn forwarding_headers_from_an_untrusted_peer_are_ignored() {
     assert_eq!(common::refusal_status(second).0, 429);
     server.handle.shutdown();
 }
+
+/// A broadcast reaches clients that negotiated permessage-deflate with and
+/// without context takeover, and one that did not, each in its own
+/// encoding; a message sent to one goes in that one's.
+#[test]
+fn broadcasts_reach_compressed_and_plain_clients_alike() {
+    use rusty_socket_core::deflate::{ClientPolicy, PerMessageDeflate};
+    let server = TestServer::start(config());
+    let (mut takeover, takeover_id) = server.client();
+    let no_takeover = Config::default().permessage_deflate(Some(PerMessageDeflate {
+        client: ClientPolicy {
+            server_no_context_takeover: true,
+            ..ClientPolicy::default()
+        },
+        ..PerMessageDeflate::default()
+    }));
+    let (mut fresh_a, _) = server.client_with(no_takeover);
+    let (mut fresh_b, _) = server.client_with(no_takeover);
+    let (mut plain, _) = server.client_with(Config::default().permessage_deflate(None));
+    let agreed = takeover.permessage_deflate().copied().expect("negotiated");
+    assert!(!agreed.server_no_context_takeover);
+    assert!(
+        fresh_a
+            .permessage_deflate()
+            .unwrap()
+            .server_no_context_takeover
+    );
+    assert_eq!(plain.permessage_deflate(), None);
+    // The server knows what each agreed.
+    let info = server.handle.connection(takeover_id).unwrap();
+    assert_eq!(info.permessage_deflate, Some(agreed));
+    let lines: Vec<String> = (0..50)
+        .map(|i| format!("{{\"from\":\"ada\",\"n\":{i},\"text\":\"hello, room, hello\"}}"))
+        .collect();
+    for line in &lines {
+        assert_eq!(server.handle.broadcast(line.as_str()).unwrap(), 4);
+    }
+    // Several in one read of a reader thread: gathered in its outbox.
+    let burst: Vec<String> = (0..20)
+        .map(|i| format!("burst {i} burst burst burst"))
+        .collect();
+    for line in &burst {
+        plain.write(Message::text(line.clone())).unwrap();
+    }
+    plain.flush().unwrap();
+    for ws in [&mut takeover, &mut fresh_a, &mut fresh_b, &mut plain] {
+        for line in lines.iter().chain(&burst) {
+            assert_eq!(read_text(ws), *line);
+        }
+    }
+    server
+        .handle
+        .send_to(takeover_id, "just you, just you")
+        .unwrap();
+    server
+        .handle
+        .send_uncompressed(takeover_id, "a secret, a secret")
+        .unwrap();
+    assert_eq!(read_text(&mut takeover), "just you, just you");
+    assert_eq!(read_text(&mut takeover), "a secret, a secret");
+    server.handle.shutdown();
+}

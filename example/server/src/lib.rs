@@ -66,6 +66,7 @@ pub use chat::{
     HISTORY_END, LOBBY, MAX_CHAT_MESSAGE, MAX_NAME_LEN, MAX_ROOM_LEN,
 };
 
+use rusty_socket_core::deflate::PerMessageDeflate;
 use rusty_socket_server::{Config, Result, Server, ServerConfig, ServerHandle};
 
 /// The chat page served at `/`: one self-contained HTML file.
@@ -107,6 +108,36 @@ pub fn config(addr: &str) -> ServerConfig {
         .message_rate(DEFAULT_RATE)
         .message_burst(DEFAULT_BURST)
         .max_connections_per_ip(DEFAULT_MAX_PER_IP)
+}
+
+/// How the chat uses permessage-deflate (RFC 7692) with clients that offer
+/// it (every browser does).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deflate {
+    /// Each connection keeps its compression context: chat lines refer
+    /// back to earlier ones, the best ratio; each broadcast is compressed
+    /// once per recipient.
+    On,
+    /// The server asks for `server_no_context_takeover`: each broadcast is
+    /// compressed once and the same bytes go to everyone.
+    Shared,
+    /// Never compressed.
+    Off,
+}
+
+/// `config` with permessage-deflate as `mode` says.
+pub fn with_deflate(config: ServerConfig, mode: Deflate) -> ServerConfig {
+    let websocket = config.websocket;
+    let deflate = match mode {
+        Deflate::On => Some(PerMessageDeflate::default()),
+        Deflate::Shared => {
+            let mut deflate = PerMessageDeflate::default();
+            deflate.server.server_no_context_takeover = true;
+            Some(deflate)
+        }
+        Deflate::Off => None,
+    };
+    config.websocket(websocket.permessage_deflate(deflate))
 }
 
 /// Binds the chat on `addr` (port 0 picks a free port), with [`config`].

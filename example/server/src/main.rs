@@ -1,5 +1,5 @@
 //! `chat_server [--addr ADDR] [--rate N] [--burst N] [--max-per-ip N]
-//! [--history N] [--history-bytes N] [--history-rooms N]`: the chat of
+//! [--history N] [--history-bytes N] [--history-rooms N] [--deflate MODE]`: the chat of
 //! [`chat_server`] with its web page. Every flag may also come from the
 //! environment, as `RUSTY_SOCKET_` and the flag in capitals with `_` for
 //! `-` (`RUSTY_SOCKET_MAX_PER_IP`); a flag wins over the environment.
@@ -12,6 +12,7 @@ const USAGE: &str = "chat_server: a WebSocket chat with rooms and a web page
 
 usage: chat_server [--addr ADDR] [--rate N] [--burst N] [--max-per-ip N]
                    [--history N] [--history-bytes N] [--history-rooms N]
+                   [--deflate MODE]
 
 options (each also from the environment variable beside it; a flag wins):
   --addr ADDR          RUSTY_SOCKET_ADDR
@@ -32,10 +33,15 @@ options (each also from the environment variable beside it; a flag wins):
   --history-rooms N    RUSTY_SOCKET_HISTORY_ROOMS
       rooms keeping a history at once; past it, the room that spoke least
       recently loses its own (default 256)
+  --deflate MODE       RUSTY_SOCKET_DEFLATE
+      permessage-deflate (RFC 7692) for clients that offer it: on (each
+      connection keeps its context: the best compression), shared (asks
+      server_no_context_takeover: each broadcast is compressed once for
+      all), or off (default on)
   -h, --help           print this help";
 
 /// The flags that take a value, in the order the environment is read.
-const FLAGS: [&str; 7] = [
+const FLAGS: [&str; 8] = [
     "--addr",
     "--rate",
     "--burst",
@@ -43,6 +49,7 @@ const FLAGS: [&str; 7] = [
     "--history",
     "--history-bytes",
     "--history-rooms",
+    "--deflate",
 ];
 
 /// What the command line and the environment ask for.
@@ -53,6 +60,7 @@ struct Options {
     burst: u32,
     max_per_ip: usize,
     history: chat_server::HistoryLimits,
+    deflate: chat_server::Deflate,
 }
 
 impl Default for Options {
@@ -63,6 +71,7 @@ impl Default for Options {
             burst: chat_server::DEFAULT_BURST,
             max_per_ip: chat_server::DEFAULT_MAX_PER_IP,
             history: chat_server::HistoryLimits::default(),
+            deflate: chat_server::Deflate::On,
         }
     }
 }
@@ -95,6 +104,14 @@ impl Options {
             "--history" => self.history.lines = number(source, value)?,
             "--history-bytes" => self.history.room_bytes = number(source, value)?,
             "--history-rooms" => self.history.rooms = number(source, value)?,
+            "--deflate" => {
+                self.deflate = match value {
+                    "on" => chat_server::Deflate::On,
+                    "shared" => chat_server::Deflate::Shared,
+                    "off" => chat_server::Deflate::Off,
+                    _ => return Err(format!("{source} is on, shared or off, not {value:?}")),
+                }
+            }
             _ => return Err(format!("unknown argument {source:?}")),
         }
         Ok(())
@@ -151,6 +168,7 @@ fn main() -> ExitCode {
         .message_rate(options.rate)
         .message_burst(options.burst)
         .max_connections_per_ip(options.max_per_ip);
+    let config = chat_server::with_deflate(config, options.deflate);
     let chat = chat_server::Chat::with_history(options.history);
     let server = match chat_server::bind_chat(config, chat) {
         Ok(server) => server,
@@ -221,6 +239,7 @@ mod tests {
             ("RUSTY_SOCKET_HISTORY", "8"),
             ("RUSTY_SOCKET_HISTORY_BYTES", "9"),
             ("RUSTY_SOCKET_HISTORY_ROOMS", "10"),
+            ("RUSTY_SOCKET_DEFLATE", "off"),
             ("UNRELATED", "x"),
         ];
         let from_env = parse_with(&[], &env).unwrap().unwrap();
@@ -235,6 +254,7 @@ mod tests {
             ),
             (8, 9, 10)
         );
+        assert_eq!(from_env.deflate, chat_server::Deflate::Off);
         let flags = [
             "--addr",
             "127.0.0.1:0",
@@ -242,6 +262,7 @@ mod tests {
             "--max-per-ip",
             "3",
             "--history-rooms=4",
+            "--deflate=shared",
         ];
         let both = parse_with(&flags, &env).unwrap().unwrap();
         assert_eq!(both.addr, "127.0.0.1:0");
@@ -255,6 +276,8 @@ mod tests {
             ),
             (8, 9, 4)
         );
+        assert_eq!(both.deflate, chat_server::Deflate::Shared);
+        assert!(parse_with(&["--deflate", "max"], &[]).is_err());
     }
 
     #[test]

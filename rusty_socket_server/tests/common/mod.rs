@@ -101,7 +101,13 @@ impl TestServer {
 
     /// Connects a client and waits until the server has registered it.
     pub fn client(&self) -> (WebSocket<TcpStream>, ConnectionId) {
-        let ws = client(self.addr());
+        self.client_with(Config::default())
+    }
+
+    /// As [`TestServer::client`], with the client's `config` (what it
+    /// offers of permessage-deflate, for one).
+    pub fn client_with(&self, config: Config) -> (WebSocket<TcpStream>, ConnectionId) {
+        let ws = try_client_config(self.addr(), &[], config).expect("handshake");
         let id = self.opened.recv_timeout(WAIT).expect("on_open");
         (ws, id)
     }
@@ -121,6 +127,15 @@ pub fn try_client_with(
     addr: SocketAddr,
     extra_headers: &[(String, String)],
 ) -> rusty_socket_core::Result<WebSocket<TcpStream>> {
+    try_client_config(addr, extra_headers, Config::default())
+}
+
+/// As [`try_client_with`], with the client's `config`.
+pub fn try_client_config(
+    addr: SocketAddr,
+    extra_headers: &[(String, String)],
+    config: Config,
+) -> rusty_socket_core::Result<WebSocket<TcpStream>> {
     let stream = TcpStream::connect(addr)?;
     stream.set_read_timeout(Some(WAIT))?;
     let key = generate_key()?;
@@ -133,7 +148,7 @@ pub fn try_client_with(
         extra_headers,
         extensions: None,
     };
-    let (ws, _, _) = connect(stream, &request, Config::default())?;
+    let (ws, _, _) = connect(stream, &request, config)?;
     Ok(ws)
 }
 
