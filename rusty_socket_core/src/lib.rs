@@ -23,7 +23,7 @@
 //! | [`frame`] | 5.2 | frame header syntax: decode and encode |
 //! | [`opcode`] | 5.2, 11.8 | what a frame carries |
 //! | [`mask`] | 5.3 | XOR masking, a vector at a time |
-//! | [`deflate`] | RFC 1951 | DEFLATE by hand, both ways (`Inflater`, `Deflater`), for permessage-deflate (RFC 7692) |
+//! | [`deflate`] | RFC 1951, RFC 7692 | DEFLATE by hand, both ways (`Inflater`, `Deflater`), and permessage-deflate: negotiation and compressed messages |
 //! | [`protocol`] | 5.1-5.5, 7 | the rules each role enforces; bytes to messages |
 //! | [`message`] | 5.4, 5.6 | messages and reassembly of fragments |
 //! | [`utf8`] | 5.6, 8.1 | incremental UTF-8 validation, fail fast |
@@ -107,6 +107,44 @@
 //!     ([`close::parse_close_payload`] checks it against section 7.4). Both
 //!     sides see [`Message::Close`], then `Ok(None)`, the clean end. The server closes the TCP connection first; a client waits
 //!     for it (7.1.1).
+//!
+//! ## Walkthrough: one compressed message (RFC 7692)
+//!
+//! permessage-deflate is on by default ([`Config::permessage_deflate`]).
+//!
+//! 1. **The offer.** A client's [`connect`] adds
+//!    `Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits`
+//!    ([`deflate::client_offer`]); a browser sends the same.
+//! 2. **The answer.** The server's [`accept`] takes the first acceptable
+//!    offer ([`handshake::Upgrade::accept_deflate`], [`deflate::accept_offer`]
+//!    under a [`deflate::ServerPolicy`]) and answers it in the 101, never
+//!    wider than offered. The client checks the answer against its offer
+//!    ([`handshake::validate_response`]) and fails on anything it did not
+//!    ask for (RFC 7692 section 5). Both sides now hold the same
+//!    [`deflate::DeflateParams`]: a window size and a context rule for each
+//!    direction. Nothing is allocated yet.
+//! 3. **Sending.** [`WebSocket::write`] gives a whole text or binary message
+//!    to the sender's [`deflate::MessageCompressor`]: DEFLATE blocks
+//!    ([`deflate::Deflater`]) ending in a sync flush whose `00 00 ff ff` is
+//!    cut off (section 7.2.1), sent as one frame with RSV1 set (section 6).
+//!    Control frames are never compressed; neither is a message shorter
+//!    than [`deflate::PerMessageDeflate::min_size`], nor one given to
+//!    [`WebSocket::write_uncompressed`] (a secret next to text an attacker
+//!    chooses: see CRIME).
+//! 4. **Receiving.** The [`Receiver`] accepts RSV1 on the first frame of a
+//!    data message only (1002 elsewhere), unmasks each piece of its payload
+//!    as it arrives and inflates it at once ([`deflate::MessageDecompressor`],
+//!    [`deflate::Inflater`]) into the message, never past
+//!    `max_message_size` bytes of output (1009: a small frame that would
+//!    inflate to gigabytes stops there, with nothing more allocated). Text
+//!    is validated as it inflates (1007 at the first bad byte); data that
+//!    is not DEFLATE, or that reaches further back than the agreed window,
+//!    is 1007 too ([`Error::Compression`]): the frames were well formed, but
+//!    their content is not what RSV1 said it is.
+//! 5. **The end of the message.** On the final frame the receiver inflates
+//!    the `00 00 ff ff` it appends (section 7.2.2). With context takeover
+//!    both sides keep their window for the next message, which may refer
+//!    back into this one; without it, both drop their state.
 //!
 //! ## How a message travels
 //!
