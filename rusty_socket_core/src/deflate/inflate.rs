@@ -771,8 +771,10 @@ impl Inflater {
             done += 1;
         }
         self.codes = Codes::Dynamic;
-        t.literal_length
-            .build(&t.code_lengths, Alphabet::CodeLength)?;
+        // The code length code (19 symbols, at most 7 bits) fits the
+        // distance table's 8-bit first level, which is free until the end
+        // of the header: a quarter of the literal/length table to fill.
+        t.distance.build(&t.code_lengths, Alphabet::CodeLength)?;
         self.state = State::CodeLengths {
             hlit,
             hdist,
@@ -796,7 +798,7 @@ impl Inflater {
     ) -> Result<(), Halt> {
         let total = hlit + u16::from(hdist);
         while done < total {
-            let Some(e) = t.literal_length.decode(self.bits.buf, self.bits.count) else {
+            let Some(e) = t.distance.decode(self.bits.buf, self.bits.count) else {
                 if io.pull(&mut self.bits) {
                     continue;
                 }
