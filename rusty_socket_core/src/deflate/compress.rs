@@ -1035,6 +1035,38 @@ mod report {
         }
     }
 
+    /// The figures behind `ServerPolicy::default()`: the ratio of
+    /// [`Level::Default`] on `chat.jsonl` cut into 150-byte messages with
+    /// context takeover, per window, and what each window keeps between
+    /// messages. `DEFLATE_CORPUS=DIR cargo test --release -p
+    /// rusty_socket_core --lib window_bits_report -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "prints ratio per window on DEFLATE_CORPUS"]
+    fn window_bits_report() {
+        let Ok(dir) = std::env::var("DEFLATE_CORPUS") else {
+            return;
+        };
+        let Ok(data) = std::fs::read(format!("{dir}/chat.jsonl")) else {
+            return;
+        };
+        for wbits in [10, 11, 12, 15] {
+            let mut d = Deflater::new(Level::Default, wbits);
+            let mut total = 0;
+            let mut out = Vec::new();
+            for m in data.chunks(150) {
+                out.clear();
+                d.compress_message(m, &mut out);
+                total += out.len();
+            }
+            println!(
+                "chat.jsonl Default 150-byte messages w{wbits}: ratio {:.3}, kept between messages: deflater {} + inflater {} bytes",
+                data.len() as f64 / total as f64,
+                d.state_bytes(),
+                Inflater::retained_bytes_for(wbits)
+            );
+        }
+    }
+
     #[test]
     #[ignore = "prints ratio and speed on DEFLATE_CORPUS"]
     fn corpus_report() {
