@@ -1,7 +1,8 @@
 //! Inflate throughput (RFC 1951, `rusty_socket_core::deflate::Inflater`) on
 //! a real corpus compressed by zlib, in the two shapes permessage-deflate
 //! meets: whole files, and 150-byte chat-sized messages on one stream with
-//! context takeover.
+//! context takeover; and compression (`Deflater`) of the same files in the
+//! same two shapes.
 //!
 //! The corpus is not in the repository; make it first (zcmp is in
 //! `../shared/tools`, see its README):
@@ -18,7 +19,7 @@
 //! side in one run.
 
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use rusty_socket_core::deflate::Inflater;
+use rusty_socket_core::deflate::{Deflater, Inflater, Level};
 use std::path::PathBuf;
 
 /// The four bytes a permessage-deflate receiver appends to every message
@@ -99,5 +100,55 @@ fn bench_inflate(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench_inflate);
+/// Compression of the same files (uncompressed bytes per second) as
+/// 150-byte messages on one stream with
+/// context takeover (one `Deflater` per connection), at [`Level::Fast`] and
+/// [`Level::Default`], at the window bits servers use (12 and 15), and
+/// whole-file at the default level.
+fn bench_compress(c: &mut Criterion) {
+    let folder = corpus();
+    let mut group = c.benchmark_group("compress");
+    // Each iteration compresses the whole file: fewer samples suffice.
+    group.sample_size(20);
+    for name in ["chat.jsonl", "text.txt", "binary.bin"] {
+        let Ok(original) = std::fs::read(folder.join(name)) else {
+            continue;
+        };
+        group.throughput(Throughput::Bytes(original.len() as u64));
+        let mut out = Vec::with_capacity(original.len() + 1024);
+        for (level, wbits) in [
+            (Level::Fast, 12),
+            (Level::Default, 12),
+            (Level::Default, 15),
+        ] {
+            let id = format!("{name}/{level:?}/w{wbits}");
+            group.bench_function(BenchmarkId::new("messages150_takeover", id), |b| {
+                b.iter(|| {
+                    let mut deflater = Deflater::new(level, wbits);
+                    let mut total = 0;
+                    for message in original.chunks(150) {
+                        out.clear();
+                        deflater.compress_message(black_box(message), &mut out);
+                        total += out.len();
+                    }
+                    black_box(total)
+                })
+            });
+        }
+        group.bench_function(
+            BenchmarkId::new("whole", format!("{name}/Default/w15")),
+            |b| {
+                b.iter(|| {
+                    let mut deflater = Deflater::new(Level::Default, 15);
+                    out.clear();
+                    deflater.compress_message(black_box(&original), &mut out);
+                    black_box(out.len())
+                })
+            },
+        );
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_inflate, bench_compress);
 criterion_main!(benches);

@@ -516,7 +516,7 @@ mod tests {
         assert_eq!(upgrade.extensions.len(), 2);
         let settings = PerMessageDeflate::default();
         let (params, answer) = upgrade.accept_deflate(Some(&settings)).unwrap();
-        assert_eq!(params.client_max_window_bits, 12);
+        assert_eq!(params.client_max_window_bits, 11);
         let response = String::from_utf8(response_101(upgrade.key, None, Some(&answer))).unwrap();
         assert!(response.contains(&format!("\r\nSec-WebSocket-Extensions: {answer}\r\n")));
         // Turned off, nothing is accepted.

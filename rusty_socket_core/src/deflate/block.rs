@@ -164,11 +164,14 @@ pub(crate) struct Block {
 }
 
 impl Block {
-    /// An empty block that sends itself every `capacity` tokens.
-    pub(crate) fn new(capacity: usize) -> Self {
+    /// An empty block that sends itself every `capacity` tokens, with room
+    /// for `room` tokens allocated (more are allocated as they come, up to
+    /// `capacity`): a message of `n` bytes never has more than `n` tokens.
+    pub(crate) fn with_room(capacity: usize, room: usize) -> Self {
+        let room = room.min(capacity);
         Block {
-            lits: Vec::with_capacity(capacity),
-            dists: Vec::with_capacity(capacity),
+            lits: Vec::with_capacity(room),
+            dists: Vec::with_capacity(room),
             capacity,
             lit_freq: [0; 286],
             dist_freq: [0; 30],
@@ -180,6 +183,7 @@ impl Block {
     }
 
     /// Heap bytes held.
+    #[cfg(test)]
     pub(crate) fn heap_bytes(&self) -> usize {
         self.lits.capacity() + 2 * self.dists.capacity()
     }

@@ -142,9 +142,14 @@ fn chunk_size(window_bits: u8) -> usize {
 ///
 /// # Memory
 ///
-/// A new `Deflater` holds no heap memory; the first non-empty message
-/// allocates [`Deflater::state_bytes`] bytes, kept until it is dropped (see
-/// the table in the `deflate` module docs).
+/// A new `Deflater` holds no heap memory. Between messages it holds what
+/// context takeover needs: the last `2^window_bits` bytes of history and
+/// the hash tables over them ([`Deflater::state_bytes_for`]). During a
+/// message it also holds scratch sized to the message, up to
+/// [`Deflater::peak_bytes_for`]: the input taken in ahead of the window and
+/// the block's tokens, freed before [`Deflater::compress_message`] returns.
+/// [`Deflater::release`] frees everything (see the table in the `deflate`
+/// module docs).
 ///
 /// # Example
 ///
@@ -208,23 +213,35 @@ impl Deflater {
         self.window_size() - 1
     }
 
-    /// Heap bytes the compressor holds once it has compressed a message
-    /// (0 before): see the table in the `deflate` module docs.
+    /// Heap bytes the compressor holds now, that is between messages: 0
+    /// before the first non-empty message and after
+    /// [`Deflater::release`], then the history kept for context takeover
+    /// (at most `2^window_bits` bytes) and the hash tables, which is
+    /// [`Deflater::state_bytes_for`] once `2^window_bits` bytes have been
+    /// compressed (see the table in the `deflate` module docs).
     pub fn state_bytes(&self) -> usize {
         self.state.as_ref().map_or(0, |s| s.heap_bytes())
     }
 
-    /// Heap bytes a compressor with this `window_bits` holds after its
-    /// first message (the same at every level).
+    /// Heap bytes a compressor with this `window_bits` holds between
+    /// messages once it has compressed `2^window_bits` bytes (the same at
+    /// every level): its state, the window, the hash heads (`2^hash_bits`
+    /// 16-bit entries) and chains (`2^window_bits` 16-bit entries).
     pub fn state_bytes_for(window_bits: u8) -> usize {
         let w = window_bits.clamp(8, 15);
         let window = 1usize << w;
-        std::mem::size_of::<State>()
-            + window
-            + chunk_size(w)
-            + 2 * (1usize << hash_bits(w))
-            + 2 * window
-            + 3 * BLOCK_TOKENS
+        std::mem::size_of::<State>() + window + 2 * (1usize << hash_bits(w)) + 2 * window
+    }
+
+    /// The most heap a compressor with this `window_bits` holds during
+    /// [`Deflater::compress_message`] (messages of `2^window_bits / 8`
+    /// bytes, or 1 024 if more, and longer): [`Deflater::state_bytes_for`]
+    /// plus that much input ahead of the window and 3 584 tokens of 3
+    /// bytes. A message of `n` bytes shorter than that takes `4 n` bytes of
+    /// scratch: `n` of input and `n` tokens.
+    pub fn peak_bytes_for(window_bits: u8) -> usize {
+        let w = window_bits.clamp(8, 15);
+        Self::state_bytes_for(w) + chunk_size(w) + 3 * BLOCK_TOKENS
     }
 
     /// Forgets the window (permessage-deflate without context takeover,
@@ -234,6 +251,12 @@ impl Deflater {
         if let Some(state) = &mut self.state {
             state.forget();
         }
+    }
+
+    /// Forgets the window as [`Deflater::reset`] does and frees all heap
+    /// memory: the same as a new `Deflater` with the same level and window.
+    pub fn release(&mut self) {
+        self.state = None;
     }
 
     /// Compresses `input` as one permessage-deflate message, appending the
@@ -259,12 +282,18 @@ impl Deflater {
     }
 }
 
-/// What the compressor keeps between messages.
+/// What the compressor keeps between messages; the tokens of the block
+/// being built live only during [`State::compress`].
 struct State {
-    /// The window (up to `2^w` bytes before `pos`) and the input after it.
+    /// The window (up to `2^w` bytes before `pos`) and, during a message,
+    /// the input after it; between messages only the window, with a
+    /// capacity of at most `2^w`.
     buf: Vec<u8>,
-    /// `buf`'s fixed capacity: window plus one chunk.
+    /// During a message, how far `buf` fills before it slides: the window
+    /// plus the message or one chunk, whichever is shorter.
     cap: usize,
+    /// Bytes of input the buffer takes beyond the window at most.
+    chunk: usize,
     /// Stream offset of `buf[0]`.
     base: usize,
     /// Index in `buf` of the next position to encode.
@@ -287,16 +316,22 @@ struct State {
     /// ...with the match found there (length `< 3` for none).
     prev_len: usize,
     prev_dist: usize,
-    block: Block,
+    /// The largest distance ever emitted (tests check it against the
+    /// window).
+    #[cfg(test)]
+    max_dist_sent: usize,
+    /// The most heap held during a message (tests check the docs).
+    #[cfg(test)]
+    peak: usize,
 }
 
 impl State {
     fn new(window_bits: u8) -> Self {
         let window = 1usize << window_bits;
-        let cap = window + chunk_size(window_bits);
         State {
-            buf: Vec::with_capacity(cap),
-            cap,
+            buf: Vec::new(),
+            cap: window,
+            chunk: chunk_size(window_bits),
             base: 0,
             pos: 0,
             tail: 0,
@@ -308,7 +343,10 @@ impl State {
             waiting: false,
             prev_len: 0,
             prev_dist: 0,
-            block: Block::new(BLOCK_TOKENS),
+            #[cfg(test)]
+            max_dist_sent: 0,
+            #[cfg(test)]
+            peak: 0,
         }
     }
 
@@ -317,7 +355,6 @@ impl State {
             + self.buf.capacity()
             + 2 * self.head.capacity()
             + 2 * self.prev.capacity()
-            + self.block.heap_bytes()
     }
 
     fn forget(&mut self) {
@@ -330,8 +367,13 @@ impl State {
     }
 
     fn compress(&mut self, input: &[u8], w: &mut BitWriter<'_>, params: Params) {
-        self.block.raw_start = 0;
-        self.block.raw_len = 0;
+        // Scratch for this message only, sized to it: room for the input
+        // beyond the window (the whole message if it is short) and tokens
+        // (a message of n bytes makes at most n).
+        self.cap = self.max_dist + 1 + self.chunk.min(input.len());
+        let want = self.cap.min(self.buf.len() + input.len());
+        self.buf.reserve_exact(want - self.buf.len());
+        let mut block = Block::with_room(BLOCK_TOKENS, input.len());
         let mut used = 0;
         loop {
             if self.buf.len() >= self.cap {
@@ -350,9 +392,9 @@ impl State {
                 end.saturating_sub(MAX_MATCH)
             };
             if params.lazy {
-                self.lazy(limit, input, w, params);
+                self.lazy(limit, input, w, params, &mut block);
             } else {
-                self.greedy(limit, input, w, params);
+                self.greedy(limit, input, w, params, &mut block);
             }
             // Every position before `pos` is in the tables now (or was
             // skipped on purpose), but for the last two, whose three bytes
@@ -365,13 +407,36 @@ impl State {
         }
         if self.waiting {
             let byte = self.buf[self.pos - 1];
-            if self.block.literal(byte) {
-                self.block.send(w, input);
+            if block.literal(byte) {
+                block.send(w, input);
             }
             self.waiting = false;
             self.prev_len = 0;
         }
-        self.block.send(w, input);
+        block.send(w, input);
+        #[cfg(test)]
+        {
+            self.max_dist_sent = self.max_dist_sent.max(block.max_dist);
+            self.peak = self.peak.max(self.heap_bytes() + block.heap_bytes());
+        }
+        drop(block);
+        self.keep_window();
+    }
+
+    /// At the end of a message: keeps only the last `2^w` bytes, all the
+    /// next message may refer to, in a buffer of at most `2^w` bytes.
+    fn keep_window(&mut self) {
+        debug_assert_eq!(self.pos, self.buf.len());
+        let window = self.max_dist + 1;
+        let keep_from = self.buf.len().saturating_sub(window);
+        if keep_from > 0 {
+            self.buf.copy_within(keep_from.., 0);
+            self.buf.truncate(window);
+            self.base += keep_from;
+            self.pos -= keep_from;
+            self.tail = self.tail.saturating_sub(keep_from);
+        }
+        self.buf.shrink_to(window);
     }
 
     /// Drops the bytes more than a window before `pos`.
@@ -498,7 +563,14 @@ impl State {
     }
 
     /// Greedy parsing of positions `pos..limit`.
-    fn greedy(&mut self, limit: usize, input: &[u8], w: &mut BitWriter<'_>, params: Params) {
+    fn greedy(
+        &mut self,
+        limit: usize,
+        input: &[u8],
+        w: &mut BitWriter<'_>,
+        params: Params,
+        block: &mut Block,
+    ) {
         let end = self.buf.len();
         let mut p = self.pos;
         while p < limit {
@@ -515,20 +587,27 @@ impl State {
                     }
                 }
                 p += len;
-                self.block.matched(len, dist)
+                block.matched(len, dist)
             } else {
                 p += 1;
-                self.block.literal(self.buf[p - 1])
+                block.literal(self.buf[p - 1])
             };
             if full {
-                self.block.send(w, input);
+                block.send(w, input);
             }
         }
         self.pos = p;
     }
 
     /// Lazy parsing of positions `pos..limit` (module docs).
-    fn lazy(&mut self, limit: usize, input: &[u8], w: &mut BitWriter<'_>, params: Params) {
+    fn lazy(
+        &mut self,
+        limit: usize,
+        input: &[u8],
+        w: &mut BitWriter<'_>,
+        params: Params,
+        block: &mut Block,
+    ) {
         let end = self.buf.len();
         let mut p = self.pos;
         let (mut waiting, mut prev_len, mut prev_dist) =
@@ -561,20 +640,20 @@ impl State {
                 for q in p + 1..stop.min(end.saturating_sub(MIN_MATCH - 1)) {
                     self.insert(q);
                 }
-                let full = self.block.matched(prev_len, prev_dist);
+                let full = block.matched(prev_len, prev_dist);
                 p = stop;
                 waiting = false;
                 prev_len = 0;
                 if full {
-                    self.block.send(w, input);
+                    block.send(w, input);
                 }
             } else if waiting {
-                let full = self.block.literal(self.buf[p - 1]);
+                let full = block.literal(self.buf[p - 1]);
                 prev_len = len;
                 prev_dist = dist;
                 p += 1;
                 if full {
-                    self.block.send(w, input);
+                    block.send(w, input);
                 }
             } else {
                 waiting = true;
@@ -688,8 +767,8 @@ mod tests {
             }
         }
         if let Some(state) = &deflater.state {
-            assert!(state.block.max_dist <= deflater.max_distance());
-            assert!(state.block.max_dist < 1 << wbits);
+            assert!(state.max_dist_sent <= deflater.max_distance());
+            assert!(state.max_dist_sent < 1 << wbits);
         }
         sizes
     }
@@ -760,13 +839,13 @@ mod tests {
             let mut out = Vec::new();
             d.compress_message(&m, &mut out);
             let state = d.state.as_ref().expect("allocated");
-            assert!(state.block.max_dist <= 255, "{}", state.block.max_dist);
+            assert!(state.max_dist_sent <= 255, "{}", state.max_dist_sent);
             round_trip(level, 8, &[m.clone(), m.clone()], true);
         }
         // And with w = 15 the same data reaches back far.
         let mut d = Deflater::new(Level::Default, 15);
         d.compress_message(&m, &mut Vec::new());
-        assert!(d.state.as_ref().unwrap().block.max_dist >= 256);
+        assert!(d.state.as_ref().unwrap().max_dist_sent >= 256);
     }
 
     #[test]
@@ -854,26 +933,49 @@ mod tests {
     }
 
     #[test]
-    fn memory_is_allocated_at_the_first_message_and_as_documented() {
+    fn between_messages_only_the_window_and_its_tables_are_held() {
         for wbits in 8..=15 {
-            let mut d = Deflater::new(Level::Fast, wbits);
-            assert_eq!(d.state_bytes(), 0);
-            d.compress_message(&text(100_000, 1), &mut Vec::new());
-            assert_eq!(d.state_bytes(), Deflater::state_bytes_for(wbits));
-            d.reset();
-            d.compress_message(b"x", &mut Vec::new());
-            assert_eq!(d.state_bytes(), Deflater::state_bytes_for(wbits));
-        }
-        // The table in the deflate module docs.
-        let table = [
-            14_544, 15_824, 18_384, 23_504, 33_744, 54_224, 79_824, 131_024,
-        ];
-        if std::mem::size_of::<usize>() == 8 {
-            for (w, bytes) in (8..=15).zip(table) {
-                assert_eq!(Deflater::state_bytes_for(w), bytes, "w = {w}");
+            for level in LEVELS {
+                let mut d = Deflater::new(level, wbits);
+                assert_eq!(d.state_bytes(), 0);
+                // Small messages with takeover: the history grows to the
+                // window, and stays there.
+                let all = text(3 << wbits, u64::from(wbits));
+                let mut history = 0;
+                for m in all.chunks(150) {
+                    d.compress_message(m, &mut Vec::new());
+                    history = (history + m.len()).min(1 << wbits);
+                    let state = d.state.as_ref().expect("allocated");
+                    assert!(state.buf.capacity() <= 1 << wbits);
+                    assert_eq!(state.buf.len(), history);
+                }
+                assert_eq!(d.state_bytes(), Deflater::state_bytes_for(wbits));
+                // A big message: the peak is as documented, and the scratch
+                // is gone afterwards.
+                d.compress_message(&text(100_000, 1), &mut Vec::new());
+                assert_eq!(d.state_bytes(), Deflater::state_bytes_for(wbits));
+                let peak = d.state.as_ref().unwrap().peak;
+                assert_eq!(peak, Deflater::peak_bytes_for(wbits), "w = {wbits}");
+                // reset keeps the memory, release frees it.
+                d.reset();
+                d.compress_message(b"x", &mut Vec::new());
+                assert_eq!(d.state_bytes(), Deflater::state_bytes_for(wbits));
+                d.release();
+                assert_eq!(d.state_bytes(), 0);
             }
         }
-        assert!(Deflater::state_bytes_for(15) < 128 * 1024);
+    }
+
+    #[test]
+    fn scratch_is_sized_to_a_short_message() {
+        let mut d = Deflater::new(Level::Default, 15);
+        let mut out = Vec::new();
+        for m in text(40_000, 3).chunks(150) {
+            d.compress_message(m, &mut out);
+        }
+        let state = d.state.as_ref().unwrap();
+        // The window's 32 768 plus 150 bytes of input and 150 tokens.
+        assert_eq!(state.peak, Deflater::state_bytes_for(15) + 150 + 3 * 150);
     }
 
     #[test]
@@ -930,6 +1032,38 @@ mod report {
             let mut back = Vec::new();
             i.inflate(&p, &mut back, m.len()).expect("valid");
             assert!(back == m);
+        }
+    }
+
+    /// The figures behind `ServerPolicy::default()`: the ratio of
+    /// [`Level::Default`] on `chat.jsonl` cut into 150-byte messages with
+    /// context takeover, per window, and what each window keeps between
+    /// messages. `DEFLATE_CORPUS=DIR cargo test --release -p
+    /// rusty_socket_core --lib window_bits_report -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "prints ratio per window on DEFLATE_CORPUS"]
+    fn window_bits_report() {
+        let Ok(dir) = std::env::var("DEFLATE_CORPUS") else {
+            return;
+        };
+        let Ok(data) = std::fs::read(format!("{dir}/chat.jsonl")) else {
+            return;
+        };
+        for wbits in [10, 11, 12, 15] {
+            let mut d = Deflater::new(Level::Default, wbits);
+            let mut total = 0;
+            let mut out = Vec::new();
+            for m in data.chunks(150) {
+                out.clear();
+                d.compress_message(m, &mut out);
+                total += out.len();
+            }
+            println!(
+                "chat.jsonl Default 150-byte messages w{wbits}: ratio {:.3}, kept between messages: deflater {} + inflater {} bytes",
+                data.len() as f64 / total as f64,
+                d.state_bytes(),
+                Inflater::retained_bytes_for(wbits)
+            );
         }
     }
 

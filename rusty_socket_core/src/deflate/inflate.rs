@@ -226,16 +226,48 @@ const CODE_LENGTH_ORDER: [u8; 19] = [
     16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15,
 ];
 
-/// Which codes the tables hold, so consecutive fixed blocks build once.
+/// Which codes the current Huffman block uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Codes {
     None,
+    /// Section 3.2.6's, from [`fixed_tables`], shared by every `Inflater`.
     Fixed,
+    /// The block's own, in [`Inflater`]'s `tables`.
     Dynamic,
 }
 
-/// The decoding tables and the dynamic header's scratch space, allocated on
-/// first use.
+/// The decoding tables of the fixed codes (section 3.2.6), built once per
+/// process on the first fixed block and shared by all inflaters, so an
+/// `Inflater` needs no tables of its own for fixed blocks.
+struct FixedTables {
+    literal_length: LiteralLengthTable,
+    distance: DistanceTable,
+}
+
+/// The fixed codes' decoding tables (built on first use).
+fn fixed_tables() -> &'static FixedTables {
+    static FIXED: std::sync::OnceLock<FixedTables> = std::sync::OnceLock::new();
+    FIXED.get_or_init(|| {
+        let mut t = FixedTables {
+            literal_length: LiteralLengthTable::new(),
+            distance: DistanceTable::new(),
+        };
+        // Both complete codes; a failure would leave tables that reject
+        // every code, never a wrong decoding (and a test checks them).
+        let lit = t
+            .literal_length
+            .build(&fixed_literal_length_lengths(), Alphabet::LiteralLength);
+        let dist = t
+            .distance
+            .build(&FIXED_DISTANCE_LENGTHS, Alphabet::Distance);
+        debug_assert!(lit.is_ok() && dist.is_ok());
+        t
+    })
+}
+
+/// The decoding tables of a dynamic block and its header's scratch space:
+/// allocated at a dynamic block's header, freed whenever a call returns
+/// between blocks (see [`Inflater::heap_bytes`]).
 struct Tables {
     literal_length: LiteralLengthTable,
     distance: DistanceTable,
@@ -287,9 +319,11 @@ impl Window {
 /// window kept across calls and streams: what permessage-deflate (RFC 7692)
 /// needs to decompress messages.
 ///
-/// Memory: nothing until the first call, then 6 800 bytes of tables and
-/// the `2^window_bits`-byte window (the table in the [module
-/// docs](crate::deflate#memory)).
+/// Memory: nothing until the first output, then the `2^window_bits`-byte
+/// window, kept until [`Inflater::release`] or drop; while inside a
+/// dynamic block, also its 6 800 bytes of decoding tables, freed when a
+/// call returns between blocks, as a permessage-deflate message always
+/// ends (the table in the [module docs](crate::deflate#memory)).
 ///
 /// # Example
 ///
@@ -412,13 +446,45 @@ impl Inflater {
 
     /// Forgets everything: the window (permessage-deflate without context
     /// takeover, RFC 7692 section 7.1.1), any error, and any stream in
-    /// progress. Keeps the allocations for the next message.
+    /// progress. Keeps the window's memory for the next message.
     pub fn reset(&mut self) {
         self.state = State::Header;
         self.final_block = false;
         self.bits = Bits::default();
         self.window.next = 0;
         self.window.have = 0;
+        self.tables = None;
+    }
+
+    /// Forgets everything as [`Inflater::reset`] does and frees all heap
+    /// memory: the same as a new `Inflater` with the same window.
+    pub fn release(&mut self) {
+        *self = Inflater::new(self.window_bits);
+    }
+
+    /// Heap bytes held right now: the window (`2^window_bits` once there
+    /// has been output, 0 before and after [`Inflater::release`]), plus the
+    /// dynamic block's decoding tables while a call has returned inside
+    /// one (never after a whole permessage-deflate message, which ends
+    /// between blocks). Not counted: the `Inflater` itself, wherever it
+    /// lives.
+    pub fn heap_bytes(&self) -> usize {
+        self.window.ring.capacity() + self.tables.as_ref().map_or(0, |_| Self::TABLES_BYTES)
+    }
+
+    /// The bytes of a dynamic block's decoding tables (6 800).
+    pub const TABLES_BYTES: usize = std::mem::size_of::<Tables>();
+
+    /// Heap bytes an `Inflater` with this `window_bits` holds between
+    /// messages once it has produced output: exactly the window.
+    pub fn retained_bytes_for(window_bits: u8) -> usize {
+        1 << window_bits.clamp(8, 15)
+    }
+
+    /// The most heap an `Inflater` with this `window_bits` holds during a
+    /// call: the window and a dynamic block's tables.
+    pub fn peak_bytes_for(window_bits: u8) -> usize {
+        Self::retained_bytes_for(window_bits) + Self::TABLES_BYTES
     }
 
     /// After [`Status::StreamEnd`], begins a new stream that may refer back
@@ -471,23 +537,7 @@ impl Inflater {
             }
             _ => {}
         }
-        if input.is_empty() && self.tables.is_none() {
-            // Nothing to do, and nothing allocated yet: stay that way.
-            return Ok(Progress {
-                consumed: 0,
-                produced: 0,
-                status: Status::NeedInput,
-            });
-        }
-        let mut tables = match self.tables.take() {
-            Some(t) => t,
-            None => Box::new(Tables {
-                literal_length: LiteralLengthTable::new(),
-                distance: DistanceTable::new(),
-                lengths: [0; 286 + 30],
-                code_lengths: [0; 19],
-            }),
-        };
+        let mut tables = self.tables.take();
         let start = out.len();
         let mut io = Io {
             input,
@@ -498,7 +548,19 @@ impl Inflater {
             limit: max_out.max(start),
         };
         let halt = self.run(&mut tables, &mut io);
-        self.tables = Some(tables);
+        // Between blocks (or after the stream or an error) the tables are
+        // of no further use: the next dynamic block brings its own codes.
+        // Inside a dynamic block (its header or its symbols, even a match
+        // cut short by the output limit) they are kept.
+        let inside_dynamic = match self.state {
+            State::CodeLengthCodes { .. } | State::CodeLengths { .. } => true,
+            State::Block | State::Copy { .. } => self.codes == Codes::Dynamic,
+            _ => false,
+        };
+        if !inside_dynamic {
+            tables = None;
+        }
+        self.tables = tables;
         let (pos, op) = (io.pos, io.op);
         out.truncate(op);
         self.window.update(&out[start..], self.window_size());
@@ -520,16 +582,17 @@ impl Inflater {
             }),
             Halt::Error(e) => {
                 self.state = State::Failed(e);
+                self.tables = None;
                 Err(e)
             }
         }
     }
 
     /// The state machine: runs until the input, the room or the stream ends.
-    fn run(&mut self, t: &mut Tables, io: &mut Io<'_>) -> Halt {
+    fn run(&mut self, tables: &mut Option<Box<Tables>>, io: &mut Io<'_>) -> Halt {
         loop {
             let step = match self.state {
-                State::Header => self.header(t, io),
+                State::Header => self.header(io),
                 State::StoredHeader => self.stored_header(io),
                 State::Stored(left) => self.stored(io, left),
                 State::DynamicHeader => self.dynamic_header(io),
@@ -538,11 +601,22 @@ impl Inflater {
                     hdist,
                     hclen,
                     done,
-                } => self.code_length_codes(t, io, hlit, hdist, hclen, done),
+                } => self.code_length_codes(dynamic(tables), io, hlit, hdist, hclen, done),
                 State::CodeLengths { hlit, hdist, done } => {
-                    self.code_lengths(t, io, hlit, hdist, done)
+                    self.code_lengths(dynamic(tables), io, hlit, hdist, done)
                 }
-                State::Block => self.block(t, io),
+                State::Block => match self.codes {
+                    Codes::Fixed => {
+                        let f = fixed_tables();
+                        self.block(&f.literal_length, &f.distance, io)
+                    }
+                    // Dynamic: built by its header. (None cannot be here;
+                    // empty tables would reject every code, not panic.)
+                    _ => {
+                        let t = dynamic(tables);
+                        self.block(&t.literal_length, &t.distance, io)
+                    }
+                },
                 State::Copy { len, distance } => self.copy(io, len, distance),
                 State::Done => {
                     self.bits.give_back(&mut io.pos);
@@ -568,7 +642,7 @@ impl Inflater {
     }
 
     /// The block header (section 3.2.3): BFINAL, then BTYPE.
-    fn header(&mut self, t: &mut Tables, io: &mut Io<'_>) -> Result<(), Halt> {
+    fn header(&mut self, io: &mut Io<'_>) -> Result<(), Halt> {
         self.need(io, 3)?;
         let header = self.bits.peek(3);
         self.bits.consume(3);
@@ -576,13 +650,7 @@ impl Inflater {
         self.state = match header >> 1 {
             0 => State::StoredHeader,
             1 => {
-                if self.codes != Codes::Fixed {
-                    t.literal_length
-                        .build(&fixed_literal_length_lengths(), Alphabet::LiteralLength)?;
-                    t.distance
-                        .build(&FIXED_DISTANCE_LENGTHS, Alphabet::Distance)?;
-                    self.codes = Codes::Fixed;
-                }
+                self.codes = Codes::Fixed;
                 State::Block
             }
             2 => State::DynamicHeader,
@@ -703,8 +771,10 @@ impl Inflater {
             done += 1;
         }
         self.codes = Codes::Dynamic;
-        t.literal_length
-            .build(&t.code_lengths, Alphabet::CodeLength)?;
+        // The code length code (19 symbols, at most 7 bits) fits the
+        // distance table's 8-bit first level, which is free until the end
+        // of the header: a quarter of the literal/length table to fill.
+        t.distance.build(&t.code_lengths, Alphabet::CodeLength)?;
         self.state = State::CodeLengths {
             hlit,
             hdist,
@@ -728,7 +798,7 @@ impl Inflater {
     ) -> Result<(), Halt> {
         let total = hlit + u16::from(hdist);
         while done < total {
-            let Some(e) = t.literal_length.decode(self.bits.buf, self.bits.count) else {
+            let Some(e) = t.distance.decode(self.bits.buf, self.bits.count) else {
                 if io.pull(&mut self.bits) {
                     continue;
                 }
@@ -802,9 +872,14 @@ impl Inflater {
 
     /// A Huffman block: the fast loop while there is plenty of input and
     /// room, else one careful symbol.
-    fn block(&mut self, t: &mut Tables, io: &mut Io<'_>) -> Result<(), Halt> {
+    fn block(
+        &mut self,
+        ll: &LiteralLengthTable,
+        d: &DistanceTable,
+        io: &mut Io<'_>,
+    ) -> Result<(), Halt> {
         if io.input.len() - io.pos >= 8 && io.room(FAST_ROOM) >= FAST_ROOM {
-            let ended = self.fast(t, io)?;
+            let ended = self.fast(ll, d, io)?;
             // Whole bytes the fast loop took but did not use go back, so the
             // careful path and a following stored block see them in order.
             self.bits.give_back(&mut io.pos);
@@ -813,16 +888,21 @@ impl Inflater {
                 return Ok(());
             }
         }
-        self.block_slow(t, io)
+        self.block_slow(ll, d, io)
     }
 
     /// One literal, match or end of block, taking input a byte at a time.
     /// Nothing is used until the whole symbol (with its distance) is there,
     /// so stopping for input leaves the state as it was.
-    fn block_slow(&mut self, t: &mut Tables, io: &mut Io<'_>) -> Result<(), Halt> {
+    fn block_slow(
+        &mut self,
+        ll: &LiteralLengthTable,
+        dt: &DistanceTable,
+        io: &mut Io<'_>,
+    ) -> Result<(), Halt> {
         loop {
             let bits = self.bits;
-            let Some(e) = t.literal_length.decode(bits.buf, bits.count) else {
+            let Some(e) = ll.decode(bits.buf, bits.count) else {
                 if io.pull(&mut self.bits) {
                     continue;
                 }
@@ -854,7 +934,7 @@ impl Inflater {
                     let len =
                         value(e) + ((bits.buf >> code_len(e)) & low_bits(extra_bits(e))) as u32;
                     let rest = bits.buf >> used;
-                    let Some(d) = t.distance.decode(rest, bits.count - used) else {
+                    let Some(d) = dt.decode(rest, bits.count - used) else {
                         if io.pull(&mut self.bits) {
                             continue;
                         }
@@ -907,7 +987,12 @@ impl Inflater {
     /// and [`FAST_ROOM`] output bytes are left; returns `true` at the end of
     /// the block, `false` when the careful path should take over (with the
     /// next symbol not yet used).
-    fn fast(&mut self, t: &Tables, io: &mut Io<'_>) -> Result<bool, InflateError> {
+    fn fast(
+        &mut self,
+        ll: &LiteralLengthTable,
+        dt: &DistanceTable,
+        io: &mut Io<'_>,
+    ) -> Result<bool, InflateError> {
         let mut bits = self.bits;
         let result = loop {
             if bits.count < 48 && !bits.refill(io.input, &mut io.pos) {
@@ -916,7 +1001,7 @@ impl Inflater {
             if io.out.len() - io.op < FAST_ROOM {
                 break Ok(false);
             }
-            let Some(e) = t.literal_length.decode(bits.buf, bits.count) else {
+            let Some(e) = ll.decode(bits.buf, bits.count) else {
                 break Ok(false);
             };
             let k = kind(e);
@@ -936,7 +1021,7 @@ impl Inflater {
             let used = code_len(e) + extra_bits(e);
             let len = value(e) + ((bits.buf >> code_len(e)) & low_bits(extra_bits(e))) as u32;
             let rest = bits.buf >> used;
-            let Some(d) = t.distance.decode(rest, bits.count - used) else {
+            let Some(d) = dt.decode(rest, bits.count - used) else {
                 break Ok(false);
             };
             if kind(d) != DISTANCE {
@@ -952,6 +1037,18 @@ impl Inflater {
         self.bits = bits;
         result
     }
+}
+
+/// The dynamic tables, allocated if they are not yet.
+fn dynamic(tables: &mut Option<Box<Tables>>) -> &mut Tables {
+    tables.get_or_insert_with(|| {
+        Box::new(Tables {
+            literal_length: LiteralLengthTable::new(),
+            distance: DistanceTable::new(),
+            lengths: [0; 286 + 30],
+            code_lengths: [0; 19],
+        })
+    })
 }
 
 /// The output room the fast loop keeps: the longest match (258) plus the
@@ -1730,18 +1827,83 @@ mod tests {
         assert!(inf.tables.is_none() && inf.window.ring.capacity() == 0);
         inf.inflate(&[0x00, 0x00, 0x00, 0xff, 0xff], &mut out, 100)
             .unwrap();
-        assert!(inf.tables.is_some());
-        assert_eq!(inf.window.ring.capacity(), 0, "no output, no window");
+        assert_eq!(inf.heap_bytes(), 0, "an empty stored block needs nothing");
+        // A fixed block uses the shared fixed tables: only the window.
         inf.inflate(&[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00], &mut out, 100)
             .unwrap();
+        assert!(inf.tables.is_none());
         assert_eq!(inf.window.ring.len(), 4096);
         assert_eq!(inf.window.ring.capacity(), 4096);
+        assert_eq!(inf.heap_bytes(), 4096);
+        inf.release();
+        assert_eq!(inf.heap_bytes(), 0);
+    }
+
+    #[test]
+    fn between_messages_only_the_window_is_held() {
+        // Messages from our compressor, with dynamic, fixed and stored
+        // blocks among them, inflated with context takeover: after each
+        // whole message (tail re-appended) the heap is exactly the window.
+        use crate::deflate::{Deflater, Level};
+        let all: Vec<u8> = text().iter().copied().cycle().take(40_000).collect();
+        for wbits in 8..=15 {
+            for level in [Level::Fast, Level::Default, Level::Best] {
+                let mut d = Deflater::new(level, wbits);
+                let mut inf = Inflater::new(wbits);
+                for (i, m) in all.chunks(150 + 997 * (wbits as usize % 3)).enumerate() {
+                    let mut p = Vec::new();
+                    d.compress_message(m, &mut p);
+                    p.extend_from_slice(&[0, 0, 0xff, 0xff]);
+                    let mut back = Vec::new();
+                    let progress = inf.inflate(&p, &mut back, usize::MAX).unwrap();
+                    assert_eq!(progress.consumed, p.len());
+                    assert!(back == m, "w{wbits} {level:?} message {i}");
+                    assert!(inf.tables.is_none());
+                    assert_eq!(inf.heap_bytes(), Inflater::retained_bytes_for(wbits));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_call_that_stops_inside_a_dynamic_block_keeps_its_tables() {
+        // zlib's text vector is one dynamic block: cut it anywhere inside
+        // and the tables must survive until the block is done.
+        let input = hex(vectors::TEXT);
+        let whole = inflate_all(&input, 15).unwrap().0;
+        for cut in [3, 20, 60, input.len() / 2, input.len() - 2] {
+            let mut inf = Inflater::new(15);
+            let mut out = Vec::new();
+            let p = inf.inflate(&input[..cut], &mut out, usize::MAX).unwrap();
+            assert_eq!(p.status, Status::NeedInput);
+            if cut > 20 {
+                assert!(inf.tables.is_some(), "cut at {cut}");
+                assert_eq!(inf.heap_bytes(), inf.window.ring.capacity() + 6800);
+            }
+            let p = inf.inflate(&input[cut..], &mut out, usize::MAX).unwrap();
+            assert_eq!(p.status, Status::StreamEnd);
+            assert!(out == whole, "cut at {cut}");
+            assert_eq!(inf.heap_bytes(), 32768, "after the final block");
+        }
+        // Stopped by the output limit in the middle of the block: the same.
+        let mut inf = Inflater::new(15);
+        let mut out = Vec::new();
+        let err = inf.inflate(&input, &mut out, 100).unwrap_err();
+        let InflateError::OutputLimit { consumed, .. } = err else {
+            panic!("{err:?}")
+        };
+        assert!(inf.tables.is_some());
+        inf.inflate(&input[consumed..], &mut out, usize::MAX)
+            .unwrap();
+        assert!(out == whole);
+        assert!(inf.tables.is_none());
     }
 
     #[test]
     fn tables_and_state_sizes_match_the_docs() {
         if cfg!(target_pointer_width = "64") {
             assert_eq!(std::mem::size_of::<Tables>(), 6800, "tables");
+            assert_eq!(Inflater::TABLES_BYTES, 6800, "tables");
             assert_eq!(std::mem::size_of::<Inflater>(), 96, "Inflater");
         }
     }

@@ -574,18 +574,36 @@ impl Offer {
 
 /// What a server wants from permessage-deflate.
 ///
-/// The defaults bound memory per connection: a [`Deflater`] takes about
-/// 33 KiB at 12 window bits against 128 KiB at 15, and an [`Inflater`]
-/// about 11 KiB against 39 KiB (see the tables in [`crate::deflate`]);
-/// for the short messages WebSocket usually carries, a 4 KiB window loses
-/// little compression. Context takeover stays on both ways, since it is
-/// where most of the gain on small messages comes from.
+/// The defaults (11 window bits both ways, context takeover both ways)
+/// bound what an idle connection holds for compression: between messages
+/// a [`Deflater`] at 11 bits keeps 10 408 bytes (its 2 KiB window and the
+/// hash tables over it) and an [`Inflater`] at 11 bits its 2 048-byte
+/// window, 12 456 bytes together, under the 14 KiB that leaves room in a
+/// 16 KiB budget for the connection's own wrapper (see the tables in
+/// [`crate::deflate`]). At 12 bits the [`Deflater`] alone would keep
+/// 20 648 bytes, and 11 for ours with 12 for the client's would be
+/// 14 504, over the 14 KiB; 15 bits both ways would be 114 856 + 32 768. Context takeover stays on
+/// both ways, since it is where most of the gain on small messages comes
+/// from.
 ///
+/// What the smaller window costs, measured with [`Level::Default`] on the
+/// `chat.jsonl` corpus of `zcmp --make-corpus` cut into 150-byte messages
+/// with takeover (uncompressed / compressed bytes): 1.768 at 10 bits, 1.869
+/// at 11, 1.978 at 12, 2.359 at 15. So 11 bits sends about 6 % more bytes
+/// than 12 would, for half the memory, and 10 bits 6 % more again (the
+/// ignored test `window_bits_report` in `compress.rs` prints these
+/// figures).
+///
+/// A client that does not offer `client_max_window_bits` cannot be asked
+/// for a smaller window (RFC 7692 section 7.1.2.2): the server then
+/// inflates with 15 bits, a 32 KiB window. Browsers offer it.
+///
+/// [`Level::Default`]: crate::deflate::Level::Default
 /// [`Deflater`]: crate::deflate::Deflater
 /// [`Inflater`]: crate::deflate::Inflater
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ServerPolicy {
-    /// The widest window the server compresses with (8..=15; default 12).
+    /// The widest window the server compresses with (8..=15; default 11).
     /// The answer uses the smaller of this and the offer's
     /// `server_max_window_bits`; a value out of range is clamped.
     pub server_max_window_bits: u8,
@@ -594,29 +612,27 @@ pub struct ServerPolicy {
     /// Ask the client to reset its compressor after each message.
     pub client_no_context_takeover: bool,
     /// The window to ask of a client that offered `client_max_window_bits`
-    /// (default `Some(12)`); `None` asks nothing. A client that did not offer
-    /// it is never asked.
+    /// (default `Some(11)`); `None` asks nothing. A client that did not offer
+    /// it cannot be asked for a window (section 7.1.2.2): when this is below
+    /// 15, such a client (Firefox sends a bare `permessage-deflate`) is asked
+    /// for `client_no_context_takeover` instead, so that the server keeps no
+    /// 32 KiB window for it between messages.
     pub client_max_window_bits: Option<u8>,
 }
 
 impl Default for ServerPolicy {
     fn default() -> Self {
-        ServerPolicy {
-            server_max_window_bits: 12,
-            server_no_context_takeover: false,
-            client_no_context_takeover: false,
-            client_max_window_bits: Some(12),
-        }
+        ServerPolicy::DEFAULT
     }
 }
 
 impl ServerPolicy {
     /// [`ServerPolicy::default()`], usable in `const` contexts.
     pub const DEFAULT: ServerPolicy = ServerPolicy {
-        server_max_window_bits: 12,
+        server_max_window_bits: 11,
         server_no_context_takeover: false,
         client_no_context_takeover: false,
-        client_max_window_bits: Some(12),
+        client_max_window_bits: Some(11),
     };
 }
 
@@ -696,8 +712,18 @@ impl Offer {
             // negotiation response".
             server_no_context_takeover: self.server_no_context_takeover
                 || policy.server_no_context_takeover,
+            // A client that cannot limit its window compresses with 32 KiB
+            // of history, which we would have to keep between messages.
+            // When the policy wants a smaller window than that, such a client
+            // is asked not to keep context instead (section 7.1.1.2: the
+            // server may add client_no_context_takeover to any answer), so
+            // our inflater keeps nothing between its messages.
             client_no_context_takeover: self.client_no_context_takeover
-                || policy.client_no_context_takeover,
+                || policy.client_no_context_takeover
+                || (self.client_max_window_bits == ClientWindow::Omit
+                    && policy
+                        .client_max_window_bits
+                        .is_some_and(|b| clamp_bits(b) < MAX_WINDOW_BITS)),
             server_max_window_bits,
             client_max_window_bits,
         };
@@ -721,9 +747,9 @@ impl Offer {
 /// let (params, response) = accept_offer([offer], &ServerPolicy::default()).unwrap();
 /// assert_eq!(
 ///     response,
-///     "permessage-deflate; server_max_window_bits=12; client_max_window_bits=12"
+///     "permessage-deflate; server_max_window_bits=11; client_max_window_bits=11"
 /// );
-/// assert_eq!(params.client_max_window_bits, 12);
+/// assert_eq!(params.client_max_window_bits, 11);
 /// ```
 pub fn accept_offer<'a, I>(values: I, policy: &ServerPolicy) -> Option<(DeflateParams, String)>
 where
@@ -943,9 +969,9 @@ mod tests {
         // Browsers.
         chromium_default_policy: ServerPolicy::default(),
             "permessage-deflate; client_max_window_bits"
-            => Some("permessage-deflate; server_max_window_bits=12; client_max_window_bits=12");
+            => Some("permessage-deflate; server_max_window_bits=11; client_max_window_bits=11");
         firefox_default_policy: ServerPolicy::default(), "permessage-deflate"
-            => Some("permessage-deflate; server_max_window_bits=12");
+            => Some("permessage-deflate; client_no_context_takeover; server_max_window_bits=11");
         firefox_open: OPEN, "permessage-deflate" => Some("permessage-deflate");
         // Fallback: an invalid offer is declined and the next one tried.
         fallback_client_bits_7: OPEN,
@@ -1030,12 +1056,14 @@ mod tests {
         // The server's own policy, never wider than the offer.
         policy_narrower_than_offer: ServerPolicy::default(),
             "permessage-deflate; server_max_window_bits=14; client_max_window_bits=13"
-            => Some("permessage-deflate; server_max_window_bits=12; client_max_window_bits=12");
+            => Some("permessage-deflate; server_max_window_bits=11; client_max_window_bits=11");
         policy_wider_than_offer: ServerPolicy::default(),
             "permessage-deflate; server_max_window_bits=9; client_max_window_bits=10"
             => Some("permessage-deflate; server_max_window_bits=9; client_max_window_bits=10");
+        // A client that cannot limit its window is asked not to keep
+        // context instead.
         policy_client_bits_not_offered: ServerPolicy { client_max_window_bits: Some(8), ..OPEN },
-            "permessage-deflate" => Some("permessage-deflate");
+            "permessage-deflate" => Some("permessage-deflate; client_no_context_takeover");
         policy_client_bits_offered: ServerPolicy { client_max_window_bits: Some(8), ..OPEN },
             "permessage-deflate; client_max_window_bits" => Some("permessage-deflate; client_max_window_bits=8");
         policy_client_bits_15_says_nothing: ServerPolicy { client_max_window_bits: Some(15), ..OPEN },
@@ -1073,10 +1101,12 @@ mod tests {
     fn agreed_params_match_the_answer() {
         let policy = ServerPolicy::default();
         let (p, _) = accept_offer(["permessage-deflate; client_max_window_bits"], &policy).unwrap();
-        assert_eq!(p, params(false, false, 12, 12));
+        assert_eq!(p, params(false, false, 11, 11));
         let (p, _) = accept_offer(["permessage-deflate"], &policy).unwrap();
-        // The client did not allow a limit: the server must inflate with 15.
-        assert_eq!(p, params(false, false, 12, 15));
+        // The client did not allow a limit: the server must inflate with
+        // 15, and asks it to drop its context after each message, so that
+        // it need not keep 32 KiB between them.
+        assert_eq!(p, params(false, true, 11, 15));
         let (p, _) =
             accept_offer(["permessage-deflate; client_no_context_takeover"], &OPEN).unwrap();
         assert_eq!(p, params(false, true, 15, 15));

@@ -234,6 +234,12 @@ impl MessageDecompressor {
         result
     }
 
+    /// Heap bytes held now (between messages: the window, if context is
+    /// kept).
+    pub fn heap_bytes(&self) -> usize {
+        self.inflater.heap_bytes()
+    }
+
     /// Forgets the message in progress after a failure (the connection is
     /// over anyway) and frees memory.
     pub fn abandon(&mut self) {
@@ -347,5 +353,43 @@ mod tests {
             d.inflate(&[0xff], &mut out, 100),
             Err(InflateFailure::Invalid(_))
         ));
+    }
+
+    /// The memory bound of the issue: at the server's defaults, a connection
+    /// that negotiated permessage-deflate holds nothing more before its first
+    /// compressed message, and at most 16 KiB more after traffic both ways.
+    #[test]
+    fn at_the_server_defaults_a_connection_keeps_at_most_16_kib() {
+        use crate::deflate::{accept_offer, ServerPolicy};
+        let chat = |i: usize| {
+            format!("{{\"type\":\"message\",\"from\":\"user{}\",\"room\":\"lobby\",\"text\":\"hello number {i}, how is it going over there\"}}", i % 7)
+        };
+        // Chromium's offer, and Firefox's bare one.
+        for (offer, inflater_keeps) in [
+            ("permessage-deflate; client_max_window_bits", 1 << 11),
+            ("permessage-deflate", 0),
+        ] {
+            let (params, _) = accept_offer([offer], &ServerPolicy::default()).unwrap();
+            let settings = PerMessageDeflate::default();
+            let mut ours =
+                MessageCompressor::new(Role::Server, &params, settings.level, settings.min_size);
+            let mut theirs = MessageCompressor::new(Role::Client, &params, Level::Default, 0);
+            let mut inflate = MessageDecompressor::new(Role::Server, &params);
+            assert_eq!(ours.heap_bytes() + inflate.heap_bytes(), 0, "{offer}");
+            for i in 0..500 {
+                let mut wire = Vec::new();
+                assert!(ours.compress(chat(i).as_bytes(), &mut wire));
+                let mut wire = Vec::new();
+                assert!(theirs.compress(chat(i + 1).as_bytes(), &mut wire));
+                let mut out = Vec::new();
+                inflate.inflate(&wire, &mut out, 1 << 20).unwrap();
+                inflate.finish(&mut out, 1 << 20).unwrap();
+                assert_eq!(out, chat(i + 1).as_bytes());
+            }
+            let kept = ours.heap_bytes() + inflate.heap_bytes();
+            assert_eq!(inflate.heap_bytes(), inflater_keeps, "{offer}");
+            assert_eq!(ours.heap_bytes(), Deflater::state_bytes_for(11), "{offer}");
+            assert!(kept <= 16 << 10, "{offer}: {kept} bytes");
+        }
     }
 }
