@@ -10,7 +10,7 @@
 //! by default), prints the `Sec-WebSocket-Extensions` header of the
 //! server's 101 response, then sends text (ASCII and non-ASCII), binary,
 //! empty messages of both kinds, a 64 KiB and a 1 MiB compressible message
-//! and a burst of small chat-like lines, and checks that every echo comes
+//! and 300 small chat-like lines (32 at a time), and checks that every echo comes
 //! back byte for byte, of the same kind and in order. It closes with 1000
 //! and reads until the server ends the connection.
 //!
@@ -30,6 +30,11 @@ const READ_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// How many small chat-like lines are sent back to back.
 const CHAT_LINES: usize = 300;
+
+/// How many lines are sent before their echoes are read: a chat, not a
+/// flood (a server may bound what it queues for one client, as
+/// rusty_socket_server does at 64 messages).
+const CHAT_WINDOW: usize = 32;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -140,7 +145,7 @@ fn run(url: &str, expect: &[String], checks: &mut Checks) {
     let lines = chat_lines();
     let result = echo_burst(&mut client, &lines);
     checks.check(
-        &format!("echo {CHAT_LINES} chat lines sent back to back"),
+        &format!("echo {CHAT_LINES} chat lines, {CHAT_WINDOW} at a time back to back"),
         result,
     );
 
@@ -217,16 +222,20 @@ fn echo_one(client: &mut Client, message: &Message) -> Result<(), String> {
     compare(message, &echo)
 }
 
-/// Sends every line, then reads every echo and checks them in order.
+/// Sends the lines [`CHAT_WINDOW`] at a time, reading and checking each
+/// window's echoes in order before the next.
 fn echo_burst(client: &mut Client, lines: &[String]) -> Result<(), String> {
-    for line in lines {
-        client
-            .send_text(line.as_str())
-            .map_err(|e| format!("send: {e}"))?;
-    }
-    for (i, line) in lines.iter().enumerate() {
-        let echo = read_data(client).map_err(|e| format!("line {i}: {e}"))?;
-        compare(&Message::text(line.as_str()), &echo).map_err(|e| format!("line {i}: {e}"))?;
+    for (w, window) in lines.chunks(CHAT_WINDOW).enumerate() {
+        for line in window {
+            client
+                .send_text(line.as_str())
+                .map_err(|e| format!("send: {e}"))?;
+        }
+        for (j, line) in window.iter().enumerate() {
+            let i = w * CHAT_WINDOW + j;
+            let echo = read_data(client).map_err(|e| format!("line {i}: {e}"))?;
+            compare(&Message::text(line.as_str()), &echo).map_err(|e| format!("line {i}: {e}"))?;
+        }
     }
     Ok(())
 }
