@@ -24,8 +24,10 @@ testee crashed), so a short report can look all green. With --expect N (the
 as failed.
 
 The script prints per-section behavior counts (section = first component of
-the case id), a total line, every failing case, and finally one line of the
-form "LABEL: N passed, M failed". It exits 1 if any case failed or if no
+the case id), a total line, every failing case, a line
+"LABEL counts: OK=.. INFORMATIONAL=.. ... | close: OK=.. ..." with the
+testee's verdict counts, and finally one line of the form
+"LABEL: N passed, M failed". It exits 1 if any case failed or if no
 cases were found at all, and 2 on usage or input errors.
 
 Only the Python 3 standard library is used.
@@ -159,6 +161,7 @@ def check_agent(agent, cases, outdir, show_details, expect):
 
     failed = len(failures)
     passed = len(cases) - failed
+    closes = Counter((cases[c] or {}).get("behaviorClose", "MISSING") for c in cases)
     if expect is not None and len(cases) != expect:
         missing = max(expect - len(cases), 0)
         print(
@@ -171,7 +174,7 @@ def check_agent(agent, cases, outdir, show_details, expect):
             # More cases than wstest announced: the report is not the one we
             # think it is (stale outdir?). Fail rather than guess.
             failed += 1
-    return passed, failed
+    return passed, failed, total, closes
 
 
 def main(argv):
@@ -215,18 +218,27 @@ def main(argv):
         agents = [args.agent]
 
     passed = failed = 0
+    behaviors = Counter()
+    close_behaviors = Counter()
     for agent in agents:
         cases = index[agent]
         if not isinstance(cases, dict):
             sys.stderr.write("autobahn_check: agent %r: malformed entry\n" % agent)
             return 2
-        p, f = check_agent(agent, cases, args.outdir, not args.no_details, args.expect)
+        p, f, b, c = check_agent(agent, cases, args.outdir, not args.no_details, args.expect)
         passed += p
         failed += f
+        behaviors.update(b)
+        close_behaviors.update(c)
 
     if passed + failed == 0:
         sys.stderr.write("autobahn_check: no test cases found in %s\n" % args.outdir)
 
+    # The testee's verdict counts in one line (behavior, then behaviorClose).
+    print(
+        "%s counts: %s | close: %s"
+        % (args.label, format_counts(behaviors) or "none", format_counts(close_behaviors) or "none")
+    )
     # Plain closing line; keep it last and alone on its line.
     print("%s: %d passed, %d failed" % (args.label, passed, failed))
     return 1 if failed or passed + failed == 0 else 0

@@ -5,6 +5,8 @@
 // Run:  node --test tests/browser/chat.test.mjs
 // Env:  CHAT_SERVER_BIN, CHAT_CLIENT_BIN  (default ../../target/debug/…)
 //       CHROMIUM_BIN (default /usr/bin/chromium), BROWSER_TEST_WAIT_MS (15000)
+//       BROWSER_EXPECT_DEFLATE (default 1: the page's WebSocket.extensions
+//       must name permessage-deflate; 0: only reported)
 //       BROWSER_TEST_VERBOSE=1 echoes the children's output (on stderr, which
 //       `node --test` hides: run `node tests/browser/chat.test.mjs` to see it).
 // Normally started through scripts/browser-test.sh, which installs/builds all.
@@ -14,6 +16,9 @@ import { after, before, describe, test } from 'node:test';
 import {
   BrowserUser, CLIENT_BIN, SERVER_BIN, TerminalUser, WAIT_MS, launchBrowser, startServer,
 } from './lib.mjs';
+
+/** BROWSER_EXPECT_DEFLATE=0: the page need not negotiate permessage-deflate. */
+const EXPECT_DEFLATE = (process.env.BROWSER_EXPECT_DEFLATE ?? '1') !== '0';
 
 describe('chat example in a real browser', { timeout: 120_000 }, () => {
   let server;
@@ -204,6 +209,49 @@ describe('chat example in a real browser', { timeout: 120_000 }, () => {
       throw err;
     } finally {
       await frank?.close();
+      await own.stop();
+    }
+  });
+
+  // The browser offers permessage-deflate on its own; the server must take
+  // it. BROWSER_EXPECT_DEFLATE=0 only reports what was negotiated (for a
+  // server built without compression).
+  const deflateTitle = EXPECT_DEFLATE
+    ? 'the page\'s WebSocket negotiated permessage-deflate'
+    : 'the page\'s WebSocket.extensions is reported (BROWSER_EXPECT_DEFLATE=0: permessage-deflate not required)';
+  test(deflateTitle, async () => {
+    if (setupError) throw setupError;
+    // Its own server: the lobby's history stays as the other tests expect.
+    const own = await startServer(SERVER_BIN);
+    let carol;
+    try {
+      carol = await BrowserUser.open(browser, own.httpUrl);
+      await carol.waitForWelcome();
+      const socket = await carol.openSocket();
+      assert.ok(socket, 'the page has no open WebSocket although its status reads "connected"');
+      assert.equal(socket.url, own.wsUrl);
+      assert.equal(typeof socket.extensions, 'string');
+      console.log(`# page WebSocket.extensions: ${JSON.stringify(socket.extensions)}`);
+      if (EXPECT_DEFLATE) {
+        assert.match(
+          socket.extensions,
+          /(^|,)\s*permessage-deflate(;|,|$)/,
+          `WebSocket.extensions is ${JSON.stringify(socket.extensions)}; set BROWSER_EXPECT_DEFLATE=0 for a server without compression`,
+        );
+      }
+      // A message still goes both ways over whatever was negotiated.
+      await carol.say('/nick carol');
+      await carol.waitForStatus('connected as carol');
+      const line = 'squeeze me '.repeat(40).trim();
+      await carol.say(line);
+      await carol.waitForMessage(`carol: ${line}`);
+      assert.deepEqual(carol.problems.filter((p) => !p.startsWith('websocket closed')), []);
+    } catch (err) {
+      const pageSide = carol ? await carol.transcript() : '--- page: not opened';
+      err.message += `\n${pageSide}\n${own.transcript()}`;
+      throw err;
+    } finally {
+      await carol?.close();
       await own.stop();
     }
   });

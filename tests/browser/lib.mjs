@@ -296,10 +296,30 @@ export function launchBrowser() {
   });
 }
 
+/**
+ * Runs in the page before its own scripts: every WebSocket the page makes is
+ * also kept in `window.__testSockets`, so that a test can read what the
+ * browser negotiated (`extensions`, `protocol`). The constructor stays the
+ * native one behind a Proxy (`WebSocket.OPEN`, `instanceof` unchanged).
+ */
+function recordSockets() {
+  const Native = window.WebSocket;
+  const sockets = [];
+  Object.defineProperty(window, '__testSockets', { value: sockets });
+  window.WebSocket = new Proxy(Native, {
+    construct(target, args, newTarget) {
+      const ws = Reflect.construct(target, args, newTarget);
+      sockets.push(ws);
+      return ws;
+    },
+  });
+}
+
 /** One chat page in its own browser context. */
 export class BrowserUser {
   static async open(browser, url, { viewport = { width: 1200, height: 700 }, deviceScaleFactor = 1 } = {}) {
     const context = await browser.newContext({ viewport, deviceScaleFactor });
+    await context.addInitScript(recordSockets);
     const page = await context.newPage();
     const user = new BrowserUser(context, page);
     page.setDefaultTimeout(WAIT_MS);
@@ -345,6 +365,18 @@ export class BrowserUser {
       const why = err.name === 'TimeoutError' ? `timed out after ${WAIT_MS} ms` : `failed (${err.message.split('\n')[0]})`;
       throw new Error(`page: ${why} waiting for ${what}\n${await this.transcript()}`);
     }
+  }
+
+  /**
+   * What the page's newest open WebSocket negotiated: `{ url, extensions,
+   * protocol }`, or null when no socket of the page is open.
+   */
+  openSocket() {
+    return this.page.evaluate(() => {
+      const open = (window.__testSockets || []).filter((ws) => ws.readyState === WebSocket.OPEN);
+      const ws = open.at(-1);
+      return ws ? { url: ws.url, extensions: ws.extensions, protocol: ws.protocol } : null;
+    });
   }
 
   /** textContent of every `#log .msg`, in order. */
