@@ -83,7 +83,9 @@ pub struct ServerConfig {
     ///   reader thread's buffer, allocated on the first read, growing under
     ///   load and freed when the connection falls silent;
     /// - [`Config::write_buffer_size`]: the most a writer thread gathers
-    ///   into one `write`.
+    ///   into one `write`;
+    /// - [`Config::permessage_deflate`]: compression, on by default (see the
+    ///   crate docs' "Compression").
     ///
     /// Default: [`Config::default`], each field documented there.
     pub websocket: Config,

@@ -108,9 +108,34 @@
 //! | outgoing queue | [`ServerConfig::queue_len`] messages (32 bytes a slot, allocated up front) | full: closed with 1008 |
 //! | pongs owed to a pinging client | in the same queue | a client that pings and never reads fills it: 1008 |
 //! | writer batch | [`Config::write_buffer_size`] (64 KiB) + one frame; freed above 4 KiB | |
+//! | permessage-deflate | nothing before the first compressed message; between messages the windows agreed (the defaults, 11 bits both ways with context takeover: 12 456 bytes); during one, the scratch of [`rusty_socket_core::deflate`]'s table | a compressed message counts against [`Config::max_message_size`] as it inflates (1009) |
 //!
 //! Broadcast frames are shared by all queues (one `Arc<[u8]>`), so a
 //! broadcast of M bytes to N clients holds M bytes, not N x M.
+//!
+//! ## Compression (permessage-deflate, RFC 7692)
+//!
+//! On by default for clients that offer it (every browser does):
+//! [`Config::permessage_deflate`] in [`ServerConfig::websocket`] says what
+//! the server accepts and how hard it compresses, `None` turns it off.
+//! With context takeover (the default) every connection has its own
+//! compressor, so a broadcast is compressed once per recipient; for
+//! broadcast-heavy servers, ask every client for `server_no_context_takeover`
+//! and each broadcast is compressed once for all of them, at some cost in
+//! ratio:
+//!
+//! ```
+//! use rusty_socket_core::deflate::PerMessageDeflate;
+//! use rusty_socket_server::{Config, ServerConfig};
+//! let mut deflate = PerMessageDeflate::default();
+//! deflate.server.server_no_context_takeover = true;
+//! let config = ServerConfig::new("127.0.0.1:0")
+//!     .websocket(Config::default().permessage_deflate(Some(deflate)));
+//! # let _ = config;
+//! ```
+//!
+//! [`ConnectionInfo::permessage_deflate`] says what each connection agreed;
+//! [`ServerHandle::send_uncompressed`] sends a secret uncompressed.
 //!
 //! ## How many connections: the capacity
 //!
