@@ -404,6 +404,24 @@ fn echo_once(listener: TcpListener, config: Config) -> thread::JoinHandle<Option
     })
 }
 
+/// A client configuration that offers permessage-deflate as `client` says.
+fn offering(client: rusty_socket_core::deflate::ClientPolicy) -> Config {
+    Config::default().permessage_deflate(Some(rusty_socket_core::deflate::PerMessageDeflate {
+        client,
+        ..Default::default()
+    }))
+}
+
+/// Sends [`deflate_traffic`], checks every echo, then closes.
+fn echo_traffic(ws: &mut WebSocket<TcpStream>) {
+    for message in deflate_traffic() {
+        ws.send(message.clone()).unwrap();
+        assert_eq!(ws.read().unwrap(), Some(message));
+    }
+    ws.close(CloseCode::NORMAL, "").unwrap();
+    while ws.read().unwrap().is_some() {}
+}
+
 /// Messages of every kind that permessage-deflate must carry unchanged.
 fn deflate_traffic() -> Vec<Message> {
     let chat = |i: usize| {
@@ -431,68 +449,51 @@ fn our_client_and_server_negotiate_permessage_deflate_by_default() {
     // and answers the client's bare client_max_window_bits).
     let policy = rusty_socket_core::deflate::ServerPolicy::default();
     assert_eq!(agreed.server_max_window_bits, policy.server_max_window_bits);
-    for message in deflate_traffic() {
-        ws.send(message.clone()).unwrap();
-        assert_eq!(ws.read().unwrap(), Some(message));
-    }
-    ws.close(CloseCode::NORMAL, "").unwrap();
-    while ws.read().unwrap().is_some() {}
+    echo_traffic(&mut ws);
     assert_eq!(server.join().unwrap(), Some(agreed));
 }
 
 #[test]
 fn eight_bit_windows_in_both_directions() {
-    use rusty_socket_core::deflate::{ClientPolicy, ClientWindow, PerMessageDeflate};
+    use rusty_socket_core::deflate::{ClientPolicy, ClientWindow};
     let (listener, addr) = listener();
     let server = echo_once(listener, Config::default());
     // The client asks for 8 bits both ways, which zlib cannot compress
     // with: ours does, natively.
-    let offer = PerMessageDeflate {
-        client: ClientPolicy {
+    let mut ws = connect_with(
+        &addr,
+        offering(ClientPolicy {
             server_max_window_bits: Some(8),
             client_max_window_bits: ClientWindow::AtMost(8),
             ..ClientPolicy::default()
-        },
-        ..PerMessageDeflate::default()
-    };
-    let mut ws = connect_with(&addr, Config::default().permessage_deflate(Some(offer)));
+        }),
+    );
     let agreed = *ws.permessage_deflate().expect("negotiated");
     assert_eq!(
         (agreed.server_max_window_bits, agreed.client_max_window_bits),
         (8, 8)
     );
-    for message in deflate_traffic() {
-        ws.send(message.clone()).unwrap();
-        assert_eq!(ws.read().unwrap(), Some(message));
-    }
-    ws.close(CloseCode::NORMAL, "").unwrap();
-    while ws.read().unwrap().is_some() {}
+    echo_traffic(&mut ws);
     assert_eq!(server.join().unwrap(), Some(agreed));
 }
 
 #[test]
 fn without_context_takeover_and_turned_off() {
-    use rusty_socket_core::deflate::{ClientPolicy, PerMessageDeflate};
+    use rusty_socket_core::deflate::ClientPolicy;
     // No context takeover either way, asked by the client.
     let (first, addr) = listener();
     let server = echo_once(first, Config::default());
-    let offer = PerMessageDeflate {
-        client: ClientPolicy {
+    let mut ws = connect_with(
+        &addr,
+        offering(ClientPolicy {
             server_no_context_takeover: true,
             client_no_context_takeover: true,
             ..ClientPolicy::default()
-        },
-        ..PerMessageDeflate::default()
-    };
-    let mut ws = connect_with(&addr, Config::default().permessage_deflate(Some(offer)));
+        }),
+    );
     let agreed = *ws.permessage_deflate().expect("negotiated");
     assert!(agreed.server_no_context_takeover && agreed.client_no_context_takeover);
-    for message in deflate_traffic() {
-        ws.send(message.clone()).unwrap();
-        assert_eq!(ws.read().unwrap(), Some(message));
-    }
-    ws.close(CloseCode::NORMAL, "").unwrap();
-    while ws.read().unwrap().is_some() {}
+    echo_traffic(&mut ws);
     server.join().unwrap();
     // A server with it off answers without the extension, and a client
     // with it off offers nothing: plain frames both ways.

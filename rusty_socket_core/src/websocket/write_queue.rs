@@ -143,8 +143,8 @@ impl WriteQueue {
     }
 
     /// [`Self::push`] without compression, for a message that must not be
-    /// compressed (a secret sent next to text an attacker chooses: see the
-    /// security notes of [`crate::deflate`]).
+    /// compressed (a secret sent next to text an attacker chooses: see
+    /// [`crate::WebSocket::write_uncompressed`]).
     ///
     /// # Errors
     /// As [`Self::push`].
