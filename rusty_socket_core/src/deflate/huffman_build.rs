@@ -80,25 +80,22 @@ pub(crate) fn build_lengths(freqs: &[u32], max_bits: u32, lengths: &mut [u8]) {
     }
     // Phase 1: a[next] becomes the weight of internal node `next`, and an
     // internal node's slot, once merged, the index of its parent.
+    // Branch-free picks (the weights are data, so branches on them would
+    // be mispredicted half the time): an exhausted queue weighs u64::MAX.
     a[0] += a[1];
     let (mut root, mut leaf) = (0, 2);
     for next in 1..m - 1 {
-        if leaf >= m || a[root] < a[leaf] {
-            a[next] = a[root];
-            a[root] = next as u64;
-            root += 1;
-        } else {
-            a[next] = a[leaf];
-            leaf += 1;
+        let mut sum = 0;
+        for _ in 0..2 {
+            let w_leaf = a.get(leaf).copied().unwrap_or(u64::MAX);
+            let w_root = if root < next { a[root] } else { u64::MAX };
+            let take_root = w_root < w_leaf;
+            sum += if take_root { w_root } else { w_leaf };
+            a[root] = if take_root { next as u64 } else { a[root] };
+            root += usize::from(take_root);
+            leaf += usize::from(!take_root);
         }
-        if leaf >= m || (root < next && a[root] < a[leaf]) {
-            a[next] += a[root];
-            a[root] = next as u64;
-            root += 1;
-        } else {
-            a[next] += a[leaf];
-            leaf += 1;
-        }
+        a[next] = sum;
     }
     // Phase 2: parent indices become internal node depths.
     a[m - 2] = 0;
