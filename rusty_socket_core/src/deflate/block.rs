@@ -512,15 +512,24 @@ fn entropy_and_shape(freqs: &[u32]) -> (u64, u64, u64) {
             None => (f64::from(f) * f64::from(f).log2() * 256.0) as u64,
         }
     };
+    // 64 symbols at a time: a mask of the used ones (a tight loop with no
+    // branch on the data), then only the used ones are looked up.
     let (mut total, mut sum, mut used, mut gaps) = (0u32, 0u64, 0u64, 0u64);
-    let mut prev_used = true;
-    for &f in freqs {
-        total += f;
-        sum += flogf(f);
-        let is_used = f > 0;
-        used += u64::from(is_used);
-        gaps += u64::from(is_used && !prev_used);
-        prev_used = is_used;
+    let mut last_used = 1u64; // no gap before symbol 0
+    for chunk in freqs.chunks(64) {
+        let mut mask = 0u64;
+        for (i, &f) in chunk.iter().enumerate() {
+            mask |= u64::from(f > 0) << i;
+            total += f;
+        }
+        let mut rest = mask;
+        while rest != 0 {
+            sum += flogf(chunk[rest.trailing_zeros() as usize]);
+            rest &= rest - 1;
+        }
+        used += u64::from(mask.count_ones());
+        gaps += u64::from((mask & !(mask << 1 | last_used)).count_ones());
+        last_used = (mask >> (chunk.len() - 1)) & 1;
     }
     (flogf(total).saturating_sub(sum) / 256, used, gaps)
 }
