@@ -37,14 +37,24 @@ pub(crate) const MAX_SYMBOLS: usize = 286;
 /// `freqs` and `lengths` must be equally long, at most [`MAX_SYMBOLS`], and
 /// at least 2 long. Allocates nothing.
 pub(crate) fn build_lengths(freqs: &[u32], max_bits: u32, lengths: &mut [u8]) {
-    let n = freqs.len().min(lengths.len()).min(MAX_SYMBOLS);
+    // Scratch sized to the alphabet: zeroing 286 entries for the 19 or 30
+    // symbol alphabets would cost more than building their codes.
+    match freqs.len().min(lengths.len()) {
+        0..=32 => build_lengths_in::<32>(freqs, max_bits, lengths),
+        _ => build_lengths_in::<MAX_SYMBOLS>(freqs, max_bits, lengths),
+    }
+}
+
+/// [`build_lengths`] with scratch for `N` symbols (at most `N` are used).
+fn build_lengths_in<const N: usize>(freqs: &[u32], max_bits: u32, lengths: &mut [u8]) {
+    let n = freqs.len().min(lengths.len()).min(N);
     let max_bits = max_bits.clamp(1, 15);
     lengths.iter_mut().for_each(|l| *l = 0);
     // The used symbols, by increasing count (ties by symbol, so the result
     // is deterministic), each packed as `count << 16 | symbol` so that one
     // integer sort orders them. Branch-free: every symbol is written, and
     // only the used ones advance `m`.
-    let mut leaves = [0u64; MAX_SYMBOLS];
+    let mut leaves = [0u64; N];
     let mut m = 0;
     for (sym, &f) in freqs[..n].iter().enumerate() {
         leaves[m] = u64::from(f) << 16 | sym as u64;
@@ -69,7 +79,7 @@ pub(crate) fn build_lengths(freqs: &[u32], max_bits: u32, lengths: &mut [u8]) {
     // and the internal nodes, made in increasing weight order, are two
     // queues in one array, so no tree is built and nothing else is zeroed.
     // Ties go to the leaf, as in the textbook two-queue method.
-    let mut syms = [0u16; MAX_SYMBOLS];
+    let mut syms = [0u16; N];
     for (s, &key) in syms.iter_mut().zip(leaves.iter()) {
         *s = (key & 0xffff) as u16;
         debug_assert!(key >> 16 > 0);
