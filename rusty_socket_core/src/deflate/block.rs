@@ -165,6 +165,11 @@ pub(crate) struct Block {
     lit_freq: [u32; 286],
     /// Counts of distance codes 0..=29.
     dist_freq: [u32; 30],
+    /// Which literal/length symbols are used, a bit each, 64 to a word:
+    /// the estimate then visits only those.
+    lit_used: [u64; 5],
+    /// Which distance codes are used.
+    dist_used: u64,
     /// Where the block's input starts in the message, and how long it is:
     /// what a stored block would carry.
     pub(crate) raw_start: usize,
@@ -186,6 +191,8 @@ impl Block {
             capacity,
             lit_freq: [0; 286],
             dist_freq: [0; 30],
+            lit_used: [0; 5],
+            dist_used: 0,
             raw_start: 0,
             raw_len: 0,
             #[cfg(test)]
@@ -205,6 +212,7 @@ impl Block {
         self.lits.push(byte);
         self.dists.push(0);
         self.lit_freq[usize::from(byte)] += 1;
+        self.lit_used[usize::from(byte >> 6)] |= 1 << (byte & 63);
         self.raw_len += 1;
         self.lits.len() >= self.capacity
     }
@@ -215,8 +223,11 @@ impl Block {
     pub(crate) fn matched(&mut self, len: usize, dist: usize) -> bool {
         self.lits.push((len - MIN_MATCH) as u8);
         self.dists.push(dist as u16);
-        self.lit_freq[length_code(len).0] += 1;
-        self.dist_freq[distance_code(dist).0] += 1;
+        let (sym, code) = (length_code(len).0, distance_code(dist).0);
+        self.lit_freq[sym] += 1;
+        self.dist_freq[code] += 1;
+        self.lit_used[4] |= 1 << (sym - 256); // 257..=285: the fifth word
+        self.dist_used |= 1 << code;
         self.raw_len += len;
         #[cfg(test)]
         {
@@ -247,6 +258,7 @@ impl Block {
             return;
         }
         self.lit_freq[256] += 1; // end of block
+        self.lit_used[4] |= 1;
         let extra_bits = self.extra_bits();
         let fixed = 3 + extra_bits + self.fixed_data_bits();
         let raw = message
@@ -353,6 +365,8 @@ impl Block {
         self.dists.clear();
         self.lit_freq = [0; 286];
         self.dist_freq = [0; 30];
+        self.lit_used = [0; 5];
+        self.dist_used = 0;
         self.raw_start += self.raw_len;
         self.raw_len = 0;
     }
@@ -399,8 +413,9 @@ impl Block {
     /// larger than the fixed one, so it need not be exact, only rarely
     /// wrong by more than the margin.
     fn dynamic_estimate(&self, extra_bits: u64) -> u64 {
-        let (lit_bits, lit_used, lit_gaps) = entropy_and_shape(&self.lit_freq);
-        let (dist_bits, dist_used, dist_gaps) = entropy_and_shape(&self.dist_freq);
+        let (lit_bits, lit_used, lit_gaps) = entropy_and_shape(&self.lit_freq, &self.lit_used);
+        let (dist_bits, dist_used, dist_gaps) =
+            entropy_and_shape(&self.dist_freq, &[self.dist_used]);
         17 + 3 * 14
             + 3 * (lit_used + dist_used)
             + 7 * (lit_gaps + dist_gaps)
@@ -502,29 +517,29 @@ static F_LOG_F: [u32; 4096] = {
     t
 };
 
-/// For the counts of one alphabet: the entropy of the symbols in whole bits
+/// For the counts of one alphabet and the mask of its used symbols (bit
+/// `i % 64` of word `i / 64`): the entropy of the symbols in whole bits
 /// (`T log2 T - sum f log2 f`), how many symbols are used, and how many runs
-/// of unused symbols lie between or before used ones.
-fn entropy_and_shape(freqs: &[u32]) -> (u64, u64, u64) {
+/// of unused symbols lie between or before used ones. Visits only the used
+/// symbols.
+fn entropy_and_shape(freqs: &[u32], used_mask: &[u64]) -> (u64, u64, u64) {
     let flogf = |f: u32| -> u64 {
         match F_LOG_F.get(f as usize) {
             Some(&v) => u64::from(v),
             None => (f64::from(f) * f64::from(f).log2() * 256.0) as u64,
         }
     };
-    // 64 symbols at a time: a mask of the used ones (a tight loop with no
-    // branch on the data), then only the used ones are looked up.
     let (mut total, mut sum, mut used, mut gaps) = (0u32, 0u64, 0u64, 0u64);
     let mut last_used = 1u64; // no gap before symbol 0
-    for chunk in freqs.chunks(64) {
-        let mut mask = 0u64;
-        for (i, &f) in chunk.iter().enumerate() {
-            mask |= u64::from(f > 0) << i;
-            total += f;
-        }
+    for (chunk, &mask) in freqs.chunks(64).zip(used_mask) {
         let mut rest = mask;
         while rest != 0 {
-            sum += flogf(chunk[rest.trailing_zeros() as usize]);
+            let f = chunk
+                .get(rest.trailing_zeros() as usize)
+                .copied()
+                .unwrap_or(0);
+            total += f;
+            sum += flogf(f);
             rest &= rest - 1;
         }
         used += u64::from(mask.count_ones());
@@ -715,13 +730,33 @@ mod tests {
         assert_eq!(F_LOG_F[1024], 1024 * 10 * 256);
     }
 
+    /// The used-symbol masks of `freqs`, computed from scratch.
+    fn masks_of(freqs: &[u32]) -> Vec<u64> {
+        freqs
+            .chunks(64)
+            .map(|c| {
+                c.iter()
+                    .enumerate()
+                    .fold(0, |m, (i, &f)| m | u64::from(f > 0) << i)
+            })
+            .collect()
+    }
+
     #[test]
     fn entropy_and_shape_of_small_counts() {
+        let of = |f: &[u32]| entropy_and_shape(f, &masks_of(f));
         // Four equally likely symbols: 2 bits each.
-        assert_eq!(entropy_and_shape(&[0, 3, 3, 0, 3, 3]), (24, 4, 2));
-        assert_eq!(entropy_and_shape(&[5, 0, 0, 0]), (0, 1, 0));
-        assert_eq!(entropy_and_shape(&[0, 0, 0]), (0, 0, 0));
-        assert_eq!(entropy_and_shape(&[0, 1, 0, 1, 0, 1]), (4, 3, 3));
+        assert_eq!(of(&[0, 3, 3, 0, 3, 3]), (24, 4, 2));
+        assert_eq!(of(&[5, 0, 0, 0]), (0, 1, 0));
+        assert_eq!(of(&[0, 0, 0]), (0, 0, 0));
+        assert_eq!(of(&[0, 1, 0, 1, 0, 1]), (4, 3, 3));
+        let mut wide = [0u32; 286];
+        wide[63] = 2;
+        wide[64] = 2;
+        wide[256] = 1;
+        wide[285] = 3;
+        // 8 log2 8 - 2 log2 2 - 2 log2 2 - 3 log2 3 = 15.2 bits.
+        assert_eq!(of(&wide), (15, 4, 3));
     }
 
     /// Seeded blocks of `n` tokens over `message`: literals and matches
@@ -796,6 +831,8 @@ mod tests {
                             at += len;
                         }
                     }
+                    assert_eq!(block.lit_used[..4], masks_of(&block.lit_freq)[..4]);
+                    assert_eq!(block.dist_used, masks_of(&block.dist_freq)[0]);
                     block.send_choosing(&mut w, &message, estimate);
                     write_stored(&mut w, &[]);
                 }
