@@ -1049,8 +1049,7 @@ mod tests {
 /// `zcmp --make-corpus DIR`.
 #[cfg(test)]
 mod report {
-    use super::{BitWriter, Deflater, Level, State, FAST_LAZY_UP_TO};
-    use crate::deflate::block::write_stored;
+    use super::{Deflater, Level};
     use crate::deflate::Inflater;
     use std::time::Instant;
 
