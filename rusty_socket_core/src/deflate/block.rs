@@ -155,10 +155,10 @@ const fn const_canonical<const N: usize>(lengths: &[u8; N]) -> [u16; N] {
 
 /// The tokens of the block being built and their symbol counts.
 pub(crate) struct Block {
-    /// Per token: the literal byte, or the match length minus 3.
-    lits: Vec<u8>,
-    /// Per token: 0 for a literal, else the match distance.
-    dists: Vec<u16>,
+    /// Per token, 3 bytes: a literal byte and 0, 0; or for a match its
+    /// length - 3 and its distance, little-endian (never 0). One vector, so
+    /// adding a token is one push.
+    tokens: Vec<[u8; 3]>,
     /// Tokens a block holds before it is sent.
     capacity: usize,
     /// Counts of literal/length symbols 0..=285.
@@ -186,8 +186,7 @@ impl Block {
     pub(crate) fn with_room(capacity: usize, room: usize) -> Self {
         let room = room.min(capacity);
         Block {
-            lits: Vec::with_capacity(room),
-            dists: Vec::with_capacity(room),
+            tokens: Vec::with_capacity(room),
             capacity,
             lit_freq: [0; 286],
             dist_freq: [0; 30],
@@ -203,26 +202,25 @@ impl Block {
     /// Heap bytes held.
     #[cfg(test)]
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.lits.capacity() + 2 * self.dists.capacity()
+        3 * self.tokens.capacity()
     }
 
     /// Adds a literal byte; `true` when the block is full.
     #[inline(always)]
     pub(crate) fn literal(&mut self, byte: u8) -> bool {
-        self.lits.push(byte);
-        self.dists.push(0);
+        self.tokens.push([byte, 0, 0]);
         self.lit_freq[usize::from(byte)] += 1;
         self.lit_used[usize::from(byte >> 6)] |= 1 << (byte & 63);
         self.raw_len += 1;
-        self.lits.len() >= self.capacity
+        self.tokens.len() >= self.capacity
     }
 
     /// Adds a match (`len` 3..=258, `dist` 1..=32 768); `true` when the
     /// block is full.
     #[inline(always)]
     pub(crate) fn matched(&mut self, len: usize, dist: usize) -> bool {
-        self.lits.push((len - MIN_MATCH) as u8);
-        self.dists.push(dist as u16);
+        let [lo, hi] = (dist as u16).to_le_bytes();
+        self.tokens.push([(len - MIN_MATCH) as u8, lo, hi]);
         let (sym, code) = (length_code(len).0, distance_code(dist).0);
         self.lit_freq[sym] += 1;
         self.dist_freq[code] += 1;
@@ -233,12 +231,12 @@ impl Block {
         {
             self.max_dist = self.max_dist.max(dist);
         }
-        self.lits.len() >= self.capacity
+        self.tokens.len() >= self.capacity
     }
 
     /// Whether no token is waiting.
     pub(crate) fn is_empty(&self) -> bool {
-        self.lits.is_empty()
+        self.tokens.is_empty()
     }
 
     /// Sends the block as the smallest of dynamic, fixed and stored, unless
@@ -361,8 +359,7 @@ impl Block {
 
     /// Empties the block for the next one, which starts after it.
     fn next_block(&mut self) {
-        self.lits.clear();
-        self.dists.clear();
+        self.tokens.clear();
         self.lit_freq = [0; 286];
         self.dist_freq = [0; 30];
         self.lit_used = [0; 5];
@@ -435,7 +432,8 @@ impl Block {
     ) {
         let (lit_len, lit_code) = (&lit_len[..286], &lit_code[..286]);
         let (dist_len, dist_code) = (&dist_len[..30], &dist_code[..30]);
-        for (&lit, &dist) in self.lits.iter().zip(&self.dists) {
+        for &[lit, lo, hi] in &self.tokens {
+            let dist = u16::from_le_bytes([lo, hi]);
             if dist == 0 {
                 let s = usize::from(lit);
                 w.put(u32::from(lit_code[s]), u32::from(lit_len[s]));
