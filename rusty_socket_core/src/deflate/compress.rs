@@ -534,14 +534,19 @@ impl State {
         max_chain: u32,
         nice: usize,
     ) -> (usize, usize) {
+        // No candidate within reach (often so for a new byte): done before
+        // any set-up.
+        let now = (self.base + p) as u16;
+        let reach = self.max_dist.min(p);
+        if usize::from(now.wrapping_sub(cand)).wrapping_sub(1) >= reach {
+            return (0, 0);
+        }
         let buf = &self.buf[..];
         let max_len = MAX_MATCH.min(buf.len().saturating_sub(p));
         if max_len < MIN_MATCH || best_len >= max_len {
             return (0, 0);
         }
         let here = &buf[p..p + max_len];
-        let now = (self.base + p) as u16;
-        let reach = self.max_dist.min(p);
         let (prev, mask, base) = (&self.prev[..], self.max_dist, self.base);
         let mut best_dist = 0;
         let mut chain = max_chain;
