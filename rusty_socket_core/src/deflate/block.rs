@@ -4,7 +4,7 @@
 //! LZ77 turns the input into *tokens*: literal bytes and `<length,
 //! distance>` pairs (section 3.2.5). [`Block`] collects them with their
 //! symbol counts until it is full or the message ends, then sends them as
-//! whichever block type is smallest, computed exactly beforehand:
+//! whichever block type is smallest (see below for the one shortcut):
 //!
 //! - **dynamic Huffman codes** (`BTYPE` 10, section 3.2.7): codes fitted to
 //!   this block's counts, at the price of a header that describes them (the
@@ -14,6 +14,17 @@
 //!   best choice for a short block;
 //! - **stored** (`BTYPE` 00, section 3.2.4): the bytes as they are, in
 //!   pieces of at most 65 535 bytes, for input that does not compress.
+//!
+//! Building the dynamic code (Huffman lengths for 286 and 30 symbols, their
+//! run-length coding and the code length code) costs more than
+//! compressing a short chat message, and for most such messages the fixed
+//! code wins anyway. So a quick estimate comes first: the data at its
+//! entropy (table of `f log2 f`, no code built) and the header at about 3
+//! bits per symbol used and 7 per gap between them. When that exceeds the
+//! fixed block by more than 1/16, the block goes fixed (or stored) without
+//! building the dynamic code; otherwise all three sizes are computed
+//! exactly. On the chat corpus in 150-byte messages this skips most
+//! dynamic builds and adds a few bytes in millions.
 //!
 //! Each length 3..=258 and distance 1..=32 768 is sent as a *code* plus
 //! extra bits (the tables of section 3.2.5); [`length_code`] and
@@ -144,16 +155,21 @@ const fn const_canonical<const N: usize>(lengths: &[u8; N]) -> [u16; N] {
 
 /// The tokens of the block being built and their symbol counts.
 pub(crate) struct Block {
-    /// Per token: the literal byte, or the match length minus 3.
-    lits: Vec<u8>,
-    /// Per token: 0 for a literal, else the match distance.
-    dists: Vec<u16>,
+    /// Per token, 3 bytes: a literal byte and 0, 0; or for a match its
+    /// length - 3 and its distance, little-endian (never 0). One vector, so
+    /// adding a token is one push.
+    tokens: Vec<[u8; 3]>,
     /// Tokens a block holds before it is sent.
     capacity: usize,
     /// Counts of literal/length symbols 0..=285.
     lit_freq: [u32; 286],
     /// Counts of distance codes 0..=29.
     dist_freq: [u32; 30],
+    /// Which literal/length symbols are used, a bit each, 64 to a word:
+    /// the estimate then visits only those.
+    lit_used: [u64; 5],
+    /// Which distance codes are used.
+    dist_used: u64,
     /// Where the block's input starts in the message, and how long it is:
     /// what a stored block would carry.
     pub(crate) raw_start: usize,
@@ -170,11 +186,12 @@ impl Block {
     pub(crate) fn with_room(capacity: usize, room: usize) -> Self {
         let room = room.min(capacity);
         Block {
-            lits: Vec::with_capacity(room),
-            dists: Vec::with_capacity(room),
+            tokens: Vec::with_capacity(room),
             capacity,
             lit_freq: [0; 286],
             dist_freq: [0; 30],
+            lit_used: [0; 5],
+            dist_used: 0,
             raw_start: 0,
             raw_len: 0,
             #[cfg(test)]
@@ -185,50 +202,82 @@ impl Block {
     /// Heap bytes held.
     #[cfg(test)]
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.lits.capacity() + 2 * self.dists.capacity()
+        3 * self.tokens.capacity()
     }
 
     /// Adds a literal byte; `true` when the block is full.
     #[inline(always)]
     pub(crate) fn literal(&mut self, byte: u8) -> bool {
-        self.lits.push(byte);
-        self.dists.push(0);
+        self.tokens.push([byte, 0, 0]);
         self.lit_freq[usize::from(byte)] += 1;
+        self.lit_used[usize::from(byte >> 6)] |= 1 << (byte & 63);
         self.raw_len += 1;
-        self.lits.len() >= self.capacity
+        self.tokens.len() >= self.capacity
     }
 
     /// Adds a match (`len` 3..=258, `dist` 1..=32 768); `true` when the
     /// block is full.
     #[inline(always)]
     pub(crate) fn matched(&mut self, len: usize, dist: usize) -> bool {
-        self.lits.push((len - MIN_MATCH) as u8);
-        self.dists.push(dist as u16);
-        self.lit_freq[length_code(len).0] += 1;
-        self.dist_freq[distance_code(dist).0] += 1;
+        let [lo, hi] = (dist as u16).to_le_bytes();
+        self.tokens.push([(len - MIN_MATCH) as u8, lo, hi]);
+        let (sym, code) = (length_code(len).0, distance_code(dist).0);
+        self.lit_freq[sym] += 1;
+        self.dist_freq[code] += 1;
+        self.lit_used[4] |= 1 << (sym - 256); // 257..=285: the fifth word
+        self.dist_used |= 1 << code;
         self.raw_len += len;
         #[cfg(test)]
         {
             self.max_dist = self.max_dist.max(dist);
         }
-        self.lits.len() >= self.capacity
+        self.tokens.len() >= self.capacity
     }
 
     /// Whether no token is waiting.
     pub(crate) fn is_empty(&self) -> bool {
-        self.lits.is_empty()
+        self.tokens.is_empty()
     }
 
-    /// Sends the block as the smallest of dynamic, fixed and stored (never
+    /// Sends the block as the smallest of dynamic, fixed and stored, unless
+    /// the estimate (module docs) rules dynamic out first (never
     /// `BFINAL`: a permessage-deflate message ends with a sync flush
     /// instead), then starts the next block after it. `message` is the
     /// message being compressed; the block's bytes are
     /// `message[raw_start..raw_start + raw_len]`.
     pub(crate) fn send(&mut self, w: &mut BitWriter<'_>, message: &[u8]) {
+        self.send_choosing(w, message, true);
+    }
+
+    /// [`Block::send`]; with `estimate` false the dynamic code is always
+    /// built and the exact sizes decide (tests compare the two).
+    fn send_choosing(&mut self, w: &mut BitWriter<'_>, message: &[u8], estimate: bool) {
         if self.is_empty() {
             return;
         }
         self.lit_freq[256] += 1; // end of block
+        self.lit_used[4] |= 1;
+        let extra_bits = self.extra_bits();
+        let fixed = 3 + extra_bits + self.fixed_data_bits();
+        let raw = message
+            .get(self.raw_start..self.raw_start + self.raw_len)
+            .unwrap_or(&[]);
+        let stored = if raw.len() == self.raw_len {
+            stored_bits(raw.len(), w.bit_offset())
+        } else {
+            u64::MAX // cannot happen; never choose stored without the bytes
+        };
+        if estimate && self.dynamic_estimate(extra_bits) > fixed + fixed / FIXED_MARGIN {
+            // Dynamic cannot win by the estimate (section docs): do not
+            // build it.
+            if stored < fixed {
+                write_stored(w, raw);
+            } else {
+                self.write_fixed(w);
+            }
+            self.next_block();
+            return;
+        }
         let mut lit_len = [0u8; 286];
         let mut dist_len = [0u8; 30];
         build_lengths(&self.lit_freq, 15, &mut lit_len);
@@ -261,18 +310,12 @@ impl Block {
             .map_or(0, |i| i + 1);
 
         // Exact sizes in bits of the three choices.
-        let extra_bits: u64 = (0..29)
-            .map(|c| u64::from(self.lit_freq[257 + c]) * u64::from(LENGTH_EXTRA[c]))
-            .chain((0..30).map(|c| u64::from(self.dist_freq[c]) * u64::from(DISTANCE_EXTRA[c])))
-            .sum();
-        let (mut dynamic_data, mut fixed_data) = (extra_bits, extra_bits);
-        for ((&f, &l), &fl) in self.lit_freq.iter().zip(&lit_len).zip(&FIXED_LIT_LEN) {
+        let mut dynamic_data = extra_bits;
+        for (&f, &l) in self.lit_freq.iter().zip(&lit_len) {
             dynamic_data += u64::from(f) * u64::from(l);
-            fixed_data += u64::from(f) * u64::from(fl);
         }
         for (&f, &l) in self.dist_freq.iter().zip(&dist_len) {
             dynamic_data += u64::from(f) * u64::from(l);
-            fixed_data += u64::from(f) * 5;
         }
         let header_bits: u64 = 3
             + 5
@@ -284,28 +327,11 @@ impl Block {
                 .map(|&(s, _)| u64::from(cl_len[usize::from(s)]) + u64::from(run_extra_bits(s)))
                 .sum::<u64>();
         let dynamic = header_bits + dynamic_data;
-        let fixed = 3 + fixed_data;
-        let raw = message
-            .get(self.raw_start..self.raw_start + self.raw_len)
-            .unwrap_or(&[]);
-        let stored = if raw.len() == self.raw_len {
-            stored_bits(raw.len(), w.bit_offset())
-        } else {
-            u64::MAX // cannot happen; never choose stored without the bytes
-        };
 
         if stored < dynamic.min(fixed) {
             write_stored(w, raw);
         } else if fixed <= dynamic {
-            w.put(0, 1); // BFINAL = 0
-            w.put(0b01, 2); // BTYPE = 01
-            self.write_tokens(
-                w,
-                &FIXED_LIT_LEN,
-                &FIXED_LIT_CODE,
-                &FIXED_DIST_LEN,
-                &FIXED_DIST_CODE,
-            );
+            self.write_fixed(w);
         } else {
             w.put(0, 1); // BFINAL = 0
             w.put(0b10, 2); // BTYPE = 10
@@ -328,12 +354,71 @@ impl Block {
             canonical_codes(&dist_len, &mut dist_code);
             self.write_tokens(w, &lit_len, &lit_code, &dist_len, &dist_code);
         }
-        self.lits.clear();
-        self.dists.clear();
+        self.next_block();
+    }
+
+    /// Empties the block for the next one, which starts after it.
+    fn next_block(&mut self) {
+        self.tokens.clear();
         self.lit_freq = [0; 286];
         self.dist_freq = [0; 30];
+        self.lit_used = [0; 5];
+        self.dist_used = 0;
         self.raw_start += self.raw_len;
         self.raw_len = 0;
+    }
+
+    /// A fixed Huffman block (section 3.2.6).
+    fn write_fixed(&self, w: &mut BitWriter<'_>) {
+        w.put(0, 1); // BFINAL = 0
+        w.put(0b01, 2); // BTYPE = 01
+        self.write_tokens(
+            w,
+            &FIXED_LIT_LEN,
+            &FIXED_LIT_CODE,
+            &FIXED_DIST_LEN,
+            &FIXED_DIST_CODE,
+        );
+    }
+
+    /// The extra bits of the lengths and distances (the same in every
+    /// block type but stored).
+    fn extra_bits(&self) -> u64 {
+        (0..29)
+            .map(|c| u64::from(self.lit_freq[257 + c]) * u64::from(LENGTH_EXTRA[c]))
+            .chain((0..30).map(|c| u64::from(self.dist_freq[c]) * u64::from(DISTANCE_EXTRA[c])))
+            .sum()
+    }
+
+    /// The Huffman coded bits of a fixed block, without extra bits and the
+    /// 3 header bits.
+    fn fixed_data_bits(&self) -> u64 {
+        let lit: u64 = self
+            .lit_freq
+            .iter()
+            .zip(&FIXED_LIT_LEN)
+            .map(|(&f, &l)| u64::from(f) * u64::from(l))
+            .sum();
+        let dist: u64 = self.dist_freq.iter().map(|&f| u64::from(f)).sum();
+        lit + 5 * dist
+    }
+
+    /// A quick estimate of the dynamic block's size in bits, with no code
+    /// built: the data at its entropy (which no Huffman code beats), the
+    /// header at about 3 bits per code length sent and 7 per run of unused
+    /// symbols. Used only to skip building a dynamic code that is far
+    /// larger than the fixed one, so it need not be exact, only rarely
+    /// wrong by more than the margin.
+    fn dynamic_estimate(&self, extra_bits: u64) -> u64 {
+        let (lit_bits, lit_used, lit_gaps) = entropy_and_shape(&self.lit_freq, &self.lit_used);
+        let (dist_bits, dist_used, dist_gaps) =
+            entropy_and_shape(&self.dist_freq, &[self.dist_used]);
+        17 + 3 * 14
+            + 3 * (lit_used + dist_used)
+            + 7 * (lit_gaps + dist_gaps)
+            + lit_bits
+            + dist_bits
+            + extra_bits
     }
 
     /// Writes every token and the end-of-block code with the given codes.
@@ -347,7 +432,8 @@ impl Block {
     ) {
         let (lit_len, lit_code) = (&lit_len[..286], &lit_code[..286]);
         let (dist_len, dist_code) = (&dist_len[..30], &dist_code[..30]);
-        for (&lit, &dist) in self.lits.iter().zip(&self.dists) {
+        for &[lit, lo, hi] in &self.tokens {
+            let dist = u16::from_le_bytes([lo, hi]);
             if dist == 0 {
                 let s = usize::from(lit);
                 w.put(u32::from(lit_code[s]), u32::from(lit_len[s]));
@@ -376,6 +462,91 @@ fn run_extra_bits(sym: u8) -> u32 {
     }
 }
 
+/// How many leading bytes of `seq` equal its first (0 if empty), eight at
+/// a time: one compare per eight, not a mispredicted branch per byte.
+fn run_of(seq: &[u8]) -> usize {
+    let Some(&v) = seq.first() else {
+        return 0;
+    };
+    let pattern = u64::from_ne_bytes([v; 8]);
+    let mut i = 0;
+    while let Some(chunk) = seq.get(i..).and_then(|s| s.first_chunk::<8>()) {
+        let diff = u64::from_le_bytes(*chunk) ^ pattern;
+        if diff != 0 {
+            return i + (diff.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    i + seq[i..].iter().take_while(|&&x| x == v).count()
+}
+
+/// The dynamic code is not built when its estimated size exceeds the fixed
+/// block's by more than `fixed / FIXED_MARGIN` bits. On the chat corpus in
+/// 150-byte messages (windows 9 to 12, with context takeover) this skips
+/// most dynamic builds and changes the output by a few bytes in millions.
+const FIXED_MARGIN: u64 = 16;
+
+/// `F_LOG_F[f]` = `f * log2(f)` in 1/256 bits, for every count a block can
+/// hold (at most 3 585), computed at compile time in fixed point.
+static F_LOG_F: [u32; 4096] = {
+    let mut t = [0u32; 4096];
+    let mut f = 1;
+    while f < 4096 {
+        // log2(f) with 12 fractional bits: the integer part from the top
+        // bit, then squaring the mantissa (in [1, 2), 32 fractional bits)
+        // gives one more bit each time.
+        let int = 31 - (f as u32).leading_zeros();
+        let mut y = (f as u64) << (32 - int);
+        let mut frac = 0u64;
+        let mut i = 0;
+        while i < 12 {
+            y = ((y as u128 * y as u128) >> 32) as u64;
+            frac <<= 1;
+            if y >= 2 << 32 {
+                y >>= 1;
+                frac |= 1;
+            }
+            i += 1;
+        }
+        let log2_q12 = (int as u64) << 12 | frac;
+        t[f] = ((f as u64 * log2_q12) >> 4) as u32;
+        f += 1;
+    }
+    t
+};
+
+/// For the counts of one alphabet and the mask of its used symbols (bit
+/// `i % 64` of word `i / 64`): the entropy of the symbols in whole bits
+/// (`T log2 T - sum f log2 f`), how many symbols are used, and how many runs
+/// of unused symbols lie between or before used ones. Visits only the used
+/// symbols.
+fn entropy_and_shape(freqs: &[u32], used_mask: &[u64]) -> (u64, u64, u64) {
+    let flogf = |f: u32| -> u64 {
+        match F_LOG_F.get(f as usize) {
+            Some(&v) => u64::from(v),
+            None => (f64::from(f) * f64::from(f).log2() * 256.0) as u64,
+        }
+    };
+    let (mut total, mut sum, mut used, mut gaps) = (0u32, 0u64, 0u64, 0u64);
+    let mut last_used = 1u64; // no gap before symbol 0
+    for (chunk, &mask) in freqs.chunks(64).zip(used_mask) {
+        let mut rest = mask;
+        while rest != 0 {
+            let f = chunk
+                .get(rest.trailing_zeros() as usize)
+                .copied()
+                .unwrap_or(0);
+            total += f;
+            sum += flogf(f);
+            rest &= rest - 1;
+        }
+        used += u64::from(mask.count_ones());
+        gaps += u64::from((mask & !(mask << 1 | last_used)).count_ones());
+        last_used = (mask >> (chunk.len() - 1)) & 1;
+    }
+    (flogf(total).saturating_sub(sum) / 256, used, gaps)
+}
+
 /// Run-length codes a sequence of code lengths with the symbols of section
 /// 3.2.7 into `(symbol, extra bits value)` pairs; returns how many.
 fn run_length(seq: &[u8], runs: &mut [(u8, u8)]) -> usize {
@@ -389,7 +560,7 @@ fn run_length(seq: &[u8], runs: &mut [(u8, u8)]) -> usize {
     let mut i = 0;
     while i < seq.len() {
         let v = seq[i];
-        let run = seq[i..].iter().take_while(|&&x| x == v).count();
+        let run = run_of(&seq[i..]);
         let mut left = run;
         if v == 0 {
             while left >= 11 {
@@ -494,6 +665,28 @@ mod tests {
     }
 
     #[test]
+    fn runs_are_counted_like_byte_by_byte() {
+        let mut seed = 0x1234_5678_9abc_def1_u64;
+        for len in 0..80 {
+            for _ in 0..20 {
+                let seq: Vec<u8> = (0..len)
+                    .map(|_| {
+                        seed ^= seed << 13;
+                        seed ^= seed >> 7;
+                        seed ^= seed << 17;
+                        u8::from(seed % 5 == 0)
+                    })
+                    .collect();
+                for start in 0..=len {
+                    let s = &seq[start..];
+                    let want = s.iter().take_while(|&&x| Some(&x) == s.first()).count();
+                    assert_eq!(run_of(s), want, "{s:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn run_lengths_use_16_17_and_18() {
         let mut runs = [(0, 0); 316];
         let n = run_length(&[8, 8, 8, 8, 8, 8, 8, 8, 0, 0, 0, 5, 5, 0], &mut runs);
@@ -518,6 +711,148 @@ mod tests {
         canonical_codes(&FIXED_DIST_LEN, &mut codes);
         assert_eq!(codes, FIXED_DIST_CODE);
     }
+
+    #[test]
+    fn the_f_log_f_table_is_within_a_bit_fraction_of_f64() {
+        for f in 1..4096u32 {
+            let want = f64::from(f) * f64::from(f).log2() * 256.0;
+            let got = f64::from(F_LOG_F[f as usize]);
+            // 12 fractional bits of log2, truncated: at most f / 16 low.
+            assert!(
+                got <= want + 1.0 && want - got <= f64::from(f) / 16.0 + 1.0,
+                "{f}"
+            );
+        }
+        assert_eq!(F_LOG_F[1], 0);
+        assert_eq!(F_LOG_F[2], 2 * 256);
+        assert_eq!(F_LOG_F[1024], 1024 * 10 * 256);
+    }
+
+    /// The used-symbol masks of `freqs`, computed from scratch.
+    fn masks_of(freqs: &[u32]) -> Vec<u64> {
+        freqs
+            .chunks(64)
+            .map(|c| {
+                c.iter()
+                    .enumerate()
+                    .fold(0, |m, (i, &f)| m | u64::from(f > 0) << i)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn entropy_and_shape_of_small_counts() {
+        let of = |f: &[u32]| entropy_and_shape(f, &masks_of(f));
+        // Four equally likely symbols: 2 bits each.
+        assert_eq!(of(&[0, 3, 3, 0, 3, 3]), (24, 4, 2));
+        assert_eq!(of(&[5, 0, 0, 0]), (0, 1, 0));
+        assert_eq!(of(&[0, 0, 0]), (0, 0, 0));
+        assert_eq!(of(&[0, 1, 0, 1, 0, 1]), (4, 3, 3));
+        let mut wide = [0u32; 286];
+        wide[63] = 2;
+        wide[64] = 2;
+        wide[256] = 1;
+        wide[285] = 3;
+        // 8 log2 8 - 2 log2 2 - 2 log2 2 - 3 log2 3 = 15.2 bits.
+        assert_eq!(of(&wide), (15, 4, 3));
+    }
+
+    /// Seeded blocks of `n` tokens over `message`: literals and matches
+    /// copying earlier bytes of it, so every block type is possible.
+    fn blocks_of(message: &[u8], seed: &mut u64) -> Vec<(usize, usize)> {
+        let mut next = || {
+            *seed ^= *seed << 13;
+            *seed ^= *seed >> 7;
+            *seed ^= *seed << 17;
+            *seed
+        };
+        let mut tokens = Vec::new();
+        let mut at = 0;
+        while at < message.len() {
+            let r = next();
+            let len = 3 + (r >> 8) as usize % 30;
+            let dist = 1 + (r >> 20) as usize % at.max(1);
+            let fits = at + len <= message.len()
+                && dist <= at
+                && (0..len).all(|i| message[at + i] == message[at + i - dist]);
+            if r % 3 == 0 && fits {
+                tokens.push((len, dist));
+                at += len;
+            } else {
+                tokens.push((0, 0));
+                at += 1;
+            }
+        }
+        tokens
+    }
+
+    #[test]
+    fn the_estimate_changes_the_block_type_only_when_the_sizes_are_close() {
+        let mut seed = 0x0123_4567_89ab_cdef_u64;
+        let words = [
+            "the ",
+            "room",
+            "\"text\":",
+            "hello ",
+            "42",
+            "{\"id\":\"",
+            "zq",
+            "~",
+        ];
+        let (mut exact_total, mut quick_total) = (0usize, 0usize);
+        for round in 0..600 {
+            let n = [1, 2, 5, 20, 60, 150, 400, 1500][round % 8];
+            let mut message = Vec::new();
+            while message.len() < n {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                if seed % 5 == 0 {
+                    message.push((seed >> 16) as u8);
+                } else {
+                    message.extend_from_slice(words[(seed >> 8) as usize % words.len()].as_bytes());
+                }
+            }
+            let tokens = blocks_of(&message, &mut seed);
+            let mut outs = [Vec::new(), Vec::new()];
+            for (out, estimate) in outs.iter_mut().zip([false, true]) {
+                {
+                    let mut w = BitWriter::new(out);
+                    let mut block = Block::with_room(BLOCK_TOKENS_FOR_TESTS, message.len());
+                    let mut at = 0;
+                    for &(len, dist) in &tokens {
+                        if len == 0 {
+                            block.literal(message[at]);
+                            at += 1;
+                        } else {
+                            block.matched(len, dist);
+                            at += len;
+                        }
+                    }
+                    assert_eq!(block.lit_used[..4], masks_of(&block.lit_freq)[..4]);
+                    assert_eq!(block.dist_used, masks_of(&block.dist_freq)[0]);
+                    block.send_choosing(&mut w, &message, estimate);
+                    write_stored(&mut w, &[]);
+                }
+                let mut inflater = crate::deflate::Inflater::new(15);
+                let mut back = Vec::new();
+                inflater.inflate(out, &mut back, 1 << 20).unwrap();
+                assert_eq!(back, message, "estimate {estimate}, {n} bytes");
+            }
+            let (exact, quick) = (outs[0].len(), outs[1].len());
+            assert!(quick >= exact, "the exact choice is the smallest");
+            assert!(
+                quick <= exact + exact / FIXED_MARGIN as usize + 1,
+                "{n} bytes: {quick} > {exact} + margin"
+            );
+            exact_total += exact;
+            quick_total += quick;
+        }
+        assert!(quick_total <= exact_total + exact_total / 200);
+    }
+
+    /// Tokens per block in the tests above (the compressor's own value).
+    const BLOCK_TOKENS_FOR_TESTS: usize = 3584;
 
     #[test]
     fn stored_sizes_count_padding_and_pieces() {

@@ -37,14 +37,24 @@ pub(crate) const MAX_SYMBOLS: usize = 286;
 /// `freqs` and `lengths` must be equally long, at most [`MAX_SYMBOLS`], and
 /// at least 2 long. Allocates nothing.
 pub(crate) fn build_lengths(freqs: &[u32], max_bits: u32, lengths: &mut [u8]) {
-    let n = freqs.len().min(lengths.len()).min(MAX_SYMBOLS);
+    // Scratch sized to the alphabet: zeroing 286 entries for the 19 or 30
+    // symbol alphabets would cost more than building their codes.
+    match freqs.len().min(lengths.len()) {
+        0..=32 => build_lengths_in::<32>(freqs, max_bits, lengths),
+        _ => build_lengths_in::<MAX_SYMBOLS>(freqs, max_bits, lengths),
+    }
+}
+
+/// [`build_lengths`] with scratch for `N` symbols (at most `N` are used).
+fn build_lengths_in<const N: usize>(freqs: &[u32], max_bits: u32, lengths: &mut [u8]) {
+    let n = freqs.len().min(lengths.len()).min(N);
     let max_bits = max_bits.clamp(1, 15);
     lengths.iter_mut().for_each(|l| *l = 0);
     // The used symbols, by increasing count (ties by symbol, so the result
     // is deterministic), each packed as `count << 16 | symbol` so that one
     // integer sort orders them. Branch-free: every symbol is written, and
     // only the used ones advance `m`.
-    let mut leaves = [0u64; MAX_SYMBOLS];
+    let mut leaves = [0u64; N];
     let mut m = 0;
     for (sym, &f) in freqs[..n].iter().enumerate() {
         leaves[m] = u64::from(f) << 16 | sym as u64;
@@ -64,44 +74,68 @@ pub(crate) fn build_lengths(freqs: &[u32], max_bits: u32, lengths: &mut [u8]) {
     let leaves = &mut leaves[..m];
     leaves.sort_unstable();
 
-    // Huffman's algorithm with two queues: the sorted leaves, and the
-    // internal nodes, which are made in increasing weight order. Node ids:
-    // leaves 0..m, internal nodes m..2m-1 (the root is the last).
-    let mut weight = [0u64; 2 * MAX_SYMBOLS];
-    let mut parent = [0u16; 2 * MAX_SYMBOLS];
-    for (i, &key) in leaves.iter().enumerate() {
-        weight[i] = key >> 16;
+    // Huffman's algorithm in place (Moffat and Katajainen, "In-place
+    // calculation of minimum-redundancy codes", 1995): the sorted leaves
+    // and the internal nodes, made in increasing weight order, are two
+    // queues in one array, so no tree is built and nothing else is zeroed.
+    // Ties go to the leaf, as in the textbook two-queue method.
+    let mut syms = [0u16; N];
+    for (s, &key) in syms.iter_mut().zip(leaves.iter()) {
+        *s = (key & 0xffff) as u16;
+        debug_assert!(key >> 16 > 0);
     }
-    let (mut next_leaf, mut next_internal) = (0, m);
-    for made in m..2 * m - 1 {
-        let mut pick = || {
-            let take_leaf = next_leaf < m
-                && (next_internal >= made || weight[next_leaf] <= weight[next_internal]);
-            if take_leaf {
-                next_leaf += 1;
-                next_leaf - 1
-            } else {
-                next_internal += 1;
-                next_internal - 1
-            }
-        };
-        let (a, b) = (pick(), pick());
-        weight[made] = weight[a] + weight[b];
-        parent[a] = made as u16;
-        parent[b] = made as u16;
+    let a = leaves;
+    for x in a.iter_mut() {
+        *x >>= 16;
     }
-    // Depths, from the root down (a parent is always made after its
-    // children, so walking ids downwards visits parents first).
-    let root = 2 * m - 2;
-    let mut depth = [0u8; 2 * MAX_SYMBOLS];
-    for node in (0..root).rev() {
-        depth[node] = depth[usize::from(parent[node])].saturating_add(1);
+    // Phase 1: a[next] becomes the weight of internal node `next`, and an
+    // internal node's slot, once merged, the index of its parent.
+    // Branch-free picks (the weights are data, so branches on them would
+    // be mispredicted half the time): an exhausted queue weighs u64::MAX.
+    a[0] += a[1];
+    let (mut root, mut leaf) = (0, 2);
+    for next in 1..m - 1 {
+        let mut sum = 0;
+        for _ in 0..2 {
+            let w_leaf = a.get(leaf).copied().unwrap_or(u64::MAX);
+            let w_root = if root < next { a[root] } else { u64::MAX };
+            let take_root = w_root < w_leaf;
+            sum += if take_root { w_root } else { w_leaf };
+            a[root] = if take_root { next as u64 } else { a[root] };
+            root += usize::from(take_root);
+            leaf += usize::from(!take_root);
+        }
+        a[next] = sum;
+    }
+    // Phase 2: parent indices become internal node depths.
+    a[m - 2] = 0;
+    for next in (0..m.saturating_sub(2)).rev() {
+        a[next] = a[a[next] as usize] + 1;
+    }
+    // Phase 3: internal depths become leaf depths; a[i] is the depth of the
+    // i-th rarest symbol.
+    let (mut avail, mut used, mut depth) = (1u64, 0u64, 0u64);
+    let mut root = m as isize - 2;
+    let mut next = m as isize - 1;
+    while avail > 0 {
+        while root >= 0 && a[root as usize] == depth {
+            used += 1;
+            root -= 1;
+        }
+        while avail > used {
+            a[next as usize] = depth;
+            next -= 1;
+            avail -= 1;
+        }
+        avail = 2 * used;
+        depth += 1;
+        used = 0;
     }
 
     // Step 1: count codes per length, cutting the deep ones to max_bits.
     let mut count = [0u32; 16];
-    for &d in &depth[..m] {
-        count[usize::from(d).min(max_bits as usize)] += 1;
+    for &d in a.iter() {
+        count[(d as usize).min(max_bits as usize)] += 1;
     }
     let max = max_bits as usize;
     let full: u64 = 1 << max;
@@ -129,11 +163,11 @@ pub(crate) fn build_lengths(freqs: &[u32], max_bits: u32, lengths: &mut [u8]) {
         kraft += weight_of(len);
     }
     // Step 4: the longest codes to the rarest symbols.
-    let mut rarest = leaves.iter();
+    let mut rarest = syms[..m].iter();
     for len in (1..=max).rev() {
         for _ in 0..count[len] {
-            if let Some(&key) = rarest.next() {
-                lengths[(key & 0xffff) as usize] = len as u8;
+            if let Some(&sym) = rarest.next() {
+                lengths[usize::from(sym)] = len as u8;
             }
         }
     }
@@ -173,7 +207,143 @@ pub(crate) fn canonical_codes(lengths: &[u8], codes: &mut [u16]) {
 
 #[cfg(test)]
 mod tests {
+    use super::MAX_SYMBOLS;
     use super::{build_lengths, canonical_codes};
+
+    /// The two-queue Huffman construction this module used before the
+    /// in-place one: both must give the same lengths.
+    fn reference_lengths(freqs: &[u32], max_bits: u32, lengths: &mut [u8]) {
+        let n = freqs.len().min(lengths.len()).min(MAX_SYMBOLS);
+        let max_bits = max_bits.clamp(1, 15);
+        lengths.iter_mut().for_each(|l| *l = 0);
+        // The used symbols, by increasing count (ties by symbol, so the result
+        // is deterministic), each packed as `count << 16 | symbol` so that one
+        // integer sort orders them. Branch-free: every symbol is written, and
+        // only the used ones advance `m`.
+        let mut leaves = [0u64; MAX_SYMBOLS];
+        let mut m = 0;
+        for (sym, &f) in freqs[..n].iter().enumerate() {
+            leaves[m] = u64::from(f) << 16 | sym as u64;
+            m += usize::from(f > 0);
+        }
+        if m < 2 {
+            // Zero or one symbol: two one-bit codes, the used symbol (if any)
+            // and the first other one.
+            let used = leaves[..m].first().map(|&key| (key & 0xffff) as usize);
+            let other = if used == Some(0) { 1 } else { 0 };
+            if n >= 2 {
+                lengths[used.unwrap_or(1 - other)] = 1;
+                lengths[other] = 1;
+            }
+            return;
+        }
+        let leaves = &mut leaves[..m];
+        leaves.sort_unstable();
+
+        // Huffman's algorithm with two queues: the sorted leaves, and the
+        // internal nodes, which are made in increasing weight order. Node ids:
+        // leaves 0..m, internal nodes m..2m-1 (the root is the last).
+        let mut weight = [0u64; 2 * MAX_SYMBOLS];
+        let mut parent = [0u16; 2 * MAX_SYMBOLS];
+        for (i, &key) in leaves.iter().enumerate() {
+            weight[i] = key >> 16;
+        }
+        let (mut next_leaf, mut next_internal) = (0, m);
+        for made in m..2 * m - 1 {
+            let mut pick = || {
+                let take_leaf = next_leaf < m
+                    && (next_internal >= made || weight[next_leaf] <= weight[next_internal]);
+                if take_leaf {
+                    next_leaf += 1;
+                    next_leaf - 1
+                } else {
+                    next_internal += 1;
+                    next_internal - 1
+                }
+            };
+            let (a, b) = (pick(), pick());
+            weight[made] = weight[a] + weight[b];
+            parent[a] = made as u16;
+            parent[b] = made as u16;
+        }
+        // Depths, from the root down (a parent is always made after its
+        // children, so walking ids downwards visits parents first).
+        let root = 2 * m - 2;
+        let mut depth = [0u8; 2 * MAX_SYMBOLS];
+        for node in (0..root).rev() {
+            depth[node] = depth[usize::from(parent[node])].saturating_add(1);
+        }
+
+        // Step 1: count codes per length, cutting the deep ones to max_bits.
+        let mut count = [0u32; 16];
+        for &d in &depth[..m] {
+            count[usize::from(d).min(max_bits as usize)] += 1;
+        }
+        let max = max_bits as usize;
+        let full: u64 = 1 << max;
+        let weight_of = |len: usize| -> u64 { 1 << (max - len) };
+        let mut kraft: u64 = (1..=max).map(|l| u64::from(count[l]) * weight_of(l)).sum();
+        // Step 2: too many short codes; lengthen the deepest one below max.
+        while kraft > full {
+            let Some(len) = (1..max).rev().find(|&l| count[l] > 0) else {
+                break; // cannot happen: m <= 286 codes of length max always fit
+            };
+            count[len] -= 1;
+            count[len + 1] += 1;
+            kraft -= weight_of(len + 1);
+        }
+        // Step 3: code space left over; shorten the deepest code that fits.
+        while kraft < full {
+            let Some(len) = (2..=max)
+                .rev()
+                .find(|&l| count[l] > 0 && weight_of(l) <= full - kraft)
+            else {
+                break; // cannot happen, see the module docs
+            };
+            count[len] -= 1;
+            count[len - 1] += 1;
+            kraft += weight_of(len);
+        }
+        // Step 4: the longest codes to the rarest symbols.
+        let mut rarest = leaves.iter();
+        for len in (1..=max).rev() {
+            for _ in 0..count[len] {
+                if let Some(&key) = rarest.next() {
+                    lengths[(key & 0xffff) as usize] = len as u8;
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn in_place_huffman_equals_the_two_queue_reference() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for round in 0..3000 {
+            let n = [2, 3, 19, 30, 286][round % 5];
+            let max = if n == 19 { 7 } else { 15 };
+            let zeros = next() % 8;
+            let skew = next() % 24;
+            let freqs: Vec<u32> = (0..n)
+                .map(|_| {
+                    let r = next();
+                    if r % 8 < zeros {
+                        0
+                    } else {
+                        ((r >> 8) as u32 >> (r % 32).min(skew) as u32) & 0xff_ffff
+                    }
+                })
+                .collect();
+            let mut want = vec![0xff; n];
+            reference_lengths(&freqs, max, &mut want);
+            assert_eq!(lengths_of(&freqs, max), want, "{freqs:?}");
+        }
+    }
 
     /// The Kraft sum in units of 2^-15.
     fn kraft(lengths: &[u8]) -> u64 {
