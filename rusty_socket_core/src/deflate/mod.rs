@@ -103,9 +103,12 @@
 //! ## Compression
 //!
 //! [`Deflater::compress_message`] compresses one whole message: LZ77 over
-//! 3-byte hash chains ([`Level::Fast`] greedy, [`Level::Default`] and
+//! 3-byte hash chains ([`Level::Fast`] lazy with a few candidates for
+//! messages up to 1 KiB and greedy beyond, [`Level::Default`] and
 //! [`Level::Best`] lazy), blocks sent as dynamic, fixed or stored codes,
-//! whichever is smallest, and a sync flush whose `00 00 ff ff` is removed
+//! whichever is smallest (a quick size estimate rules the dynamic code out
+//! without building it when fixed codes clearly win, as they do for most
+//! short messages), and a sync flush whose `00 00 ff ff` is removed
 //! (RFC 7692 section 7.2.1). With `window_bits` = `w` it never emits a
 //! distance above `2^w - 1`, so an [`Inflater`] (or zlib) with the same
 //! window accepts its output, for `w = 8` too. The window carries over to
