@@ -129,7 +129,7 @@ pub(crate) const DISTANCE_EXTRA: [u8; 30] = [
 ];
 
 /// What `symbol` of `alphabet` means, as an entry without its length.
-fn meaning(alphabet: Alphabet, symbol: usize) -> Entry {
+const fn meaning(alphabet: Alphabet, symbol: usize) -> Entry {
     let sym = symbol as u32;
     match alphabet {
         Alphabet::CodeLength => entry(SYMBOL, 0, sym),
@@ -138,21 +138,37 @@ fn meaning(alphabet: Alphabet, symbol: usize) -> Entry {
             256 => entry(END, 0, 0),
             257..=285 => entry(
                 LENGTH,
-                u32::from(LENGTH_EXTRA[symbol - 257]),
-                u32::from(LENGTH_BASE[symbol - 257]),
+                LENGTH_EXTRA[symbol - 257] as u32,
+                LENGTH_BASE[symbol - 257] as u32,
             ),
             _ => entry(INVALID, 0, sym),
         },
         Alphabet::Distance => match symbol {
             0..=29 => entry(
                 DISTANCE,
-                u32::from(DISTANCE_EXTRA[symbol]),
-                u32::from(DISTANCE_BASE[symbol]),
+                DISTANCE_EXTRA[symbol] as u32,
+                DISTANCE_BASE[symbol] as u32,
             ),
             _ => entry(INVALID, 0, sym),
         },
     }
 }
+
+/// Every symbol's [`meaning`], worked out at compile time: building a
+/// table looks them up instead of matching on each symbol.
+const fn meanings<const N: usize>(alphabet: Alphabet) -> [Entry; N] {
+    let mut table = [0; N];
+    let mut symbol = 0;
+    while symbol < N {
+        table[symbol] = meaning(alphabet, symbol);
+        symbol += 1;
+    }
+    table
+}
+
+const CODE_LENGTH_MEANINGS: [Entry; 19] = meanings(Alphabet::CodeLength);
+const LITERAL_LENGTH_MEANINGS: [Entry; 288] = meanings(Alphabet::LiteralLength);
+const DISTANCE_MEANINGS: [Entry; 32] = meanings(Alphabet::Distance);
 
 /// The longest code DEFLATE allows (section 3.2.7: lengths are 0..=15).
 pub(crate) const MAX_CODE_LEN: usize = 15;
@@ -220,13 +236,25 @@ impl<const TABLE: usize, const SYMBOLS: usize> Huffman<TABLE, SYMBOLS> {
         if lengths.len() > SYMBOLS {
             return Err(InflateError::InvalidCodeLengths(alphabet));
         }
-        // Step 1 of section 3.2.2: count the codes of each length.
-        let mut counts = [0u16; MAX_CODE_LEN + 1];
-        for &len in lengths {
-            match counts.get_mut(usize::from(len)) {
-                Some(count) => *count += 1,
-                None => return Err(InflateError::InvalidCodeLengths(alphabet)),
+        // Step 1 of section 3.2.2: count the codes of each length. Four
+        // sets of counters, so that runs of one length (the usual case) do
+        // not wait on the same counter in memory at every step.
+        if lengths.iter().fold(0, |acc, &len| acc | len) > MAX_CODE_LEN as u8 {
+            return Err(InflateError::InvalidCodeLengths(alphabet));
+        }
+        let mut partial = [[0u16; MAX_CODE_LEN + 1]; 4];
+        let mut quads = lengths.chunks_exact(4);
+        for quad in &mut quads {
+            for (counts, &len) in partial.iter_mut().zip(quad) {
+                counts[usize::from(len & 15)] += 1;
             }
+        }
+        for &len in quads.remainder() {
+            partial[0][usize::from(len & 15)] += 1;
+        }
+        let mut counts = [0u16; MAX_CODE_LEN + 1];
+        for (len, count) in counts.iter_mut().enumerate() {
+            *count = partial.iter().map(|p| p[len]).sum();
         }
         counts[0] = 0;
         let mut left: i32 = 1;
@@ -249,11 +277,19 @@ impl<const TABLE: usize, const SYMBOLS: usize> Huffman<TABLE, SYMBOLS> {
         for len in 1..=MAX_CODE_LEN {
             offsets[len + 1] = offsets[len] + usize::from(counts[len]);
         }
-        for (symbol, &len) in lengths.iter().enumerate() {
+        let meanings: &[Entry] = match alphabet {
+            Alphabet::CodeLength => &CODE_LENGTH_MEANINGS,
+            Alphabet::LiteralLength => &LITERAL_LENGTH_MEANINGS,
+            Alphabet::Distance => &DISTANCE_MEANINGS,
+        };
+        if lengths.len() > meanings.len() {
+            return Err(InflateError::InvalidCodeLengths(alphabet));
+        }
+        for (&meaning, &len) in meanings.iter().zip(lengths) {
             if len != 0 {
                 let slot = &mut offsets[usize::from(len)];
                 if let Some(s) = self.sorted.get_mut(*slot) {
-                    *s = meaning(alphabet, symbol);
+                    *s = meaning;
                 }
                 *slot += 1;
             }
