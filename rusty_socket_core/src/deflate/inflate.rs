@@ -310,7 +310,9 @@ impl Window {
         let (head, tail) = data.split_at(first);
         self.ring[self.next..self.next + first].copy_from_slice(head);
         self.ring[..tail.len()].copy_from_slice(tail);
-        self.next = (self.next + data.len()) % size;
+        // The size is a power of two: a mask, not a division.
+        debug_assert!(size.is_power_of_two());
+        self.next = (self.next + data.len()) & (size - 1);
         self.have = (self.have + data.len()).min(size);
     }
 }
@@ -1119,7 +1121,9 @@ fn copy_from_window(io: &mut Io<'_>, window: &Window, distance: usize, len: usiz
     if size == 0 || back > window.have {
         return; // unreachable: the distance was checked against `have`
     }
-    let begin = (window.next + size - back) % size;
+    // The ring's size is a power of two (`2^window_bits`), so the wrap is
+    // a mask: a division here cost more than the copy of a short match.
+    let begin = (window.next + size - back) & (size - 1);
     let first = from_window.min(size - begin);
     let op = io.op;
     let chunks = from_window.div_ceil(16) * 16;
