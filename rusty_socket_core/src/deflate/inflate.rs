@@ -2364,4 +2364,51 @@ mod tests {
             let _ = feed(&mut Inflater::new(8 + (i % 8) as u8), &[&input], max);
         }
     }
+
+    #[test]
+    fn messages_cut_at_every_byte_across_window_wraps() {
+        // Small windows (8..=11 bits) wrap their ring every few 150-byte
+        // messages, so matches served from the window cross the wrap, start
+        // right before it, or end exactly at it. Every message of the
+        // stream, cut into two pieces at the same offset (every offset), or
+        // fed one byte at a time, with the output limit at the message's
+        // length, must give back the same bytes as one call.
+        use crate::deflate::{Deflater, Level};
+        let mut all = Vec::new();
+        for i in 0..40u32 {
+            all.extend_from_slice(&lcg(i % 5, 23));
+            all.extend_from_slice(
+                format!("{{\"type\":\"message\",\"id\":{i},\"text\":\"hello again\"}} ").as_bytes(),
+            );
+        }
+        for wbits in 8..=11u8 {
+            for level in [Level::Fast, Level::Default] {
+                let mut d = Deflater::new(level, wbits);
+                let payloads: Vec<Vec<u8>> = all
+                    .chunks(150)
+                    .map(|m| {
+                        let mut p = Vec::new();
+                        d.compress_message(m, &mut p);
+                        p.extend_from_slice(&SYNC_TAIL);
+                        p
+                    })
+                    .collect();
+                let longest = payloads.iter().map(Vec::len).max().unwrap();
+                for cut in 0..=longest + 1 {
+                    let mut inf = Inflater::new(wbits);
+                    for (i, (p, m)) in payloads.iter().zip(all.chunks(150)).enumerate() {
+                        let at = cut.min(p.len());
+                        let (out, status) = if cut > longest {
+                            let pieces: Vec<&[u8]> = p.chunks(1).collect();
+                            feed(&mut inf, &pieces, m.len()).unwrap()
+                        } else {
+                            feed(&mut inf, &[&p[..at], &p[at..]], m.len()).unwrap()
+                        };
+                        assert_eq!(status, Status::NeedInput);
+                        assert!(out == m, "w{wbits} {level:?} message {i} cut {cut}");
+                    }
+                }
+            }
+        }
+    }
 }
