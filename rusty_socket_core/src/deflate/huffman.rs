@@ -22,8 +22,10 @@
 //! reversed code: a code of length `l <= B` fills every entry of the
 //! `2^B`-entry table whose low `l` bits are that reversed code. One lookup of
 //! the next `B` input bits then gives the symbol and how many bits it used.
-//! The literal/length table has `B = 10` and the distance table `B = 8`;
-//! the rare longer codes (their symbols occur less than once in 1 024) take
+//! The literal/length table has `B = 10` and the distance table `B = 8`,
+//! or the longest code's length if that is shorter (a short block's table
+//! is then a fraction of the size to fill, which matters when every small
+//! message brings its own codes); the rare longer codes (their symbols occur less than once in 1 024) take
 //! a slower walk through the code lengths, one bit at a time, in the canonical
 //! order (`decode_long`).
 
@@ -127,7 +129,7 @@ pub(crate) const DISTANCE_EXTRA: [u8; 30] = [
 ];
 
 /// What `symbol` of `alphabet` means, as an entry without its length.
-fn meaning(alphabet: Alphabet, symbol: usize) -> Entry {
+const fn meaning(alphabet: Alphabet, symbol: usize) -> Entry {
     let sym = symbol as u32;
     match alphabet {
         Alphabet::CodeLength => entry(SYMBOL, 0, sym),
@@ -136,21 +138,37 @@ fn meaning(alphabet: Alphabet, symbol: usize) -> Entry {
             256 => entry(END, 0, 0),
             257..=285 => entry(
                 LENGTH,
-                u32::from(LENGTH_EXTRA[symbol - 257]),
-                u32::from(LENGTH_BASE[symbol - 257]),
+                LENGTH_EXTRA[symbol - 257] as u32,
+                LENGTH_BASE[symbol - 257] as u32,
             ),
             _ => entry(INVALID, 0, sym),
         },
         Alphabet::Distance => match symbol {
             0..=29 => entry(
                 DISTANCE,
-                u32::from(DISTANCE_EXTRA[symbol]),
-                u32::from(DISTANCE_BASE[symbol]),
+                DISTANCE_EXTRA[symbol] as u32,
+                DISTANCE_BASE[symbol] as u32,
             ),
             _ => entry(INVALID, 0, sym),
         },
     }
 }
+
+/// Every symbol's [`meaning`], worked out at compile time: building a
+/// table looks them up instead of matching on each symbol.
+const fn meanings<const N: usize>(alphabet: Alphabet) -> [Entry; N] {
+    let mut table = [0; N];
+    let mut symbol = 0;
+    while symbol < N {
+        table[symbol] = meaning(alphabet, symbol);
+        symbol += 1;
+    }
+    table
+}
+
+const CODE_LENGTH_MEANINGS: [Entry; 19] = meanings(Alphabet::CodeLength);
+const LITERAL_LENGTH_MEANINGS: [Entry; 288] = meanings(Alphabet::LiteralLength);
+const DISTANCE_MEANINGS: [Entry; 32] = meanings(Alphabet::Distance);
 
 /// The longest code DEFLATE allows (section 3.2.7: lengths are 0..=15).
 pub(crate) const MAX_CODE_LEN: usize = 15;
@@ -161,7 +179,8 @@ pub(crate) const MAX_CODE_LEN: usize = 15;
 pub(crate) struct Huffman<const TABLE: usize, const SYMBOLS: usize> {
     /// Indexed by the next `log2(TABLE)` input bits.
     table: [Entry; TABLE],
-    /// How many codes each length has (`counts[0]` unused).
+    /// How many codes each length has; `counts[0]` is how many bits index
+    /// `table` (the longest code's length, at most `log2(TABLE)`).
     counts: [u16; MAX_CODE_LEN + 1],
     /// The symbols' meanings in canonical order: by code length, then by
     /// symbol. The walk for long codes ends at an index into this.
@@ -181,7 +200,24 @@ impl<const TABLE: usize, const SYMBOLS: usize> Huffman<TABLE, SYMBOLS> {
     pub(crate) fn new() -> Self {
         Huffman {
             table: [entry(INVALID, 0, 0) | 1; TABLE],
-            counts: [0; MAX_CODE_LEN + 1],
+            counts: [
+                Self::BITS as u16,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+            ],
             sorted: [entry(INVALID, 0, 0); SYMBOLS],
         }
     }
@@ -200,13 +236,25 @@ impl<const TABLE: usize, const SYMBOLS: usize> Huffman<TABLE, SYMBOLS> {
         if lengths.len() > SYMBOLS {
             return Err(InflateError::InvalidCodeLengths(alphabet));
         }
-        // Step 1 of section 3.2.2: count the codes of each length.
-        let mut counts = [0u16; MAX_CODE_LEN + 1];
-        for &len in lengths {
-            match counts.get_mut(usize::from(len)) {
-                Some(count) => *count += 1,
-                None => return Err(InflateError::InvalidCodeLengths(alphabet)),
+        // Step 1 of section 3.2.2: count the codes of each length. Four
+        // sets of counters, so that runs of one length (the usual case) do
+        // not wait on the same counter in memory at every step.
+        if lengths.iter().fold(0, |acc, &len| acc | len) > MAX_CODE_LEN as u8 {
+            return Err(InflateError::InvalidCodeLengths(alphabet));
+        }
+        let mut partial = [[0u16; MAX_CODE_LEN + 1]; 4];
+        let mut quads = lengths.chunks_exact(4);
+        for quad in &mut quads {
+            for (counts, &len) in partial.iter_mut().zip(quad) {
+                counts[usize::from(len & 15)] += 1;
             }
+        }
+        for &len in quads.remainder() {
+            partial[0][usize::from(len & 15)] += 1;
+        }
+        let mut counts = [0u16; MAX_CODE_LEN + 1];
+        for (len, count) in counts.iter_mut().enumerate() {
+            *count = partial.iter().map(|p| p[len]).sum();
         }
         counts[0] = 0;
         let mut left: i32 = 1;
@@ -229,45 +277,77 @@ impl<const TABLE: usize, const SYMBOLS: usize> Huffman<TABLE, SYMBOLS> {
         for len in 1..=MAX_CODE_LEN {
             offsets[len + 1] = offsets[len] + usize::from(counts[len]);
         }
-        for (symbol, &len) in lengths.iter().enumerate() {
+        let meanings: &[Entry] = match alphabet {
+            Alphabet::CodeLength => &CODE_LENGTH_MEANINGS,
+            Alphabet::LiteralLength => &LITERAL_LENGTH_MEANINGS,
+            Alphabet::Distance => &DISTANCE_MEANINGS,
+        };
+        if lengths.len() > meanings.len() {
+            return Err(InflateError::InvalidCodeLengths(alphabet));
+        }
+        for (&meaning, &len) in meanings.iter().zip(lengths) {
             if len != 0 {
                 let slot = &mut offsets[usize::from(len)];
                 if let Some(s) = self.sorted.get_mut(*slot) {
-                    *s = meaning(alphabet, symbol);
+                    *s = meaning;
                 }
                 *slot += 1;
             }
         }
+        // The first level only needs as many bits as the longest code (at
+        // least 1): a short block's small alphabet fills a table of 2^7 or
+        // 2^8 entries, not 2^10. The number lives in the unused `counts[0]`.
+        let longest = (1..=MAX_CODE_LEN)
+            .rev()
+            .find(|&l| counts[l] != 0)
+            .unwrap_or(1);
+        let root = (longest as u32).min(Self::BITS);
+        counts[0] = root as u16;
         self.counts = counts;
 
         // Steps 2 and 3 of section 3.2.2: the codes of each length are
         // consecutive, starting where the previous length's codes ended,
         // doubled. Walking the symbols in canonical order assigns them.
-        self.table.fill(entry(INVALID, 0, 0) | 1);
+        //
+        // The table is filled one length at a time: while the codes of
+        // length `len` are placed, only its first `2^len` entries are in
+        // use, and each code has exactly one entry there (its reversed
+        // code). Then that part is copied once above itself, which gives
+        // every shorter code its entries for one more bit. Every entry is
+        // written about twice, with no per-code stride loops; an entry not
+        // yet written holds a stale value that the codes overwrite, since
+        // a complete code leaves no pattern unassigned. Only an incomplete
+        // (distance) code needs the table cleared first.
+        if left > 0 {
+            self.table[..1 << root].fill(entry(INVALID, 0, 0) | 1);
+        }
         let mut code: u32 = 0;
         let mut index = 0;
         for len in 1..=MAX_CODE_LEN as u32 {
-            for _ in 0..counts[len as usize] {
-                let meaning = self
-                    .sorted
-                    .get(index)
-                    .copied()
-                    .unwrap_or(entry(INVALID, 0, 0));
-                index += 1;
-                if len <= Self::BITS {
+            let n = usize::from(counts[len as usize]);
+            if len <= root {
+                for &meaning in self.sorted.get(index..index + n).unwrap_or(&[]) {
                     let reversed = (code.reverse_bits() >> (32 - len)) as usize;
-                    for slot in self.table.iter_mut().skip(reversed).step_by(1 << len) {
+                    if let Some(slot) = self.table.get_mut(reversed) {
                         *slot = meaning | len;
                     }
-                } else {
-                    let prefix = code >> (len - Self::BITS);
-                    let reversed = (prefix.reverse_bits() >> (32 - Self::BITS)) as usize;
-                    if let Some(slot) = self.table.get_mut(reversed) {
-                        *slot = entry(LONG, 0, 0) | Self::BITS;
-                    }
+                    code += 1;
                 }
-                code += 1;
+                if len < root {
+                    let size = 1usize << len;
+                    self.table.copy_within(..size, size);
+                }
+            } else {
+                for _ in 0..n {
+                    let prefix = code >> (len - root);
+                    let reversed = (prefix.reverse_bits() >> (32 - root)) as usize;
+                    if let Some(slot) = self.table.get_mut(reversed) {
+                        *slot = entry(LONG, 0, 0) | root;
+                    }
+                    code += 1;
+                }
             }
+            index += n;
             code <<= 1;
         }
         Ok(())
@@ -278,7 +358,8 @@ impl<const TABLE: usize, const SYMBOLS: usize> Huffman<TABLE, SYMBOLS> {
     /// input and try again. An invalid pattern gives an [`INVALID`] entry.
     #[inline(always)]
     pub(crate) fn decode(&self, bits: u64, count: u32) -> Option<Entry> {
-        let e = self.table[(bits as usize) & (TABLE - 1)];
+        let mask = (1usize << self.counts[0]) - 1;
+        let e = self.table[(bits as usize) & mask & (TABLE - 1)];
         if kind(e) == LONG {
             return self.decode_long(bits, count);
         }
@@ -403,6 +484,64 @@ mod tests {
             let e = t.decode(reversed(code, len), 64).unwrap();
             assert_eq!((value(e), code_len(e)), (symbol, len), "symbol {symbol}");
             assert_eq!(t.decode(reversed(code, len), len - 1), None);
+        }
+    }
+
+    /// Random complete codes: split a random leaf of the code tree until
+    /// there are `n` leaves (no deeper than 15).
+    fn random_complete_lengths(seed: u64, n: usize) -> Vec<u8> {
+        let mut x = seed;
+        let mut next = || {
+            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            (x >> 33) as usize
+        };
+        let mut leaves = vec![1u8, 1];
+        while leaves.len() < n {
+            let i = next() % leaves.len();
+            if leaves[i] < 15 {
+                leaves[i] += 1;
+                leaves.push(leaves[i]);
+            }
+        }
+        // Shuffle which symbol gets which length.
+        for i in (1..leaves.len()).rev() {
+            leaves.swap(i, next() % (i + 1));
+        }
+        leaves
+    }
+
+    #[test]
+    fn every_code_decodes_whatever_the_table_held_before() {
+        // One table rebuilt again and again, as a stream's dynamic blocks
+        // do: stale entries from the previous code must never show through,
+        // whatever the first level's size (the longest code, up to 10).
+        let mut t = LiteralLengthTable::new();
+        for seed in 0..300u64 {
+            let n = 2 + (seed as usize * 7) % 280;
+            let lengths = random_complete_lengths(seed, n);
+            t.build(&lengths, Alphabet::LiteralLength).unwrap();
+            let mut counts = [0u32; 16];
+            for &l in &lengths {
+                counts[usize::from(l)] += 1;
+            }
+            let mut next_code = [0u32; 16];
+            let mut code = 0;
+            for len in 1..16 {
+                code = (code + counts[len - 1]) << 1;
+                next_code[len] = code;
+            }
+            for (symbol, &len) in lengths.iter().enumerate() {
+                let len = u32::from(len);
+                let c = next_code[len as usize];
+                next_code[len as usize] += 1;
+                let e = t.decode(reversed(c, len), 64).unwrap();
+                assert_eq!(
+                    (value(e), code_len(e)),
+                    (meaning(Alphabet::LiteralLength, symbol) >> 16, len),
+                    "seed {seed} symbol {symbol}"
+                );
+                assert_eq!(t.decode(reversed(c, len), len - 1), None);
+            }
         }
     }
 

@@ -310,7 +310,9 @@ impl Window {
         let (head, tail) = data.split_at(first);
         self.ring[self.next..self.next + first].copy_from_slice(head);
         self.ring[..tail.len()].copy_from_slice(tail);
-        self.next = (self.next + data.len()) % size;
+        // The size is a power of two: a mask, not a division.
+        debug_assert!(size.is_power_of_two());
+        self.next = (self.next + data.len()) & (size - 1);
         self.have = (self.have + data.len()).min(size);
     }
 }
@@ -852,7 +854,7 @@ impl Inflater {
     /// Checks a distance against the window and the history there is
     /// (section 3.2.5).
     #[inline(always)]
-    fn check_distance(&self, io: &Io<'_>, distance: usize) -> Result<(), InflateError> {
+    fn check_distance(&self, produced: usize, distance: usize) -> Result<(), InflateError> {
         let window = self.window_size();
         if distance > window {
             return Err(InflateError::DistanceBeyondWindow {
@@ -860,7 +862,7 @@ impl Inflater {
                 window,
             });
         }
-        let available = io.op - io.start + self.window.have;
+        let available = produced + self.window.have;
         if distance > available {
             return Err(InflateError::DistanceBeforeStart {
                 distance: distance as u16,
@@ -952,7 +954,7 @@ impl Inflater {
                     }
                     let distance =
                         value(d) + ((rest >> code_len(d)) & low_bits(extra_bits(d))) as u32;
-                    self.check_distance(io, distance as usize)?;
+                    self.check_distance(io.op - io.start, distance as usize)?;
                     self.bits.consume(used + used_d);
                     self.state = State::Copy {
                         len: len as u16,
@@ -970,7 +972,14 @@ impl Inflater {
         let room = io.room(usize::from(len));
         let n = usize::from(len).min(room);
         if n > 0 {
-            copy_match(io, &self.window, usize::from(distance), n);
+            io.op = copy_match(
+                &mut io.out[..],
+                io.op,
+                io.start,
+                &self.window,
+                usize::from(distance),
+                n,
+            );
         }
         if n < usize::from(len) {
             self.state = State::Copy {
@@ -993,12 +1002,21 @@ impl Inflater {
         dt: &DistanceTable,
         io: &mut Io<'_>,
     ) -> Result<bool, InflateError> {
+        // The positions and the output live in locals for the loop: with
+        // them behind `io`, every byte written could (for the compiler)
+        // have changed the `Vec`'s length or pointer, which it then read
+        // again from memory at every symbol.
         let mut bits = self.bits;
+        let input = io.input;
+        let mut pos = io.pos;
+        let start = io.start;
+        let mut op = io.op;
+        let out: &mut [u8] = &mut io.out[..];
         let result = loop {
-            if bits.count < 48 && !bits.refill(io.input, &mut io.pos) {
+            if bits.count < 48 && !bits.refill(input, &mut pos) {
                 break Ok(false);
             }
-            if io.out.len() - io.op < FAST_ROOM {
+            if out.len() - op < FAST_ROOM {
                 break Ok(false);
             }
             let Some(e) = ll.decode(bits.buf, bits.count) else {
@@ -1006,8 +1024,8 @@ impl Inflater {
             };
             let k = kind(e);
             if k == LITERAL {
-                io.out[io.op] = value(e) as u8;
-                io.op += 1;
+                out[op] = value(e) as u8;
+                op += 1;
                 bits.consume(code_len(e));
                 continue;
             }
@@ -1028,12 +1046,21 @@ impl Inflater {
                 break Err(invalid_distance(d));
             }
             let distance = value(d) + ((rest >> code_len(d)) & low_bits(extra_bits(d))) as u32;
-            if let Err(e) = self.check_distance(io, distance as usize) {
+            if let Err(e) = self.check_distance(op - start, distance as usize) {
                 break Err(e);
             }
             bits.consume(used + code_len(d) + extra_bits(d));
-            copy_match(io, &self.window, distance as usize, len as usize);
+            op = copy_match(
+                out,
+                op,
+                start,
+                &self.window,
+                distance as usize,
+                len as usize,
+            );
         };
+        io.pos = pos;
+        io.op = op;
         self.bits = bits;
         result
     }
@@ -1064,18 +1091,23 @@ fn invalid_distance(d: u32) -> InflateError {
     }
 }
 
-/// Writes `len` bytes of a match `distance` bytes back at `io.op` (the
-/// distance already checked, `len` bytes of room made). The part of the
-/// source before this call's output comes from the window.
+/// Writes `len` bytes of a match `distance` bytes back at `out[op..]` (the
+/// distance already checked, `len` bytes of room made) and returns the new
+/// end of the output. This call's output began at `start`; the part of the
+/// source before it comes from the window.
 #[inline]
-fn copy_match(io: &mut Io<'_>, window: &Window, distance: usize, len: usize) {
-    let produced = io.op - io.start;
+fn copy_match(
+    out: &mut [u8],
+    op: usize,
+    start: usize,
+    window: &Window,
+    distance: usize,
+    len: usize,
+) -> usize {
+    let produced = op - start;
     if distance > produced {
-        copy_from_window(io, window, distance, len);
-        return;
+        return copy_from_window(out, op, start, window, distance, len);
     }
-    let out = &mut io.out[..];
-    let op = io.op;
     let src = op - distance;
     if distance >= 8 && out.len() - op >= len + 8 {
         // Eight bytes at a time: each chunk's source lies wholly before its
@@ -1104,44 +1136,53 @@ fn copy_match(io: &mut Io<'_>, window: &Window, distance: usize, len: usize) {
             done += n;
         }
     }
-    io.op += len;
+    op + len
 }
 
 /// A match that starts in the window (before this call's output), and may
 /// run on into this call's output. With context takeover most matches of a
 /// short message reach into earlier messages, so this is a hot path too.
 #[inline]
-fn copy_from_window(io: &mut Io<'_>, window: &Window, distance: usize, len: usize) {
-    let produced = io.op - io.start;
+fn copy_from_window(
+    out: &mut [u8],
+    op: usize,
+    start: usize,
+    window: &Window,
+    distance: usize,
+    len: usize,
+) -> usize {
+    let produced = op - start;
     let back = distance - produced; // 1..=window.have, checked before
     let size = window.ring.len();
     let from_window = back.min(len);
     if size == 0 || back > window.have {
-        return; // unreachable: the distance was checked against `have`
+        return op; // unreachable: the distance was checked against `have`
     }
-    let begin = (window.next + size - back) % size;
+    // The ring's size is a power of two (`2^window_bits`), so the wrap is
+    // a mask: a division here cost more than the copy of a short match.
+    let begin = (window.next + size - back) & (size - 1);
     let first = from_window.min(size - begin);
-    let op = io.op;
     let chunks = from_window.div_ceil(16) * 16;
-    if first == from_window && begin + chunks <= size && io.out.len() - op >= chunks {
+    if first == from_window && begin + chunks <= size && out.len() - op >= chunks {
         // Sixteen bytes at a time, fixed-size copies rather than a call to
         // memmove for a few bytes: the source does not wrap, and the
         // overshoot past `from_window` lands in the padding, to be
         // overwritten or cut off.
         let mut k = 0;
         while k < from_window {
-            io.out[op + k..op + k + 16].copy_from_slice(&window.ring[begin + k..begin + k + 16]);
+            out[op + k..op + k + 16].copy_from_slice(&window.ring[begin + k..begin + k + 16]);
             k += 16;
         }
     } else {
-        io.out[op..op + first].copy_from_slice(&window.ring[begin..begin + first]);
-        io.out[op + first..op + from_window].copy_from_slice(&window.ring[..from_window - first]);
+        out[op..op + first].copy_from_slice(&window.ring[begin..begin + first]);
+        out[op + first..op + from_window].copy_from_slice(&window.ring[..from_window - first]);
     }
-    io.op += from_window;
+    let op = op + from_window;
     if len > from_window {
         // The rest starts at this call's first byte, `distance` back.
-        copy_match(io, window, distance, len - from_window);
+        return copy_match(out, op, start, window, distance, len - from_window);
     }
+    op
 }
 
 #[cfg(test)]
@@ -2321,6 +2362,53 @@ mod tests {
             }
             let max = (rng.next() % 5000) as usize;
             let _ = feed(&mut Inflater::new(8 + (i % 8) as u8), &[&input], max);
+        }
+    }
+
+    #[test]
+    fn messages_cut_at_every_byte_across_window_wraps() {
+        // Small windows (8..=11 bits) wrap their ring every few 150-byte
+        // messages, so matches served from the window cross the wrap, start
+        // right before it, or end exactly at it. Every message of the
+        // stream, cut into two pieces at the same offset (every offset), or
+        // fed one byte at a time, with the output limit at the message's
+        // length, must give back the same bytes as one call.
+        use crate::deflate::{Deflater, Level};
+        let mut all = Vec::new();
+        for i in 0..40u32 {
+            all.extend_from_slice(&lcg(i % 5, 23));
+            all.extend_from_slice(
+                format!("{{\"type\":\"message\",\"id\":{i},\"text\":\"hello again\"}} ").as_bytes(),
+            );
+        }
+        for wbits in 8..=11u8 {
+            for level in [Level::Fast, Level::Default] {
+                let mut d = Deflater::new(level, wbits);
+                let payloads: Vec<Vec<u8>> = all
+                    .chunks(150)
+                    .map(|m| {
+                        let mut p = Vec::new();
+                        d.compress_message(m, &mut p);
+                        p.extend_from_slice(&SYNC_TAIL);
+                        p
+                    })
+                    .collect();
+                let longest = payloads.iter().map(Vec::len).max().unwrap();
+                for cut in 0..=longest + 1 {
+                    let mut inf = Inflater::new(wbits);
+                    for (i, (p, m)) in payloads.iter().zip(all.chunks(150)).enumerate() {
+                        let at = cut.min(p.len());
+                        let (out, status) = if cut > longest {
+                            let pieces: Vec<&[u8]> = p.chunks(1).collect();
+                            feed(&mut inf, &pieces, m.len()).unwrap()
+                        } else {
+                            feed(&mut inf, &[&p[..at], &p[at..]], m.len()).unwrap()
+                        };
+                        assert_eq!(status, Status::NeedInput);
+                        assert!(out == m, "w{wbits} {level:?} message {i} cut {cut}");
+                    }
+                }
+            }
         }
     }
 }
