@@ -136,18 +136,13 @@ impl MessageCompressor {
         self.deflater.compress_message(payload, out);
         if self.no_context_takeover {
             // Nothing of this message may be referred to again: free it all.
-            self.deflater = Deflater::new(self.deflater.level(), self.window_bits());
+            self.deflater.release();
             if out.len() - start >= payload.len() {
                 out.truncate(start);
                 return false;
             }
         }
         true
-    }
-
-    /// The window, as `log2` of its size.
-    fn window_bits(&self) -> u8 {
-        self.deflater.window_size().trailing_zeros() as u8
     }
 
     /// Heap bytes held between messages.
@@ -169,7 +164,6 @@ pub enum InflateFailure {
 #[derive(Debug)]
 pub struct MessageDecompressor {
     inflater: Inflater,
-    window_bits: u8,
     /// The peer resets after each message, so we may too (section 7.1.1).
     no_context_takeover: bool,
 }
@@ -182,7 +176,6 @@ impl MessageDecompressor {
         let (window_bits, no_context_takeover) = direction(params, role == Role::Client);
         MessageDecompressor {
             inflater: Inflater::new(window_bits),
-            window_bits,
             no_context_takeover,
         }
     }
@@ -228,7 +221,7 @@ impl MessageDecompressor {
         let result = self.inflate(&TAIL, out, max_out);
         if self.no_context_takeover {
             // Free the window and tables: the next message needs neither.
-            self.inflater = Inflater::new(self.window_bits);
+            self.inflater.release();
         }
         result
     }
@@ -242,7 +235,7 @@ impl MessageDecompressor {
     /// Forgets the message in progress after a failure (the connection is
     /// over anyway) and frees memory.
     pub fn abandon(&mut self) {
-        self.inflater = Inflater::new(self.window_bits);
+        self.inflater.release();
     }
 }
 

@@ -171,6 +171,12 @@ impl WriteQueue {
             Role::Client => Some(masking_key()?),
             Role::Server => None,
         };
+        let header = FrameHeader {
+            fin,
+            rsv1,
+            masking_key,
+            ..FrameHeader::new(opcode, len as u64)
+        };
         let before = self.buffer.len();
         // Large payloads that were given away or lent are sent from where
         // they are, after their header.
@@ -189,12 +195,6 @@ impl WriteQueue {
                 Some(Queued::Lent(range))
             }
             payload => {
-                let header = FrameHeader {
-                    fin,
-                    rsv1,
-                    masking_key,
-                    ..FrameHeader::new(opcode, len as u64)
-                };
                 self.buffer.reserve(header.encoded_len() + len);
                 header.append_to(&mut self.buffer);
                 mask_into(&mut self.buffer, payload.as_slice(lent), masking_key, 0);
@@ -202,12 +202,6 @@ impl WriteQueue {
             }
         };
         if let Some(queued) = zero_copy {
-            let header = FrameHeader {
-                fin,
-                rsv1,
-                masking_key,
-                ..FrameHeader::new(opcode, len as u64)
-            };
             header.append_to(&mut self.buffer);
             self.payloads.push((self.buffer.len(), queued));
             self.queued += len;
