@@ -18,6 +18,7 @@
 #                 fails); one PASS/FAIL line per testee and a total.
 #
 # Reports land in target/autobahn/{server,server-crate,client,client-split}/
+# (under `all`: target/autobahn/{quick,bulk}/ROLE/, see run_all)
 # (open index.html there); logs and generated specs in target/autobahn/
 # ({role}-wstest.log, {role}-testee.log, and all-{role}.out for the whole
 # output of one testee under `all`).
@@ -74,7 +75,7 @@ RUN_TIMEOUT=${AUTOBAHN_TIMEOUT:-40m}
 LISTEN_WAIT=${AUTOBAHN_LISTEN_WAIT:-20}
 VENV=${AUTOBAHN_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/rusty_socket/autobahn-venv}
 AGENT=rusty_socket
-OUT=target/autobahn            # relative: wstest runs from the repo root
+OUT=${AUTOBAHN_OUT:-target/autobahn}   # relative: wstest runs from the repo root
 CHECK="$REPO_ROOT/scripts/autobahn_check.py"
 CARGO_TARGET=${CARGO_TARGET_DIR:-$REPO_ROOT/target}   # where cargo puts the testees
 
@@ -326,35 +327,40 @@ release_venv_lock() {
 # ---------------------------------------------------------------------------
 # spec files
 
-# Shared case selection: every case but those in AUTOBAHN_EXCLUDE.
+# Shared case selection: the cases in AUTOBAHN_CASES (default: all) but
+# those in AUTOBAHN_EXCLUDE, both comma-separated case patterns.
 EXCLUDE=${AUTOBAHN_EXCLUDE:-}
-exclude_json() {
-    local pattern out="" IFS=,
-    for pattern in $EXCLUDE; do
+CASES=${AUTOBAHN_CASES:-*}
+patterns_json() {
+    local var=$1 pattern out="" patterns=()
+    IFS=, read -ra patterns <<<"$2"
+    for pattern in "${patterns[@]}"; do
         pattern=${pattern//[[:space:]]/}
         [[ -n $pattern ]] || continue
         [[ $pattern =~ ^[0-9.*]+$ ]] ||
-            die "AUTOBAHN_EXCLUDE: '$pattern' is not a case pattern like 12.* or 9.1.2"
+            die "$var: '$pattern' is not a case pattern like 12.* or 9.1.2"
         out+="${out:+, }\"$pattern\""
     done
     printf '[%s]' "$out"
 }
-CASES_JSON='"cases": ["*"],
+exclude_json() { patterns_json AUTOBAHN_EXCLUDE "$EXCLUDE"; }
+CASES_JSON='"cases": '"$(patterns_json AUTOBAHN_CASES "$CASES")"',
   "exclude-cases": '"$(exclude_json)"',
   "exclude-agent-cases": {}'
 
 # How many cases the checker demands: AUTOBAHN_EXPECT_CASES, else 517 (all
-# of them, in the pinned wstest) when nothing is excluded, else what wstest
-# announced. A run with nothing excluded that wstest announces as fewer
+# of them, in the pinned wstest) when every case was asked for, else what
+# wstest announced. A run of every case that wstest announces as fewer
 # cases fails the check.
 ALL_CASES=517
+every_case() { [[ $CASES == '*' && $(exclude_json) == '[]' ]]; }
 expected_cases() {
     local announced=$1
     if [[ -n ${AUTOBAHN_EXPECT_CASES:-} ]]; then
         echo "$AUTOBAHN_EXPECT_CASES"
-    elif [[ $(exclude_json) == '[]' ]]; then
+    elif every_case; then
         if [[ $announced != "$ALL_CASES" ]]; then
-            printf '[autobahn] ERROR: nothing is excluded but wstest announced %s cases, not %s\n' \
+            printf '[autobahn] ERROR: every case was asked for but wstest announced %s cases, not %s\n' \
                 "$announced" "$ALL_CASES" >&2
         fi
         echo "$ALL_CASES"
@@ -560,8 +566,18 @@ role_port() {
 # CPUs), and wstest is set up once; then each role runs in its own
 # invocation of this script, in the background, with its own port, so that
 # a failure in one (including an early die) touches none of the others.
-# Each invocation's output goes to $OUT/all-ROLE.out and is shown, prefixed
-# with [ROLE], once it ends; its "N passed, M failed" line feeds the summary.
+#
+# The cases run in two phases, each with every testee side by side:
+#   quick  every section but 9, 12 and 13: short cases, several of which
+#          give the testee one second to answer (wstest's killAfter(1)),
+#          so they must not share two CPUs with the bulk of other runs;
+#   bulk   sections 9 (limits and performance: messages up to 16 MiB) and
+#          12 and 13 (permessage-deflate), most of the time, none of it
+#          timed that tightly.
+# (With AUTOBAHN_CASES set, one phase runs just those cases.)
+# Each invocation's output goes to $OUT/PHASE/all-ROLE.out and is shown,
+# prefixed with [ROLE], once it ends; its "N passed, M failed" line feeds
+# the summary. Reports: $OUT/PHASE/ROLE/index.html.
 run_all() {
     mkdir -p "$OUT"
     local all_start=$SECONDS role port
@@ -584,33 +600,69 @@ run_all() {
     ensure_wstest
     log "excluded cases: ${EXCLUDE:-none}"
 
+    SUMMARY=() TOTAL_PASSED=0 TOTAL_FAILED=0
+    local overall=0
+    if [[ -n ${AUTOBAHN_CASES:-} ]]; then
+        run_phase selected "$CASES" "$EXCLUDE" || overall=1
+    else
+        run_phase quick '*' "${EXCLUDE:+$EXCLUDE,}9.*,12.*,13.*" || overall=1
+        if [[ ,$EXCLUDE, == *,9.\*,* && ,$EXCLUDE, == *,12.\*,* && ,$EXCLUDE, == *,13.\*,* ]]; then
+            log "phase bulk: every one of its sections is excluded"
+        else
+            run_phase bulk '9.*,12.*,13.*' "$EXCLUDE" || overall=1
+        fi
+    fi
+    # Both phases together must have run every case in every testee.
+    local expect_total=""
+    if [[ -z ${AUTOBAHN_CASES:-} && -z $EXCLUDE ]]; then
+        expect_total=$((ALL_CASES * ${#ROLES[@]}))
+        if ((TOTAL_PASSED + TOTAL_FAILED != expect_total)); then
+            SUMMARY+=("ERROR: $((TOTAL_PASSED + TOTAL_FAILED)) cases ran, not $expect_total ($ALL_CASES per testee)")
+            TOTAL_FAILED=$((TOTAL_FAILED + 1))
+            overall=1
+        fi
+    fi
+    echo
+    echo "== autobahn summary (excluded: ${EXCLUDE:-none}; $((SECONDS - all_start)) s in all) =="
+    printf '  %s\n' "${SUMMARY[@]}"
+    echo "autobahn: $TOTAL_PASSED passed, $TOTAL_FAILED failed"
+    return "$overall"
+}
+
+# One phase of `all`: every role side by side on AUTOBAHN_CASES=$2 with
+# AUTOBAHN_EXCLUDE=$3, in $OUT/$1. Adds to SUMMARY, TOTAL_PASSED and
+# TOTAL_FAILED; fails if any role failed.
+run_phase() {
+    local phase=$1 cases=$2 exclude=$3 out_dir="$OUT/$1" phase_start=$SECONDS role port
+    mkdir -p "$out_dir"
+    log "=== phase $phase: cases ${cases}, excluding ${exclude:-nothing} (every testee side by side) ==="
     local -A pids=()
     for role in "${ROLES[@]}"; do
         port=$(role_port "$role")
-        rm -f "$OUT/all-$role.rc" "$OUT/all-$role.out"
-        log "starting $role on port $port (output: $OUT/all-$role.out)"
+        rm -f "$out_dir/all-$role.rc" "$out_dir/all-$role.out"
+        log "starting $role on port $port (output: $out_dir/all-$role.out)"
         # Its own process group (setsid), so that stopping it on exit stops
         # its wstest and testee too.
         local var=AUTOBAHN_SERVER_PORT
         [[ $role == client* ]] && var=AUTOBAHN_CLIENT_PORT
-        setsid env "$var=$port" AUTOBAHN_PREBUILT=1 bash -c '
+        setsid env "$var=$port" AUTOBAHN_PREBUILT=1 AUTOBAHN_OUT="$out_dir" \
+            AUTOBAHN_CASES="$cases" AUTOBAHN_EXCLUDE="$exclude" bash -c '
             start=$SECONDS rc=0
             bash "$1" "$2" >"$3" 2>&1 || rc=$?
             echo "$rc $((SECONDS - start))" >"$4"
         ' run-role "$REPO_ROOT/scripts/autobahn.sh" "$role" \
-            "$OUT/all-$role.out" "$OUT/all-$role.rc" </dev/null &
+            "$out_dir/all-$role.out" "$out_dir/all-$role.rc" </dev/null &
         pids[$role]=$!
         BG_PIDS+=("$!")
     done
 
-    local rc secs out line counts passed failed total_passed=0 total_failed=0 overall=0
-    local summary=()
+    local rc secs out line counts passed failed overall=0
     for role in "${ROLES[@]}"; do
         wait "${pids[$role]}" || true
-        out="$OUT/all-$role.out"
+        out="$out_dir/all-$role.out"
         rc=1 secs=?
-        [[ -f $OUT/all-$role.rc ]] && read -r rc secs <"$OUT/all-$role.rc"
-        printf '\n[autobahn] ----- %s (exit %s, %s s) -----\n' "$role" "$rc" "$secs"
+        [[ -f $out_dir/all-$role.rc ]] && read -r rc secs <"$out_dir/all-$role.rc"
+        printf '\n[autobahn] ----- %s, phase %s (exit %s, %s s) -----\n' "$role" "$phase" "$rc" "$secs"
         sed "s/^/[$role] /" "$out" 2>/dev/null || true
         line=$(grep -E "^autobahn-$role: [0-9]+ passed, [0-9]+ failed$" "$out" | tail -n 1 || true)
         passed=0 failed=0
@@ -622,22 +674,19 @@ run_all() {
         if ((rc != 0 && failed == 0)); then
             failed=1
         fi
-        total_passed=$((total_passed + passed))
-        total_failed=$((total_failed + failed))
+        TOTAL_PASSED=$((TOTAL_PASSED + passed))
+        TOTAL_FAILED=$((TOTAL_FAILED + failed))
         counts=$(sed -n "s/^autobahn-$role counts: //p" "$out" | tail -n 1)
         if ((rc == 0)); then
-            summary+=("$(printf '%-12s PASS  %4s s  %s' "$role" "$secs" "${line:-no result line}")")
+            SUMMARY+=("$(printf '%-6s %-12s PASS  %4s s  %s' "$phase" "$role" "$secs" "${line:-no result line}")")
         else
-            summary+=("$(printf '%-12s FAIL  %4s s  exit %s, %s (log: %s)' "$role" "$secs" "$rc" "${line:-no result line}" "$out")")
+            SUMMARY+=("$(printf '%-6s %-12s FAIL  %4s s  exit %s, %s (log: %s)' "$phase" "$role" "$secs" "$rc" "${line:-no result line}" "$out")")
             overall=1
         fi
-        summary+=("$(printf '%-12s %s' '' "${counts:-(no counts)}")")
+        SUMMARY+=("$(printf '%-19s %s' '' "${counts:-(no counts)}")")
     done
     BG_PIDS=()
-    echo
-    echo "== autobahn summary (excluded: ${EXCLUDE:-none}; all four side by side in $((SECONDS - all_start)) s) =="
-    printf '  %s\n' "${summary[@]}"
-    echo "autobahn: $total_passed passed, $total_failed failed"
+    SUMMARY+=("phase $phase: every testee side by side in $((SECONDS - phase_start)) s")
     return "$overall"
 }
 
