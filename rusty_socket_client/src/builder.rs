@@ -4,7 +4,8 @@
 //! ```text
 //! Url::parse ─> resolve (ToSocketAddrs) ─> TcpStream::connect_timeout,
 //!               each address in turn         set_nodelay(true)
-//!          ─> rusty_socket_core::connect under a deadline ─> Client
+//!          ─> wss://: the TLS handshake (feature `tls`) ┐ under one
+//!          ─> rusty_socket_core::connect               ┘ deadline ─> Client
 //! ```
 
 use crate::client::Client;
@@ -15,7 +16,7 @@ use rusty_socket_core::handshake::{self, ClientRequest};
 use rusty_socket_core::http::is_token;
 use rusty_socket_core::Config;
 use std::net::{SocketAddr, TcpStream};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Header fields the handshake writes itself; setting them again would send
 /// them twice.
@@ -53,6 +54,8 @@ pub struct ClientBuilder {
     headers: Vec<(String, String)>,
     protocols: Vec<String>,
     config: Config,
+    #[cfg(feature = "tls")]
+    tls: Option<crate::tls::TlsConfig>,
 }
 
 impl Default for ClientBuilder {
@@ -70,6 +73,8 @@ impl ClientBuilder {
             headers: Vec::new(),
             protocols: Vec::new(),
             config: Config::default(),
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 
@@ -80,8 +85,9 @@ impl ClientBuilder {
         self
     }
 
-    /// How long the whole opening handshake may take, from sending the
-    /// request to the end of the response; `None` waits forever. The socket
+    /// How long the whole opening handshake may take, from the first byte
+    /// of the TLS handshake (`wss://`) or of the request to the end of the
+    /// response; `None` waits forever. The socket
     /// timeouts it sets are cleared once the connection is open.
     pub fn handshake_timeout(mut self, limit: Option<Duration>) -> Self {
         self.handshake_timeout = limit;
@@ -112,6 +118,32 @@ impl ClientBuilder {
         self
     }
 
+    /// How `wss://` servers are checked (default:
+    /// [`TlsConfig::webpki_roots`](crate::TlsConfig::webpki_roots)).
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, config: crate::tls::TlsConfig) -> Self {
+        self.tls = Some(config);
+        self
+    }
+
+    /// Trusts the CA certificates of the PEM file at `path` too, besides
+    /// the Mozilla roots: for a server with a private CA.
+    ///
+    /// # Errors
+    /// As [`TlsConfig::add_ca_file`](crate::TlsConfig::add_ca_file).
+    #[cfg(feature = "tls")]
+    pub fn add_ca_file(mut self, path: impl AsRef<std::path::Path>) -> Result<Self> {
+        let base = self.tls.take().unwrap_or_default();
+        self.tls = Some(base.add_ca_file(path)?);
+        Ok(self)
+    }
+
+    /// Uses a whole rustls client configuration for `wss://`.
+    #[cfg(feature = "tls")]
+    pub fn rustls_config(self, config: std::sync::Arc<rustls::ClientConfig>) -> Self {
+        self.tls(crate::tls::TlsConfig::from_rustls(config))
+    }
+
     /// Parses `url` and connects. See [`ClientBuilder::connect_url`].
     ///
     /// # Errors
@@ -124,18 +156,26 @@ impl ClientBuilder {
     /// accepts, and performs the opening handshake.
     ///
     /// # Errors
+    /// - [`Error::TlsNotEnabled`]: a `wss://` URL without the `tls` feature;
     /// - [`Error::InvalidRequest`]: a header or subprotocol that cannot be sent;
     /// - [`Error::Resolve`]: the host name does not resolve;
     /// - [`Error::Connect`]: no address accepted (the last address's error);
     /// - [`Error::Timeout`]: with [`Stage::Connect`] when every address timed
     ///   out, [`Stage::Handshake`] when the server did not answer in time;
+    /// - `Error::Certificate`, `Error::Tls` (feature `tls`): the server's
+    ///   certificate does not check out, or the TLS handshake failed;
     /// - [`Error::Rejected`]: the server answered with another status than
     ///   101 (status, reason and headers inside);
     /// - [`Error::Handshake`]: the 101 response broke the rules.
     pub fn connect_url(&self, url: &Url) -> Result<Client> {
         self.check_request()?;
+        if url.is_secure() && !cfg!(feature = "tls") {
+            return Err(Error::TlsNotEnabled);
+        }
         let tcp = self.open_tcp(url)?;
         tcp.set_nodelay(true).map_err(Error::Io)?;
+        let deadline = self.handshake_timeout.map(|limit| Instant::now() + limit);
+        let stream = self.stream(tcp, url, deadline)?;
         let key = handshake::generate_key().map_err(Error::Io)?;
         let host = url.host_header();
         let request = ClientRequest {
@@ -146,12 +186,26 @@ impl ClientBuilder {
             extra_headers: &self.headers,
             extensions: None,
         };
-        let stream = Stream::new(tcp, self.handshake_timeout);
         let (mut ws, response, protocol) =
             rusty_socket_core::connect(stream, &request, self.config)
                 .map_err(|e| Error::from_core(e, Stage::Handshake))?;
         ws.get_mut().clear_deadline().map_err(Error::Io)?;
         Ok(Client::new(ws, response, protocol, url.clone()))
+    }
+
+    /// The connection's stream: the socket, or for `wss://` the TLS session
+    /// on it once its handshake is done.
+    fn stream(&self, tcp: TcpStream, url: &Url, deadline: Option<Instant>) -> Result<Stream> {
+        #[cfg(feature = "tls")]
+        if url.is_secure() {
+            let tls = match &self.tls {
+                Some(tls) => tls.connect(tcp, url.host(), deadline)?,
+                None => crate::tls::TlsConfig::webpki_roots().connect(tcp, url.host(), deadline)?,
+            };
+            return Ok(Stream::tls(tls, deadline));
+        }
+        let _ = url;
+        Ok(Stream::new(tcp, deadline))
     }
 
     /// Tries each address of `url`'s host until one accepts.
@@ -246,12 +300,21 @@ mod tests {
 
     #[test]
     fn url_errors_come_first() {
-        let error = ClientBuilder::new()
-            .connect("wss://example.com/")
-            .unwrap_err();
+        let error = ClientBuilder::new().connect("http://h/").unwrap_err();
         assert!(
-            matches!(error, Error::Url(crate::UrlError::TlsUnsupported)),
+            matches!(error, Error::Url(crate::UrlError::UnsupportedScheme(_))),
             "{error}"
         );
+    }
+
+    #[cfg(not(feature = "tls"))]
+    #[test]
+    fn wss_without_the_feature_says_so_before_connecting() {
+        // Port 1 is never reached.
+        let error = ClientBuilder::new()
+            .connect("wss://127.0.0.1:1/")
+            .unwrap_err();
+        assert!(matches!(error, Error::TlsNotEnabled), "{error}");
+        assert!(error.to_string().contains("`tls` feature"), "{error}");
     }
 }

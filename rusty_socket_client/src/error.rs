@@ -83,8 +83,24 @@ impl fmt::Display for Rejection {
 /// Everything that can go wrong, from parsing the URL to the last read.
 #[derive(Debug)]
 pub enum Error {
-    /// The URL is not a usable `ws://` URL (including `wss://`: no TLS yet).
+    /// The URL is not a usable `ws://` or `wss://` URL.
     Url(UrlError),
+    /// A `wss://` URL, and this build has no TLS: turn on the crate's `tls`
+    /// feature.
+    TlsNotEnabled,
+    /// The server's certificate did not check out (an unknown issuer, a
+    /// name it is not valid for, expired, ...): the TLS handshake failed
+    /// before any HTTP was sent.
+    #[cfg(feature = "tls")]
+    Certificate(rustls::CertificateError),
+    /// The TLS session failed otherwise (no protocol version or cipher in
+    /// common, a bad record, an alert from the server).
+    #[cfg(feature = "tls")]
+    Tls(rustls::Error),
+    /// The TLS configuration cannot be used: a bad PEM file, a host that is
+    /// no TLS server name.
+    #[cfg(feature = "tls")]
+    TlsConfig(String),
     /// An extra header or subprotocol cannot be sent as given.
     InvalidRequest {
         /// The header name or subprotocol.
@@ -188,6 +204,25 @@ pub(crate) fn map_read(
     result.map_err(|e| Error::from_core(e, Stage::Read))
 }
 
+/// Converts an error of the TLS handshake: a timeout, a certificate that
+/// does not check out, another TLS failure, or plain I/O.
+#[cfg(feature = "tls")]
+pub(crate) fn from_tls_io(error: io::Error) -> Error {
+    if is_timeout(&error) {
+        return Error::Timeout(Stage::Handshake);
+    }
+    let tls = error
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>());
+    if let Some(tls) = tls {
+        return match tls {
+            rustls::Error::InvalidCertificate(e) => Error::Certificate(e.clone()),
+            other => Error::Tls(other.clone()),
+        };
+    }
+    Error::Io(error)
+}
+
 /// A timed-out socket operation reports `WouldBlock` on Unix and `TimedOut`
 /// on Windows.
 pub(crate) fn is_timeout(error: &io::Error) -> bool {
@@ -201,6 +236,21 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Url(e) => write!(f, "invalid URL: {e}"),
+            Error::TlsNotEnabled => {
+                f.write_str("wss:// needs TLS: build rusty_socket_client with its `tls` feature")
+            }
+            #[cfg(feature = "tls")]
+            Error::Certificate(e) => {
+                write!(f, "the server's certificate is not trusted: {e}")?;
+                if matches!(e, rustls::CertificateError::UnknownIssuer) {
+                    f.write_str(" (no trusted authority signed it; to trust a private CA, add it with TlsConfig::add_ca_file)")?;
+                }
+                Ok(())
+            }
+            #[cfg(feature = "tls")]
+            Error::Tls(e) => write!(f, "TLS failed: {e}"),
+            #[cfg(feature = "tls")]
+            Error::TlsConfig(problem) => write!(f, "cannot set up TLS: {problem}"),
             Error::InvalidRequest { name, problem } => write!(f, "cannot send {name:?}: {problem}"),
             Error::Resolve { host, source } => write!(f, "cannot resolve {host}: {source}"),
             Error::Connect { addr, source } => write!(f, "cannot connect to {addr}: {source}"),
@@ -227,6 +277,8 @@ impl std::error::Error for Error {
                 Some(source)
             }
             Error::Handshake(e) => Some(e),
+            #[cfg(feature = "tls")]
+            Error::Tls(e) => Some(e),
             Error::WebSocket(e) => Some(e),
             Error::Send(e) => Some(e),
             _ => None,

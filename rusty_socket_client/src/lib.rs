@@ -12,8 +12,11 @@
 //!                               ClientWriter (Clone + Send, any thread)
 //! ```
 //!
-//! - [`url`]: the `ws://` URL parser; `wss://` is recognised but refused,
-//!   TLS is not supported yet.
+//! - [`url`]: the `ws://` and `wss://` URL parser.
+//! - `tls` (feature `tls`, off by default): `wss://` through rustls, with
+//!   the Mozilla roots of `webpki-roots` and any private CA you add
+//!   (`TlsConfig`, `ClientBuilder::add_ca_file`); certificate errors are
+//!   their own `Error::Certificate`, reported before any HTTP is sent.
 //! - [`ClientBuilder`]: connect and handshake timeouts, extra request
 //!   headers, subprotocols, the core's [`Config`].
 //! - [`Client`]: one connection on one thread. Reading answers pings and
@@ -58,6 +61,8 @@ mod client;
 pub mod error;
 mod split;
 mod stream;
+#[cfg(feature = "tls")]
+pub mod tls;
 pub mod url;
 
 pub use builder::ClientBuilder;
@@ -65,6 +70,8 @@ pub use client::Client;
 pub use error::{Error, Rejection, Result, Stage};
 pub use rusty_socket_core::{CloseCode, CloseFrame, Config, Message};
 pub use split::{ClientReader, ClientWriter};
+#[cfg(feature = "tls")]
+pub use tls::TlsConfig;
 pub use url::{Url, UrlError};
 
 #[cfg(test)]

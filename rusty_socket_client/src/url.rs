@@ -1,17 +1,20 @@
-//! WebSocket URIs (RFC 6455 section 3): `ws://host[:port][/path][?query]`.
+//! WebSocket URIs (RFC 6455 section 3): `ws://host[:port][/path][?query]`
+//! and `wss://...`.
 //!
 //! ```text
-//! ws-URI = "ws:" "//" host [ ":" port ] path [ "?" query ]
+//! ws-URI  = "ws:" "//" host [ ":" port ] path [ "?" query ]
+//! wss-URI = "wss:" "//" host [ ":" port ] path [ "?" query ]
 //! ```
 //!
 //! The parser is written by hand for the small subset a client needs:
 //!
-//! - the scheme is `ws` (any case); `wss` is recognised but refused, since
-//!   this crate does not speak TLS yet;
+//! - the scheme is `ws` or `wss` (any case); `wss` is WebSocket over TLS,
+//!   which connecting needs the crate's `tls` feature for;
 //! - the host is a name, an IPv4 address, or an IPv6 address in brackets
 //!   (`ws://[::1]:9001/`);
-//! - the port defaults to 80 (section 3: "port component is OPTIONAL; the
-//!   default for "ws" is port 80");
+//! - the port defaults to 80 for `ws` and 443 for `wss` (section 3: "The
+//!   port component is OPTIONAL; the default for "ws" is port 80, while the
+//!   default for "wss" is port 443");
 //! - the path defaults to `/`, and path and query together become the
 //!   request target of the opening handshake;
 //! - a fragment is an error: "Fragment identifiers are meaningless in the
@@ -27,7 +30,10 @@ use std::net::{Ipv6Addr, SocketAddr, ToSocketAddrs};
 /// The port of `ws://` when the URL names none (section 3).
 pub const DEFAULT_PORT: u16 = 80;
 
-/// A parsed `ws://` URL.
+/// The port of `wss://` when the URL names none (section 3).
+pub const DEFAULT_TLS_PORT: u16 = 443;
+
+/// A parsed `ws://` or `wss://` URL.
 ///
 /// ```
 /// use rusty_socket_client::Url;
@@ -40,6 +46,7 @@ pub const DEFAULT_PORT: u16 = 80;
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Url {
+    secure: bool,
     host: String,
     ipv6: bool,
     port: u16,
@@ -51,9 +58,7 @@ pub struct Url {
 pub enum UrlError {
     /// No `scheme://` at the start.
     MissingScheme,
-    /// `wss://`: WebSocket over TLS is not supported yet.
-    TlsUnsupported,
-    /// A scheme other than `ws` (for example `http`).
+    /// A scheme other than `ws` and `wss` (for example `http`).
     UnsupportedScheme(String),
     /// Nothing between `ws://` and the path.
     MissingHost,
@@ -75,12 +80,9 @@ pub enum UrlError {
 impl fmt::Display for UrlError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            UrlError::MissingScheme => f.write_str("the URL must start with ws://"),
-            UrlError::TlsUnsupported => {
-                f.write_str("wss:// needs TLS, which is not supported yet; use ws://")
-            }
+            UrlError::MissingScheme => f.write_str("the URL must start with ws:// or wss://"),
             UrlError::UnsupportedScheme(scheme) => {
-                write!(f, "unsupported scheme {scheme}://, use ws://")
+                write!(f, "unsupported scheme {scheme}://, use ws:// or wss://")
             }
             UrlError::MissingHost => f.write_str("the URL has no host"),
             UrlError::InvalidHost(host) => write!(f, "invalid host {host:?}"),
@@ -106,22 +108,24 @@ impl fmt::Display for UrlError {
 impl std::error::Error for UrlError {}
 
 impl Url {
-    /// Parses `input`, a `ws://` URL.
+    /// Parses `input`, a `ws://` or `wss://` URL.
     ///
     /// # Errors
-    /// The first problem found, as a [`UrlError`]; `wss://` gives
-    /// [`UrlError::TlsUnsupported`].
+    /// The first problem found, as a [`UrlError`].
     pub fn parse(input: &str) -> Result<Url, UrlError> {
         let input = input.trim();
         let Some((scheme, rest)) = input.split_once("://") else {
             return Err(UrlError::MissingScheme);
         };
-        if scheme.eq_ignore_ascii_case("wss") {
-            return Err(UrlError::TlsUnsupported);
-        }
-        if !scheme.eq_ignore_ascii_case("ws") {
+        let secure = scheme.eq_ignore_ascii_case("wss");
+        if !secure && !scheme.eq_ignore_ascii_case("ws") {
             return Err(UrlError::UnsupportedScheme(scheme.to_owned()));
         }
+        let default_port = if secure {
+            DEFAULT_TLS_PORT
+        } else {
+            DEFAULT_PORT
+        };
         if rest.contains('#') {
             return Err(UrlError::Fragment);
         }
@@ -130,8 +134,9 @@ impl Url {
         if authority.contains('@') {
             return Err(UrlError::UserInfo);
         }
-        let (host, ipv6, port) = parse_authority(authority)?;
+        let (host, ipv6, port) = parse_authority(authority, default_port)?;
         Ok(Url {
+            secure,
             host,
             ipv6,
             port,
@@ -139,12 +144,26 @@ impl Url {
         })
     }
 
+    /// Whether this is a `wss://` URL: WebSocket over TLS.
+    pub fn is_secure(&self) -> bool {
+        self.secure
+    }
+
+    /// The default port of the scheme: 80 for `ws`, 443 for `wss`.
+    pub fn default_port(&self) -> u16 {
+        if self.secure {
+            DEFAULT_TLS_PORT
+        } else {
+            DEFAULT_PORT
+        }
+    }
+
     /// The host: a name or an address, IPv6 without its brackets.
     pub fn host(&self) -> &str {
         &self.host
     }
 
-    /// The port, 80 when the URL gave none.
+    /// The port, 80 (`ws`) or 443 (`wss`) when the URL gave none.
     pub fn port(&self) -> u16 {
         self.port
     }
@@ -156,7 +175,7 @@ impl Url {
 
     /// The value of the `Host` header (section 4.1, point 4): the host, in
     /// brackets if it is an IPv6 address, and `:port` unless the port is the
-    /// default 80.
+    /// scheme's default.
     pub fn host_header(&self) -> String {
         let mut out = String::with_capacity(self.host.len() + 8);
         if self.ipv6 {
@@ -166,7 +185,7 @@ impl Url {
         } else {
             out.push_str(&self.host);
         }
-        if self.port != DEFAULT_PORT {
+        if self.port != self.default_port() {
             out.push(':');
             out.push_str(&self.port.to_string());
         }
@@ -189,7 +208,8 @@ impl Url {
 
 impl fmt::Display for Url {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ws://{}{}", self.host_header(), self.target)
+        let scheme = if self.secure { "wss" } else { "ws" };
+        write!(f, "{scheme}://{}{}", self.host_header(), self.target)
     }
 }
 
@@ -202,7 +222,7 @@ impl std::str::FromStr for Url {
 }
 
 /// Splits `host[:port]` or `[v6][:port]`.
-fn parse_authority(authority: &str) -> Result<(String, bool, u16), UrlError> {
+fn parse_authority(authority: &str, default_port: u16) -> Result<(String, bool, u16), UrlError> {
     if authority.is_empty() {
         return Err(UrlError::MissingHost);
     }
@@ -214,7 +234,7 @@ fn parse_authority(authority: &str) -> Result<(String, bool, u16), UrlError> {
             return Err(UrlError::InvalidIpv6(address.to_owned()));
         }
         let port = match after {
-            "" => DEFAULT_PORT,
+            "" => default_port,
             _ => match after.strip_prefix(':') {
                 Some(port) => parse_port(port)?,
                 None => return Err(UrlError::InvalidHost(authority.to_owned())),
@@ -227,7 +247,7 @@ fn parse_authority(authority: &str) -> Result<(String, bool, u16), UrlError> {
             return Err(UrlError::InvalidIpv6(authority.to_owned()));
         }
         Some((host, port)) => (host, parse_port(port)?),
-        None => (authority, DEFAULT_PORT),
+        None => (authority, default_port),
     };
     if host.is_empty() {
         return Err(UrlError::MissingHost);
@@ -306,6 +326,11 @@ mod tests {
             "[2001:db8::7]",
         ),
         ("ws://h:65535/%20x", "h", 65535, "/%20x", "h:65535"),
+        ("wss://example.com/", "example.com", 443, "/", "example.com"),
+        ("WSS://h:443/x", "h", 443, "/x", "h"),
+        ("wss://h:80/", "h", 80, "/", "h:80"),
+        ("ws://h:443/", "h", 443, "/", "h:443"),
+        ("wss://[::1]:9443/?q", "::1", 9443, "/?q", "[::1]:9443"),
         (
             "  ws://my_host-1.local  ",
             "my_host-1.local",
@@ -333,8 +358,6 @@ mod tests {
         let cases: &[(&str, UrlError)] = &[
             ("example.com", UrlError::MissingScheme),
             ("", UrlError::MissingScheme),
-            ("wss://example.com/", UrlError::TlsUnsupported),
-            ("WSS://example.com/", UrlError::TlsUnsupported),
             (
                 "http://example.com/",
                 UrlError::UnsupportedScheme("http".into()),
@@ -374,9 +397,13 @@ mod tests {
     }
 
     #[test]
-    fn tls_error_says_so() {
-        let message = Url::parse("wss://example.com/").unwrap_err().to_string();
-        assert!(message.contains("TLS"), "{message}");
+    fn the_scheme_decides_tls() {
+        assert!(Url::parse("wss://h/").unwrap().is_secure());
+        assert!(!Url::parse("ws://h/").unwrap().is_secure());
+        assert_eq!(
+            Url::parse("wss://h:8443/a").unwrap().to_string(),
+            "wss://h:8443/a"
+        );
     }
 
     #[test]

@@ -34,6 +34,7 @@
 //! | [`capacity`] | 10.4 | how many connections the OS lets this process hold |
 //! | [`connection`] | 5.4, 5.5, 7 | the duplex rules: what we owe the peer, what we may send |
 //! | [`websocket`] | 5.5.2, 7.1 | the blocking connection, and its split halves |
+//! | [`duplex`] | 3 (`wss`) | one TLS session shared by a reading thread and writing threads, over any record layer: TLS is one more `Read + Write` |
 //!
 //! The bottom layers are *sans-IO*: [`http::Request::parse`],
 //! [`frame::FrameHeader::decode`] and [`Receiver::decode`] take the bytes
@@ -206,6 +207,7 @@ pub mod config;
 pub mod connection;
 pub mod decoded;
 pub mod deflate;
+pub mod duplex;
 pub mod entropy;
 pub mod error;
 pub mod frame;
