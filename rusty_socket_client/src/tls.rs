@@ -129,7 +129,7 @@ impl TlsConfig {
             .map_err(|_| Error::TlsConfig(format!("{host:?} is not a valid TLS server name")))?;
         let connection = ClientConnection::new(Arc::clone(&self.config), name)
             .map_err(|e| Error::TlsConfig(e.to_string()))?;
-        let mut stream = Duplex::new(tcp, Session(connection));
+        let stream = Duplex::new(tcp, Session(connection));
         stream
             .handshake(deadline)
             .map_err(crate::error::from_tls_io)?;

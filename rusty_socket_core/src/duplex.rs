@@ -110,27 +110,27 @@ struct Outbox {
 
 #[derive(Debug)]
 struct Shared<L> {
-    tcp: TcpStream,
+    tcp: Arc<TcpStream>,
     session: Mutex<Session<L>>,
     outbox: Mutex<Outbox>,
 }
 
-/// A handle to one TLS session over one TCP socket: `Read` and `Write`, and
-/// cheap to clone, so that one handle reads while others write (see the
-/// module docs). A clone shares the session; only its read buffer is its
-/// own.
+/// A handle to one TLS session over one TCP socket: `Read` and `Write`
+/// (also through `&Duplex`), and cheap to clone, so that one handle reads
+/// while others write (see the module docs).
+///
+/// It keeps no read buffer of its own: a read takes ciphertext from the
+/// socket into the caller's buffer, feeds it to the record layer (which
+/// copies it), and decrypts into the same buffer.
 #[derive(Debug)]
 pub struct Duplex<L> {
     shared: Arc<Shared<L>>,
-    /// Where this handle reads the socket into, unlocked.
-    inbox: Vec<u8>,
 }
 
 impl<L> Clone for Duplex<L> {
     fn clone(&self) -> Self {
         Duplex {
             shared: Arc::clone(&self.shared),
-            inbox: Vec::new(),
         }
     }
 }
@@ -155,11 +155,11 @@ fn is_timeout(error: &io::Error) -> bool {
 
 impl<L: RecordLayer> Duplex<L> {
     /// Shares `layer`, a fresh session (its handshake not done yet), over
-    /// `tcp`.
-    pub fn new(tcp: TcpStream, layer: L) -> Duplex<L> {
+    /// `tcp` (a `TcpStream`, or one already shared).
+    pub fn new(tcp: impl Into<Arc<TcpStream>>, layer: L) -> Duplex<L> {
         Duplex {
             shared: Arc::new(Shared {
-                tcp,
+                tcp: tcp.into(),
                 session: Mutex::new(Session {
                     layer,
                     unfed: Vec::new(),
@@ -167,7 +167,6 @@ impl<L: RecordLayer> Duplex<L> {
                 }),
                 outbox: Mutex::new(Outbox::default()),
             }),
-            inbox: Vec::new(),
         }
     }
 
@@ -192,7 +191,8 @@ impl<L: RecordLayer> Duplex<L> {
     /// `TimedOut`; the record layer's error (a bad certificate, garbage
     /// instead of a handshake) as `InvalidData`, after its alert was sent;
     /// `UnexpectedEof` if the peer closed; other I/O errors.
-    pub fn handshake(&mut self, deadline: Option<Instant>) -> io::Result<()> {
+    pub fn handshake(&self, deadline: Option<Instant>) -> io::Result<()> {
+        let mut scratch = vec![0; READ_CHUNK];
         loop {
             if let Some(deadline) = deadline {
                 self.shared
@@ -208,7 +208,7 @@ impl<L: RecordLayer> Duplex<L> {
                     .tcp
                     .set_read_timeout(Some(time_left(deadline)?))?;
             }
-            if self.receive()? == 0 {
+            if self.receive(&mut scratch)? == 0 {
                 return Err(io::Error::new(
                     io::ErrorKind::UnexpectedEof,
                     "the peer closed the connection during the TLS handshake",
@@ -217,23 +217,20 @@ impl<L: RecordLayer> Duplex<L> {
         }
     }
 
-    /// Reads the socket once (unlocked) and feeds what came to the record
-    /// layer. Returns how many bytes came, 0 at end of file; sends what the
-    /// layer has to answer (handshake messages, alerts).
-    fn receive(&mut self) -> io::Result<usize> {
-        if self.inbox.len() < READ_CHUNK {
-            self.inbox.resize(READ_CHUNK, 0);
-        }
+    /// Reads the socket once (unlocked) into `scratch` and feeds what came
+    /// to the record layer. Returns how many bytes came, 0 at end of file;
+    /// sends what the layer has to answer (handshake messages, alerts).
+    fn receive(&self, scratch: &mut [u8]) -> io::Result<usize> {
         let n = loop {
-            match (&self.shared.tcp).read(&mut self.inbox) {
+            match (&*self.shared.tcp).read(scratch) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 other => break other?,
             }
         };
-        let fed = {
+        let (fed, answer) = {
             let mut session = lock(&self.shared.session);
             let Session { layer, unfed, .. } = &mut *session;
-            let mut input = &self.inbox[..n];
+            let mut input = &scratch[..n];
             let fed = if unfed.is_empty() {
                 feed(layer, &mut input)
             } else {
@@ -243,10 +240,12 @@ impl<L: RecordLayer> Duplex<L> {
             };
             // What the layer did not take waits for the next read.
             unfed.extend_from_slice(input);
-            fed
+            (fed, layer.wants_write())
         };
-        // An alert for the error, if any, goes out before the error does.
-        let flushed = self.flush_sealed();
+        // What the layer answers (an alert for the error, if any) goes out
+        // before the error does. Only then: a writer may hold the outbox,
+        // blocked on a slow peer, and a read must not wait for it.
+        let flushed = if answer { self.flush_sealed() } else { Ok(()) };
         fed?;
         flushed?;
         Ok(n)
@@ -339,14 +338,15 @@ impl<L: RecordLayer> Duplex<L> {
     }
 
     /// Reads plaintext, blocking on the socket (unlocked) until some has
-    /// been decrypted. `Ok(0)` once the peer sent `close_notify`, which is
+    /// been decrypted, through a shared reference (one thread reads at a
+    /// time). `Ok(0)` once the peer sent `close_notify`, which is
     /// answered with ours.
     ///
     /// # Errors
     /// I/O errors of the socket (a read timeout included); `UnexpectedEof`
     /// if the stream ended without `close_notify`; the record layer's
     /// errors as `InvalidData`.
-    fn read_plaintext(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+    pub fn read_shared(&self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
             match self.take_plaintext(buf) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
@@ -359,7 +359,10 @@ impl<L: RecordLayer> Duplex<L> {
             if self.feed_kept()? {
                 continue;
             }
-            if self.receive()? == 0 {
+            if buf.is_empty() {
+                return Ok(0);
+            }
+            if self.receive(buf)? == 0 {
                 // The end of the stream: the layer says whether it was
                 // announced (Ok(0) next) or not (UnexpectedEof).
                 let mut session = lock(&self.shared.session);
@@ -410,11 +413,6 @@ impl<L: RecordLayer> Duplex<L> {
     /// As [`TcpStream::shutdown`].
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         self.shared.tcp.shutdown(how)
-    }
-
-    /// Frees the read buffer of this handle (an idle connection's memory).
-    pub fn release(&mut self) {
-        self.inbox = Vec::new();
     }
 }
 
@@ -481,11 +479,27 @@ fn time_left(deadline: Instant) -> io::Result<Duration> {
 
 impl<L: RecordLayer> Read for Duplex<L> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.read_plaintext(buf)
+        self.read_shared(buf)
+    }
+}
+
+impl<L: RecordLayer> Read for &Duplex<L> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.read_shared(buf)
     }
 }
 
 impl<L: RecordLayer> Write for Duplex<L> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.write_shared(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.flush_sealed()
+    }
+}
+
+impl<L: RecordLayer> Write for &Duplex<L> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.write_shared(buf)
     }

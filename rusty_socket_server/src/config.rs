@@ -89,8 +89,9 @@ pub struct ServerConfig {
     ///
     /// Default: [`Config::default`], each field documented there.
     pub websocket: Config,
-    /// The time a client has to send its whole request head, counted from
-    /// the moment it was accepted. A client trickling a byte at a time cannot
+    /// The time a client has to send its whole request head (and with
+    /// [`ServerConfig::tls`], to finish the TLS handshake before it),
+    /// counted from the moment it was accepted. A client trickling a byte at a time cannot
     /// extend it: it is a deadline, not a per-read timeout.
     ///
     /// Default: 10 s.
@@ -208,6 +209,12 @@ pub struct ServerConfig {
     ///
     /// Default: none; the client's address is the TCP peer's.
     pub trusted_proxies: Vec<IpAddr>,
+    /// TLS on every accepted socket (`wss://` and `https://`): the
+    /// certificate and key ([`crate::TlsConfig`]). Feature `tls`.
+    ///
+    /// Default: `None`, plain TCP.
+    #[cfg(feature = "tls")]
+    pub tls: Option<crate::TlsConfig>,
 }
 
 impl Default for ServerConfig {
@@ -232,6 +239,8 @@ impl Default for ServerConfig {
             message_burst: 0,
             max_connections_per_ip: 0,
             trusted_proxies: Vec::new(),
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 }
@@ -317,6 +326,14 @@ impl ServerConfig {
         max_connections_per_ip: usize;
         /// Sets [`ServerConfig::trusted_proxies`] (default: none).
         trusted_proxies: Vec<IpAddr>;
+    }
+
+    /// Sets [`ServerConfig::tls`] (default `None`).
+    #[cfg(feature = "tls")]
+    #[must_use]
+    pub fn tls(mut self, tls: Option<crate::TlsConfig>) -> Self {
+        self.tls = tls;
+        self
     }
 
     /// Replaces zero durations and lengths, which would mean "block

@@ -36,6 +36,9 @@ pub enum Error {
     /// or from 1016 to 2999 are not assigned to applications); see
     /// [`CloseCode::is_sendable`].
     UnsendableCloseCode(CloseCode),
+    /// The TLS certificate or key cannot be used (unreadable, bad PEM, a
+    /// key that does not match the certificate).
+    TlsConfig(String),
 }
 
 impl fmt::Display for Error {
@@ -51,6 +54,7 @@ impl fmt::Display for Error {
                 )
             }
             Error::InvalidMessage(why) => write!(f, "invalid message: {why}"),
+            Error::TlsConfig(problem) => write!(f, "cannot set up TLS: {problem}"),
             Error::UnsendableCloseCode(code) => {
                 write!(
                     f,

@@ -183,6 +183,9 @@ mod rate;
 mod reader;
 mod routes;
 mod session;
+mod socket;
+#[cfg(feature = "tls")]
+mod tls;
 
 mod accept;
 mod server;
@@ -197,3 +200,5 @@ pub use handler::{ConnectionId, ConnectionInfo, Ending, Handler, HttpResponse};
 pub use rusty_socket_core::{CloseCode, CloseFrame, Config, Message};
 pub use server::Server;
 pub use stats::Stats;
+#[cfg(feature = "tls")]
+pub use tls::TlsConfig;

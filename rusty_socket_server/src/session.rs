@@ -1,16 +1,18 @@
-//! The life of one accepted socket, on its reader thread: read the request
-//! head within the handshake deadline, then either answer plain HTTP, refuse
+//! The life of one accepted socket, on its reader thread: with TLS, the TLS
+//! handshake, then read the request head, both within the handshake
+//! deadline; then either answer plain HTTP, refuse
 //! the upgrade (400/405/426/429/431/503/505, or what
 //! [`crate::Handler::on_upgrade`] answers), or accept it, start the writer
 //! thread, register the connection and hand over to [`crate::reader`].
 //! When the reader is done, the connection is torn down here: writer joined,
 //! socket closed, registry entry removed, [`crate::Handler::on_close`] called.
 
-use crate::conn::{Conn, Wire};
+use crate::conn::Conn;
 use crate::handle::ServerHandle;
 use crate::handler::{ConnectionId, ConnectionInfo, HttpResponse};
 use crate::reader::{End, Reader};
 use crate::shared::{lock, Shared};
+use crate::socket::Socket;
 use rusty_socket_core::handshake::{
     error_response, is_upgrade_request, response_101, validate_request,
 };
@@ -127,7 +129,14 @@ pub(crate) fn run(shared: &Arc<Shared>, stream: Arc<TcpStream>, peer: SocketAddr
     // counted until it holds a slot, so that the accept loop's budget
     // (slots + handshakes) covers this thread throughout.
     let handshake = Handshake(shared);
-    let head = read_head(&stream, deadline);
+    let socket = match secure(shared, stream, peer, deadline) {
+        Some(socket) => socket,
+        None => {
+            lock(&shared.pending).remove(&pending_id);
+            return;
+        }
+    };
+    let head = read_head(&socket, deadline);
     lock(&shared.pending).remove(&pending_id);
     let (request, leftover) = match head {
         Ok(head) => head,
@@ -146,13 +155,15 @@ pub(crate) fn run(shared: &Arc<Shared>, stream: Arc<TcpStream>, peer: SocketAddr
         }
         Err(HeadError::Bad(e)) => {
             crate::log::peer(peer, format_args!("bad request: {e}"));
-            reply(&stream, &error_response(&e));
+            reply(&socket, &error_response(&e));
             return;
         }
     };
-    let _ = stream.set_write_timeout(Some(shared.config.write_timeout));
+    let _ = socket
+        .tcp()
+        .set_write_timeout(Some(shared.config.write_timeout));
     if !is_upgrade_request(&request) {
-        reply(&stream, &crate::routes::respond(shared, &request).encode());
+        reply(&socket, &crate::routes::respond(shared, &request).encode());
         return;
     }
     let (key, protocol, deflate) = match validate_request(&request) {
@@ -163,7 +174,7 @@ pub(crate) fn run(shared: &Arc<Shared>, stream: Arc<TcpStream>, peer: SocketAddr
         ),
         Err(e) => {
             crate::log::peer(peer, format_args!("bad upgrade request: {e}"));
-            reply(&stream, &error_response(&e));
+            reply(&socket, &error_response(&e));
             return;
         }
     };
@@ -183,7 +194,7 @@ pub(crate) fn run(shared: &Arc<Shared>, stream: Arc<TcpStream>, peer: SocketAddr
             peer,
             format_args!("upgrade refused by the handler ({})", response.status),
         );
-        reply(&stream, &response.encode());
+        reply(&socket, &response.encode());
         return;
     }
     let client_addr =
@@ -200,7 +211,7 @@ pub(crate) fn run(shared: &Arc<Shared>, stream: Arc<TcpStream>, peer: SocketAddr
             "Retry-After",
             &crate::capacity::RETRY_AFTER_SECS.to_string(),
         );
-        reply(&stream, &refusal.encode());
+        reply(&socket, &refusal.encode());
         return;
     };
     if !reserve_slot(shared) {
@@ -208,14 +219,14 @@ pub(crate) fn run(shared: &Arc<Shared>, stream: Arc<TcpStream>, peer: SocketAddr
             "every connection slot is taken, {}; answering 503",
             shared.capacity
         ));
-        reply(&stream, &service_unavailable());
+        reply(&socket, &service_unavailable());
         return;
     }
     let _slot = Slot(shared);
     drop(handshake);
     shared.refusals.admitted();
     let extensions = deflate.as_ref().map(|(_, answer)| answer.as_str());
-    if let Err(e) = (&*stream).write_all(&response_101(&key, protocol.as_deref(), extensions)) {
+    if let Err(e) = socket.write_all(&response_101(&key, protocol.as_deref(), extensions)) {
         crate::log::peer(peer, format_args!("cannot answer the handshake: {e}"));
         return;
     }
@@ -229,7 +240,50 @@ pub(crate) fn run(shared: &Arc<Shared>, stream: Arc<TcpStream>, peer: SocketAddr
         permessage_deflate: deflate.map(|(params, _)| params),
     };
     drop(request.headers);
-    open(shared, stream, info, &leftover, ip_slot);
+    open(shared, socket, info, &leftover, ip_slot);
+}
+
+/// The stream the connection speaks over: the socket itself, or with
+/// [`crate::ServerConfig::tls`] a TLS session on it once its handshake is
+/// done, before `deadline`. `None`: the TLS handshake failed (a silent or
+/// slow client, plain HTTP or garbage on the TLS port); the socket is
+/// dropped.
+#[cfg_attr(not(feature = "tls"), allow(unused_variables))]
+fn secure(
+    shared: &Shared,
+    stream: Arc<TcpStream>,
+    peer: SocketAddr,
+    deadline: Instant,
+) -> Option<Socket> {
+    #[cfg(feature = "tls")]
+    if let Some(tls) = &shared.config.tls {
+        let session = match tls.session(stream) {
+            Ok(session) => session,
+            Err(e) => {
+                crate::log::peer(peer, format_args!("cannot start TLS: {e}"));
+                return None;
+            }
+        };
+        return match session.handshake(Some(deadline)) {
+            Ok(()) => Some(Socket::Tls(session)),
+            Err(e) => {
+                if !rusty_socket_core::connection::is_disconnect(&e)
+                    && !shared.shutting_down.load(Ordering::Acquire)
+                {
+                    let why = match e.kind() {
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
+                            "timed out".to_owned()
+                        }
+                        _ => format!("failed: {e}"),
+                    };
+                    crate::log::peer(peer, format_args!("TLS handshake {why}"));
+                }
+                session.shutdown(Shutdown::Both).ok();
+                None
+            }
+        };
+    }
+    Some(Socket::Plain(stream))
 }
 
 /// The first of the server's subprotocols that the client offers.
@@ -264,28 +318,30 @@ impl Drop for Slot<'_> {
     }
 }
 
-/// Writes a whole answer and closes our side.
-fn reply(stream: &TcpStream, bytes: &[u8]) {
-    let mut stream = stream;
-    let _ = stream.write_all(bytes);
-    let _ = stream.shutdown(Shutdown::Write);
+/// Writes a whole answer and closes our side (after `close_notify`, with
+/// TLS).
+fn reply(socket: &Socket, bytes: &[u8]) {
+    let _ = socket.write_all(bytes);
+    socket.close_notify();
+    socket.shutdown(Shutdown::Write);
 }
 
 /// Reads until a whole request head has arrived or `deadline` passes. Each
 /// read waits at most until the deadline, so a client sending one byte at a
 /// time gains nothing. The head may not exceed 8 KiB
 /// ([`Limits::max_head_size`]).
-fn read_head(stream: &TcpStream, deadline: Instant) -> Result<(Request, Vec<u8>), HeadError> {
+fn read_head(socket: &Socket, deadline: Instant) -> Result<(Request, Vec<u8>), HeadError> {
     // Read straight into the heap buffer: a chunk on the stack would stay
     // resident in every connection thread's stack afterwards.
     let mut buffer: Vec<u8> = Vec::new();
-    let mut stream = stream;
+    let mut stream = socket;
     loop {
         let now = Instant::now();
         if now >= deadline {
             return Err(HeadError::Timeout);
         }
-        stream
+        socket
+            .tcp()
             .set_read_timeout(Some(deadline - now))
             .map_err(HeadError::Io)?;
         let filled = buffer.len();
@@ -326,17 +382,16 @@ fn read_head(stream: &TcpStream, deadline: Instant) -> Result<(Request, Vec<u8>)
 /// count on it.
 fn open(
     shared: &Arc<Shared>,
-    stream: Arc<TcpStream>,
+    socket: Socket,
     info: ConnectionInfo,
     leftover: &[u8],
     ip_slot: Option<IpSlot<'_>>,
 ) {
     let peer = info.peer_addr;
     let id = info.id;
-    let socket: Arc<dyn Wire> = Arc::clone(&stream) as Arc<TcpStream>;
     let conn = Conn::new(
         info,
-        socket,
+        socket.wire(),
         shared.config.queue_len,
         Arc::clone(&shared.writers),
         shared.config.websocket.permessage_deflate,
@@ -358,7 +413,7 @@ fn open(
             .counters
             .total_accepted
             .fetch_add(1, Ordering::Relaxed);
-        let mut reader = Reader::new(shared, &conn, &*stream, leftover);
+        let mut reader = Reader::new(shared, &conn, &socket, leftover);
         reader.open();
         reader.run()
     } else {
@@ -370,15 +425,19 @@ fn open(
     // (the close frame, if any, is last) for at most the close timeout.
     if !end.is_orderly() {
         conn.abandon();
-        let _ = stream.shutdown(Shutdown::Both);
+        socket.shutdown(Shutdown::Both);
     }
     let ending = end.ending(&conn);
-    if !conn.wait_finished(close_timeout) {
+    if conn.wait_finished(close_timeout) {
+        // The close frame is out, no writer holds the socket: end a TLS
+        // session properly.
+        socket.close_notify();
+    } else {
         conn.abandon();
     }
     // The server closes the TCP connection (section 7.1.1); this also ends
     // a write a writer may still be blocked in.
-    let _ = stream.shutdown(Shutdown::Both);
+    socket.shutdown(Shutdown::Both);
     if registered {
         shared
             .registry
