@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Autobahn TestSuite (RFC 6455 conformance) runs for rusty_socket.
 #
-# Usage: scripts/autobahn.sh server|server-crate|client|client-split|all
+# Usage: scripts/autobahn.sh server|server-crate|client|client-split|server-tls|client-tls|all
 #
 #   server        build rusty_socket_core's echo_server example, run wstest's
 #                 fuzzingclient against it, check the report.
@@ -13,9 +13,16 @@
 #                 autobahn_client example against it, check the report.
 #   client-split  the same with `autobahn_client --split`: every case on a
 #                 connection split into a reader and a writer.
-#   all           all four side by side, each on its own port with its own
-#                 report directory and log (each runs even if another
-#                 fails); one PASS/FAIL line per testee and a total.
+#   server-tls    server-crate over wss://: broadcast_server with
+#                 --tls-cert/--tls-key, a certificate from a throwaway CA
+#                 (scripts/tls_pki.sh, in target/autobahn/pki).
+#   client-tls    client over wss://: the fuzzingserver with that
+#                 certificate (key and cert in its spec file), and
+#                 autobahn_client trusting the CA (--ca).
+#   all           all six side by side (AUTOBAHN_ROLES picks fewer), each
+#                 on its own port with its own report directory and log
+#                 (each runs even if another fails); one PASS/FAIL line per
+#                 testee and a total.
 #
 # Reports land in target/autobahn/{server,server-crate,client,client-split}/
 # (under `all`: target/autobahn/{quick,bulk}/ROLE/, see run_all)
@@ -51,6 +58,10 @@
 #   AUTOBAHN_CLIENT_SPLIT_PORT   under `all`: the fuzzingserver port of the
 #                          client-split run (default 9004; `client` uses
 #                          AUTOBAHN_CLIENT_PORT)
+#   AUTOBAHN_SERVER_TLS_PORT, AUTOBAHN_CLIENT_TLS_PORT   under `all`: the
+#                          ports of server-tls and client-tls (9005, 9006)
+#   AUTOBAHN_ROLES         under `all`: the roles to run, space-separated
+#                          (default: all six)
 #   AUTOBAHN_SERVER_CMD    testee server command template; "{addr}" is
 #                          replaced by 127.0.0.1:PORT. Skips the cargo build.
 #   AUTOBAHN_CLIENT_CMD    testee client command template; "{url}" is replaced
@@ -78,6 +89,12 @@ AGENT=rusty_socket
 OUT=${AUTOBAHN_OUT:-target/autobahn}   # relative: wstest runs from the repo root
 CHECK="$REPO_ROOT/scripts/autobahn_check.py"
 CARGO_TARGET=${CARGO_TARGET_DIR:-$REPO_ROOT/target}   # where cargo puts the testees
+PKI=$REPO_ROOT/target/autobahn/pki   # the throwaway CA and certificate of the TLS roles
+# The testees, built once with TLS (the plain roles use them without it).
+BUILD_TESTEES=(cargo build --release -p rusty_socket_core --example echo_server
+    -p rusty_socket_server --example broadcast_server
+    -p rusty_socket_client --example autobahn_client
+    --features rusty_socket_server/tls,rusty_socket_client/tls)
 
 # Packages of the wstest virtualenv. autobahntestsuite 25.10.1 is the latest
 # release and still Python 2.7 only (autobahn 0.10.9 on Twisted 19.10).
@@ -381,10 +398,10 @@ EOF
 }
 
 write_fuzzingserver_spec() {
-    local file=$1 url=$2 outdir=$3
+    local file=$1 url=$2 outdir=$3 tls=${4:-}
     cat >"$file" <<EOF
 {
-  "url": "$url",
+  "url": "$url",$tls
   "outdir": "$outdir",
   $CASES_JSON
 }
@@ -398,8 +415,8 @@ EOF
 build_example() {
     local package=$1 example=$2
     if [[ ${AUTOBAHN_PREBUILT:-} != 1 ]]; then
-        log "building $example (cargo build --release -p $package --example $example)" >&2
-        cargo build --release -p "$package" --example "$example" >&2 ||
+        log "building $example (cargo build --release -p $package --features tls --example $example)" >&2
+        cargo build --release -p "$package" --features tls --example "$example" >&2 ||
             die "cargo build of the $example example failed"
     fi
     [[ -x $CARGO_TARGET/release/examples/$example ]] ||
@@ -412,12 +429,16 @@ build_example() {
 # server crate's broadcast server ($1 = server-crate)
 
 run_server() {
-    local role=$1 addr="127.0.0.1:$SERVER_PORT" cmd
-    log "== $role: fuzzingclient against ws://$addr =="
+    local role=$1 addr="127.0.0.1:$SERVER_PORT" cmd scheme=ws
+    [[ $role == server-tls ]] && scheme=wss
+    log "== $role: fuzzingclient against $scheme://$addr =="
 
     if [[ -n ${AUTOBAHN_SERVER_CMD:-} ]]; then
         cmd=${AUTOBAHN_SERVER_CMD//\{addr\}/$addr}
         log "testee server (AUTOBAHN_SERVER_CMD): $cmd"
+    elif [[ $role == server-tls ]]; then
+        bash "$REPO_ROOT/scripts/tls_pki.sh" "$PKI" >/dev/null
+        cmd="$(build_example rusty_socket_server broadcast_server) --tls-cert $(printf '%q' "$PKI/server.pem") --tls-key $(printf '%q' "$PKI/server.key") $addr"
     elif [[ $role == server-crate ]]; then
         cmd="$(build_example rusty_socket_server broadcast_server) $addr"
     else
@@ -429,7 +450,7 @@ run_server() {
     mkdir -p "$OUT/$role"
     local spec="$OUT/$role-fuzzingclient.json"
     local server_log="$OUT/$role-testee.log" wstest_log="$OUT/$role-wstest.log"
-    write_fuzzingclient_spec "$spec" "ws://$addr" "$OUT/$role"
+    write_fuzzingclient_spec "$spec" "$scheme://$addr" "$OUT/$role"
 
     require_free_port "$SERVER_PORT" AUTOBAHN_SERVER_PORT
     start_bg "$server_log" bash -c "$cmd"
@@ -480,8 +501,15 @@ run_server() {
 # client mode: our client -> wstest fuzzingserver
 
 run_client() {
-    local role=$1 url="ws://127.0.0.1:$CLIENT_PORT" cmd flags=""
+    local role=$1 url="ws://127.0.0.1:$CLIENT_PORT" cmd flags="" tls_spec=""
     [[ $role == client-split ]] && flags="--split "
+    if [[ $role == client-tls ]]; then
+        bash "$REPO_ROOT/scripts/tls_pki.sh" "$PKI" >/dev/null
+        url="wss://127.0.0.1:$CLIENT_PORT"
+        flags="--ca $(printf '%q' "$PKI/ca.pem") "
+        tls_spec='"key": "'"$PKI/server.key"'",
+  "cert": "'"$PKI/server.pem"'",'
+    fi
     log "== $role: autobahn_client ${flags}against fuzzingserver $url =="
 
     if [[ -n ${AUTOBAHN_CLIENT_CMD:-} ]]; then
@@ -496,7 +524,7 @@ run_client() {
     mkdir -p "$OUT/$role"
     local spec="$OUT/$role-fuzzingserver.json"
     local wstest_log="$OUT/$role-wstest.log" client_log="$OUT/$role-testee.log"
-    write_fuzzingserver_spec "$spec" "$url" "$OUT/$role"
+    write_fuzzingserver_spec "$spec" "$url" "$OUT/$role" "$tls_spec"
 
     require_free_port "$CLIENT_PORT" AUTOBAHN_CLIENT_PORT
     # -u 0: no embedded web server (it would want port 8080).
@@ -550,7 +578,8 @@ run_client() {
 # ---------------------------------------------------------------------------
 # all: every testee, side by side
 
-ROLES=(server server-crate client client-split)
+ALL_ROLES=(server server-crate client client-split server-tls client-tls)
+read -ra ROLES <<<"${AUTOBAHN_ROLES:-${ALL_ROLES[*]}}"
 
 # The port that ROLE uses under `all`.
 role_port() {
@@ -559,6 +588,9 @@ role_port() {
     server-crate) echo "${AUTOBAHN_SERVER_CRATE_PORT:-9003}" ;;
     client) echo "$CLIENT_PORT" ;;
     client-split) echo "${AUTOBAHN_CLIENT_SPLIT_PORT:-9004}" ;;
+    server-tls) echo "${AUTOBAHN_SERVER_TLS_PORT:-9005}" ;;
+    client-tls) echo "${AUTOBAHN_CLIENT_TLS_PORT:-9006}" ;;
+    *) die "unknown role $1" ;;
     esac
 }
 
@@ -591,12 +623,10 @@ run_all() {
     done
 
     if [[ -z ${AUTOBAHN_SERVER_CMD:-} || -z ${AUTOBAHN_CLIENT_CMD:-} ]]; then
-        log "building the testees (release): echo_server, broadcast_server, autobahn_client"
-        cargo build --release -p rusty_socket_core --example echo_server \
-            -p rusty_socket_server --example broadcast_server \
-            -p rusty_socket_client --example autobahn_client ||
-            die "cargo build of the Autobahn testees failed"
+        log "building the testees (release, with TLS): echo_server, broadcast_server, autobahn_client"
+        "${BUILD_TESTEES[@]}" || die "cargo build of the Autobahn testees failed"
     fi
+    bash "$REPO_ROOT/scripts/tls_pki.sh" "$PKI"
     ensure_wstest
     log "excluded cases: ${EXCLUDE:-none}"
 
@@ -694,7 +724,7 @@ run_phase() {
 # main
 
 usage() {
-    echo "usage: $0 server|server-crate|client|client-split|all" >&2
+    echo "usage: $0 server|server-crate|client|client-split|server-tls|client-tls|all" >&2
     exit 2
 }
 
@@ -703,11 +733,11 @@ usage() {
 main_start=$SECONDS
 main_rc=0
 case $1 in
-server | server-crate)
+server | server-crate | server-tls)
     run_server "$1" || main_rc=$?
     log "$1 took $((SECONDS - main_start)) s (exit $main_rc)"
     ;;
-client | client-split)
+client | client-split | client-tls)
     run_client "$1" || main_rc=$?
     log "$1 took $((SECONDS - main_start)) s (exit $main_rc)"
     ;;

@@ -1,5 +1,7 @@
 //! Autobahn TestSuite testee (client mode):
-//! `autobahn_client [--split] [--no-deflate] ws://127.0.0.1:9002`.
+//! `autobahn_client [--split] [--no-deflate] [--ca FILE] ws://127.0.0.1:9002`
+//! (or a `wss://` URL: build with `--features tls`, and `--ca` names the
+//! PEM file of the CA that signed the fuzzingserver's certificate).
 //!
 //! It offers permessage-deflate (RFC 7692) as the client does by default,
 //! `permessage-deflate; client_max_window_bits`; `--no-deflate` offers
@@ -25,17 +27,37 @@ use std::time::Duration;
 
 const AGENT: &str = "rusty_socket";
 
+/// How every case connects: compression offered or not, extra CA.
+#[derive(Clone)]
+struct Options {
+    deflate: bool,
+    ca: Option<String>,
+}
+
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let split = args.iter().any(|a| a == "--split");
-    let deflate = !args.iter().any(|a| a == "--no-deflate");
-    let base = args
-        .iter()
-        .find(|a| !a.starts_with("--"))
-        .cloned()
-        .unwrap_or_else(|| "ws://127.0.0.1:9002".into());
+    let mut split = false;
+    let mut options = Options {
+        deflate: true,
+        ca: None,
+    };
+    let mut base = "ws://127.0.0.1:9002".to_owned();
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--split" => split = true,
+            "--no-deflate" => options.deflate = false,
+            "--ca" => match args.next() {
+                Some(file) => options.ca = Some(file),
+                None => {
+                    eprintln!("--ca needs a PEM file");
+                    return ExitCode::FAILURE;
+                }
+            },
+            _ => base = arg,
+        }
+    }
     let base = base.trim_end_matches('/');
-    let count = match case_count(base) {
+    let count = match case_count(base, &options) {
         Ok(count) => count,
         Err(e) => {
             eprintln!("cannot get the case count from {base}: {e}");
@@ -46,15 +68,15 @@ fn main() -> ExitCode {
     for case in 1..=count {
         let url = format!("{base}/runCase?case={case}&agent={AGENT}");
         let result = if split {
-            run_case_split(&url, deflate)
+            run_case_split(&url, &options)
         } else {
-            run_case(&url, deflate)
+            run_case(&url, &options)
         };
         if let Err(e) = result {
             eprintln!("case {case}: {e}");
         }
     }
-    match update_reports(base) {
+    match update_reports(base, &options) {
         Ok(()) => {
             eprintln!("reports updated");
             ExitCode::SUCCESS
@@ -67,17 +89,25 @@ fn main() -> ExitCode {
 }
 
 /// Connects to `url`, offering permessage-deflate or not.
-fn connect(url: &str, deflate: bool) -> Result<Client, Error> {
+fn connect(url: &str, options: &Options) -> Result<Client, Error> {
     let mut config = Config::default();
-    if !deflate {
+    if !options.deflate {
         config = config.permessage_deflate(None);
     }
-    Client::builder().config(config).connect(url)
+    let builder = Client::builder().config(config);
+    let builder = match &options.ca {
+        None => builder,
+        #[cfg(feature = "tls")]
+        Some(ca) => builder.add_ca_file(ca)?,
+        #[cfg(not(feature = "tls"))]
+        Some(_) => return Err(Error::TlsNotEnabled),
+    };
+    builder.connect(url)
 }
 
 /// The first text message on `/getCaseCount` is the number of cases.
-fn case_count(base: &str) -> Result<u32, Error> {
-    let mut client = Client::connect(&format!("{base}/getCaseCount"))?;
+fn case_count(base: &str, options: &Options) -> Result<u32, Error> {
+    let mut client = connect(&format!("{base}/getCaseCount"), options)?;
     let count = loop {
         match client.read()? {
             Some(Message::Text(text)) => break text.trim().parse().unwrap_or(0),
@@ -90,8 +120,8 @@ fn case_count(base: &str) -> Result<u32, Error> {
 }
 
 /// Echoes every data message until the connection ends.
-fn run_case(url: &str, deflate: bool) -> Result<(), Error> {
-    let client = connect(url, deflate)?;
+fn run_case(url: &str, options: &Options) -> Result<(), Error> {
+    let client = connect(url, options)?;
     // A stuck case must not stall the run: every case ends well within this.
     client.set_read_timeout(Some(Duration::from_secs(30)))?;
     // `echo` needs the connection twice (to read, to send): lend it in turn.
@@ -103,8 +133,8 @@ fn run_case(url: &str, deflate: bool) -> Result<(), Error> {
 }
 
 /// [`run_case`] on a split connection.
-fn run_case_split(url: &str, deflate: bool) -> Result<(), Error> {
-    let client = connect(url, deflate)?;
+fn run_case_split(url: &str, options: &Options) -> Result<(), Error> {
+    let client = connect(url, options)?;
     client.set_read_timeout(Some(Duration::from_secs(30)))?;
     let (mut reader, writer) = client.split()?;
     echo(|| reader.read(), |message| writer.send(message))
@@ -128,8 +158,8 @@ fn echo(
     Ok(())
 }
 
-fn update_reports(base: &str) -> Result<(), Error> {
-    let mut client = Client::connect(&format!("{base}/updateReports?agent={AGENT}"))?;
+fn update_reports(base: &str, options: &Options) -> Result<(), Error> {
+    let mut client = connect(&format!("{base}/updateReports?agent={AGENT}"), options)?;
     client.close(1000, "")?;
     finish(client);
     Ok(())

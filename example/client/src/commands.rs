@@ -11,7 +11,7 @@ pub const DEFAULT_URL: &str = "ws://127.0.0.1:8080/";
 pub const COMMANDS: &[(&str, &str)] = &[
     (
         "connect [url]",
-        "connect to a WebSocket server (default ws://127.0.0.1:8080/)",
+        "connect to a WebSocket server, ws:// or wss:// (default ws://127.0.0.1:8080/)",
     ),
     (
         "__disconnect",

@@ -17,7 +17,9 @@
 //! typed. Without one (`printf 'connect\nhello\nexit\n' | chat_client`),
 //! commands are read line by line from standard input.
 //!
-//! Options: `--connect URL` connects at start.
+//! Options: `--connect URL` connects at start; `--ca FILE` trusts the CA
+//! certificates of a PEM file for `wss://` servers, besides the Mozilla
+//! roots (for a server with a private or test CA).
 
 mod commands;
 mod input;
@@ -25,15 +27,17 @@ mod session;
 
 use commands::Command;
 use input::{Input, LineSource, Piped, Terminal};
+use rusty_socket_client::ClientBuilder;
 use session::Session;
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
 const BANNER: &str = "---<Command Line Chat Initialized!>---";
-const USAGE: &str = "usage: chat_client [--connect URL]";
+const USAGE: &str = "usage: chat_client [--connect URL] [--ca FILE]";
 
 fn main() -> ExitCode {
     let mut connect_at_start = None;
+    let mut builder = session::builder();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -41,6 +45,17 @@ fn main() -> ExitCode {
                 Some(url) => connect_at_start = Some(url),
                 None => {
                     eprintln!("--connect needs a URL\n{USAGE}");
+                    return ExitCode::from(2);
+                }
+            },
+            "--ca" => match args.next().map(|file| builder.clone().add_ca_file(&file)) {
+                Some(Ok(with_ca)) => builder = with_ca,
+                Some(Err(e)) => {
+                    eprintln!("--ca: {e}");
+                    return ExitCode::from(2);
+                }
+                None => {
+                    eprintln!("--ca needs a PEM file\n{USAGE}");
                     return ExitCode::from(2);
                 }
             },
@@ -58,23 +73,23 @@ fn main() -> ExitCode {
     println!("{BANNER}");
     if std::io::stdin().is_terminal() {
         match Terminal::new() {
-            Ok(mut terminal) => run(&mut terminal, connect_at_start),
+            Ok(mut terminal) => run(&mut terminal, &builder, connect_at_start),
             Err(e) => {
                 eprintln!("error: cannot set up the terminal ({e}); reading lines instead");
-                run(&mut Piped::new(), connect_at_start)
+                run(&mut Piped::new(), &builder, connect_at_start)
             }
         }
     } else {
-        run(&mut Piped::new(), connect_at_start)
+        run(&mut Piped::new(), &builder, connect_at_start)
     }
     ExitCode::SUCCESS
 }
 
 /// The REPL: read a line, act on it, until `exit`, Ctrl-C or the end.
-fn run(source: &mut dyn LineSource, connect_at_start: Option<String>) {
+fn run(source: &mut dyn LineSource, builder: &ClientBuilder, connect_at_start: Option<String>) {
     let mut session: Option<Session> = None;
     if let Some(url) = connect_at_start {
-        session = connect(&url, source);
+        session = connect(&url, builder, source);
     }
     loop {
         forget_if_closed(&mut session);
@@ -93,7 +108,7 @@ fn run(source: &mut dyn LineSource, connect_at_start: Option<String>) {
                 if let Some(open) = session.take() {
                     disconnect(open);
                 }
-                session = connect(&url, source);
+                session = connect(&url, builder, source);
             }
             Command::Disconnect => match session.take() {
                 Some(open) => disconnect(open),
@@ -128,8 +143,8 @@ fn forget_if_closed(session: &mut Option<Session>) {
     }
 }
 
-fn connect(url: &str, source: &dyn LineSource) -> Option<Session> {
-    match Session::open(url, source.printer()) {
+fn connect(url: &str, builder: &ClientBuilder, source: &dyn LineSource) -> Option<Session> {
+    match Session::open(url, builder, source.printer()) {
         Ok(session) => {
             println!("connected to {url}");
             Some(session)

@@ -23,13 +23,18 @@ pub struct Session {
     closing: Arc<AtomicBool>,
 }
 
+/// How the REPL connects: 5 s to connect, 5 s for the handshakes (TLS
+/// and WebSocket).
+pub fn builder() -> ClientBuilder {
+    ClientBuilder::new()
+        .connect_timeout(Some(Duration::from_secs(5)))
+        .handshake_timeout(Some(Duration::from_secs(5)))
+}
+
 impl Session {
-    /// Connects to `url` and starts the reader thread.
-    pub fn open(url: &str, printer: Printer) -> Result<Session, Error> {
-        let client = ClientBuilder::new()
-            .connect_timeout(Some(Duration::from_secs(5)))
-            .handshake_timeout(Some(Duration::from_secs(5)))
-            .connect(url)?;
+    /// Connects to `url` with `builder` and starts the reader thread.
+    pub fn open(url: &str, builder: &ClientBuilder, printer: Printer) -> Result<Session, Error> {
+        let client = builder.connect(url)?;
         let (reader, writer) = client.split()?;
         let closing = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&closing);

@@ -1,5 +1,6 @@
 //! `chat_server [--addr ADDR] [--rate N] [--burst N] [--max-per-ip N]
-//! [--history N] [--history-bytes N] [--history-rooms N] [--deflate MODE]`: the chat of
+//! [--history N] [--history-bytes N] [--history-rooms N] [--deflate MODE]
+//! [--tls-cert FILE --tls-key FILE]`: the chat of
 //! [`chat_server`] with its web page. Every flag may also come from the
 //! environment, as `RUSTY_SOCKET_` and the flag in capitals with `_` for
 //! `-` (`RUSTY_SOCKET_MAX_PER_IP`); a flag wins over the environment.
@@ -12,7 +13,7 @@ const USAGE: &str = "chat_server: a WebSocket chat with rooms and a web page
 
 usage: chat_server [--addr ADDR] [--rate N] [--burst N] [--max-per-ip N]
                    [--history N] [--history-bytes N] [--history-rooms N]
-                   [--deflate MODE]
+                   [--deflate MODE] [--tls-cert FILE --tls-key FILE]
 
 options (each also from the environment variable beside it; a flag wins):
   --addr ADDR          RUSTY_SOCKET_ADDR
@@ -38,10 +39,14 @@ options (each also from the environment variable beside it; a flag wins):
       connection keeps its context: the best compression), shared (asks
       server_no_context_takeover: each broadcast is compressed once for
       all), or off (default on)
+  --tls-cert FILE      RUSTY_SOCKET_TLS_CERT
+  --tls-key FILE       RUSTY_SOCKET_TLS_KEY
+      serve the page over https and the chat over wss: the certificate
+      chain and its private key, PEM files (default: plain http and ws)
   -h, --help           print this help";
 
 /// The flags that take a value, in the order the environment is read.
-const FLAGS: [&str; 8] = [
+const FLAGS: [&str; 10] = [
     "--addr",
     "--rate",
     "--burst",
@@ -50,6 +55,8 @@ const FLAGS: [&str; 8] = [
     "--history-bytes",
     "--history-rooms",
     "--deflate",
+    "--tls-cert",
+    "--tls-key",
 ];
 
 /// What the command line and the environment ask for.
@@ -61,6 +68,8 @@ struct Options {
     max_per_ip: usize,
     history: chat_server::HistoryLimits,
     deflate: chat_server::Deflate,
+    tls_cert: Option<String>,
+    tls_key: Option<String>,
 }
 
 impl Default for Options {
@@ -72,6 +81,8 @@ impl Default for Options {
             max_per_ip: chat_server::DEFAULT_MAX_PER_IP,
             history: chat_server::HistoryLimits::default(),
             deflate: chat_server::Deflate::On,
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
@@ -112,6 +123,8 @@ impl Options {
                     _ => return Err(format!("{source} is on, shared or off, not {value:?}")),
                 }
             }
+            "--tls-cert" => self.tls_cert = Some(value.to_owned()),
+            "--tls-key" => self.tls_key = Some(value.to_owned()),
             _ => return Err(format!("unknown argument {source:?}")),
         }
         Ok(())
@@ -169,6 +182,27 @@ fn main() -> ExitCode {
         .message_burst(options.burst)
         .max_connections_per_ip(options.max_per_ip);
     let config = chat_server::with_deflate(config, options.deflate);
+    let (config, secure) = match (&options.tls_cert, &options.tls_key) {
+        (None, None) => (config, false),
+        (Some(cert), Some(key)) => {
+            match rusty_socket_server::TlsConfig::from_pem_files(cert, key) {
+                Ok(tls) => (config.tls(Some(tls)), true),
+                Err(e) => {
+                    eprintln!("chat_server: {e}");
+                    return ExitCode::from(2);
+                }
+            }
+        }
+        _ => {
+            eprintln!("chat_server: --tls-cert and --tls-key go together\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let (ws, http) = if secure {
+        ("wss", "https")
+    } else {
+        ("ws", "http")
+    };
     let chat = chat_server::Chat::with_history(options.history);
     let server = match chat_server::bind_chat(config, chat) {
         Ok(server) => server,
@@ -182,7 +216,7 @@ fn main() -> ExitCode {
     // must not die for that, so write errors are ignored.
     let _ = writeln!(
         std::io::stdout(),
-        "listening on {local}\n  WebSocket: ws://{local}/\n  web page:  http://{local}/\n  terminal:  cd example/client && cargo run"
+        "listening on {local}\n  WebSocket: {ws}://{local}/\n  web page:  {http}://{local}/\n  terminal:  cd example/client && cargo run"
     );
     match server.run() {
         Ok(()) => ExitCode::SUCCESS,
@@ -240,6 +274,7 @@ mod tests {
             ("RUSTY_SOCKET_HISTORY_BYTES", "9"),
             ("RUSTY_SOCKET_HISTORY_ROOMS", "10"),
             ("RUSTY_SOCKET_DEFLATE", "off"),
+            ("RUSTY_SOCKET_TLS_CERT", "c.pem"),
             ("UNRELATED", "x"),
         ];
         let from_env = parse_with(&[], &env).unwrap().unwrap();
@@ -255,6 +290,8 @@ mod tests {
             (8, 9, 10)
         );
         assert_eq!(from_env.deflate, chat_server::Deflate::Off);
+        assert_eq!(from_env.tls_cert.as_deref(), Some("c.pem"));
+        assert_eq!(from_env.tls_key, None);
         let flags = [
             "--addr",
             "127.0.0.1:0",
