@@ -66,7 +66,7 @@
 #                          replaced by 127.0.0.1:PORT. Skips the cargo build.
 #   AUTOBAHN_CLIENT_CMD    testee client command template; "{url}" is replaced
 #                          by ws://127.0.0.1:PORT. Skips the cargo build.
-#   AUTOBAHN_TIMEOUT       time limit of one wstest / testee run (default 40m,
+#   AUTOBAHN_TIMEOUT       time limit of one wstest / testee run (default 50m,
 #                          any timeout(1) duration)
 #   AUTOBAHN_LISTEN_WAIT   seconds to wait for a listener to come up (default 20)
 #   AUTOBAHN_VENV          virtualenv location
@@ -82,7 +82,7 @@ REPO_ROOT=$(pwd)
 
 SERVER_PORT=${AUTOBAHN_SERVER_PORT:-9001}
 CLIENT_PORT=${AUTOBAHN_CLIENT_PORT:-9002}
-RUN_TIMEOUT=${AUTOBAHN_TIMEOUT:-40m}
+RUN_TIMEOUT=${AUTOBAHN_TIMEOUT:-50m}
 LISTEN_WAIT=${AUTOBAHN_LISTEN_WAIT:-20}
 VENV=${AUTOBAHN_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/rusty_socket/autobahn-venv}
 AGENT=rusty_socket

@@ -7,12 +7,25 @@
 #    is missing (no tool ever downloads a browser of its own);
 # 2. `npm ci` in tests/browser (playwright-core only, from the lock file);
 # 3. `cargo build -p chat_server -p chat_client`;
-# 4. `node --test tests/browser/chat.test.mjs` against those binaries.
-# Safe to run again and again; exits non-zero when anything fails.
+# 4. a throwaway CA and server certificate in target/browser-pki
+#    (scripts/tls_pki.sh) for the https/wss scenario;
+# 5. `node --test tests/browser/chat.test.mjs` against those binaries: the
+#    chat over http/ws, then over https/wss.
+# Safe to run again and again; exits non-zero when anything fails, and says
+# how long it took either way.
 #
 # Env: CHROMIUM_BIN, CARGO_TARGET_DIR, BROWSER_TEST_WAIT_MS (per-wait bound,
-#      default 15000), BROWSER_TEST_VERBOSE=1 (echo the children's output).
+#      default 15000), BROWSER_TEST_VERBOSE=1 (echo the children's output),
+#      BROWSER_TEST_TLS=0 (skip the https/wss scenario).
 set -euo pipefail
+
+START_S=$(date +%s)
+report_time() {
+  local rc=$? took=$(( $(date +%s) - START_S ))
+  printf '==> browser-test: %s after %dm%02ds\n' \
+    "$([[ $rc -eq 0 ]] && echo passed || echo "FAILED (exit $rc)")" $((took / 60)) $((took % 60)) >&2
+}
+trap report_time EXIT
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TEST_DIR="$ROOT/tests/browser"
@@ -65,7 +78,19 @@ TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 export CHAT_SERVER_BIN="$TARGET_DIR/debug/chat_server"
 export CHAT_CLIENT_BIN="$TARGET_DIR/debug/chat_client"
 
-# --- 4. the test ----------------------------------------------------------------
+# --- 4. the test PKI (https/wss scenario) ------------------------------------
+# Reused while it is valid; the test gets its files through the environment.
+PKI_DIR="$ROOT/target/browser-pki"
+if [[ "${BROWSER_TEST_TLS:-1}" != 0 ]]; then
+  log "test CA and server certificate in target/browser-pki"
+  bash "$ROOT/scripts/tls_pki.sh" "$PKI_DIR"
+  export BROWSER_TLS_CERT="$PKI_DIR/server.pem"
+  export BROWSER_TLS_KEY="$PKI_DIR/server.key"
+  export BROWSER_TLS_CA="$PKI_DIR/ca.pem"
+  export BROWSER_TLS_SPKI="$PKI_DIR/server.spki"
+fi
+
+# --- 5. the test ----------------------------------------------------------------
 log "node --test tests/browser/chat.test.mjs"
 cd "$ROOT"
 node --test --test-reporter=spec tests/browser/chat.test.mjs

@@ -21,12 +21,34 @@
 # the 101's Sec-WebSocket-Extensions must name permessage-deflate (and the
 # variant's parameters) unless INTEROP_EXPECT_DEFLATE=0.
 #
+# wss:// (TLS), with a throwaway CA that scripts/tls_pki.sh makes in
+# target/interop/pki (every client trusts that CA only, or the Mozilla roots
+# and it: certificate and host name checks stay on; URLs name localhost):
+#   - python-websockets client (an ssl.SSLContext trusting ca.pem only) ->
+#     our chat server (example/server, chat_server): a default context (the
+#     system's roots) is refused first; then the welcome, /nick, chat lines
+#     (ASCII, non-ASCII, 3000 bytes) coming back as "NAME: line",
+#     permessage-deflate negotiated; then its page over https (urllib, same
+#     context): 200, text/html, an <html> document (py_ws.py chat);
+#   - python-websockets (py_ws.py client --ca) and ws (node_ws.js client
+#     --ca, `{ ca }`, perMessageDeflate: true) clients -> broadcast_server
+#     --echo --tls-cert --tls-key: the echo checks above, permessage-deflate
+#     offered and expected;
+#   - our terminal client (example/client, chat_client --ca), typed at
+#     through a pipe by scripts/interop/repl_check.py -> a python-websockets
+#     wss echo server (py_ws.py server --tls-cert --tls-key): "connected
+#     to", "rcv=> hello" and a non-ASCII echo, "disconnected", exit 0;
+#   - our interop_client --ca -> the same python-websockets wss echo server
+#     and a ws wss echo server (node_ws.js server --tls-cert --tls-key:
+#     https.createServer + ws, perMessageDeflate: true): the checks above.
+#
 # Each check prints one "interop: PASS ..." or "interop: FAIL ..." line with
 # its time, a failing one also the tail of its log; the end is the total,
 # "interop: N passed, M failed", and the time the script took. Exit status
 # non-zero if any check failed or setup failed.
 #
-# Installs what it needs by itself, from the registries only, pinned:
+# Needs python3, node, openssl. Installs what it needs by itself, from the
+# registries only, pinned:
 # websockets (PyPI) in a python3 venv at $INTEROP_VENV, ws (npm, from
 # scripts/interop/package-lock.json) in $INTEROP_NODE_DIR; both are reused
 # while they still hold the pinned versions. Logs in target/interop/.
@@ -63,6 +85,7 @@ OUT=$ROOT/target/interop
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 [[ $TARGET = /* ]] || TARGET=$ROOT/$TARGET
 HELPERS=$ROOT/scripts/interop
+PKI=$OUT/pki
 
 case $EXPECT_DEFLATE in
 0 | 1) ;;
@@ -140,12 +163,13 @@ wait_listening() {
     return 1
 }
 
-# Polls LOGFILE for the "listening PORT" line a helper server prints; prints
-# PORT. Fails if PID exits first or LISTEN_WAIT seconds pass.
+# Polls LOGFILE for the "listening PORT" line a helper server prints (or
+# the line the sed script SED_PORT, if given, turns into PORT); prints PORT.
+# Fails if PID exits first or LISTEN_WAIT seconds pass.
 wait_port_line() {
-    local pid=$1 logfile=$2 i port
+    local pid=$1 logfile=$2 pattern=${3:-'s/^listening \([0-9][0-9]*\)$/\1/p'} i port
     for ((i = 0; i < LISTEN_WAIT * 10; i++)); do
-        port=$(sed -n 's/^listening \([0-9][0-9]*\)$/\1/p' "$logfile" | head -n 1)
+        port=$(sed -n "$pattern" "$logfile" | head -n 1)
         if [[ -n $port ]]; then
             echo "$port"
             return 0
@@ -241,12 +265,22 @@ setup_node
 PY=$VENV/bin/python
 log "python-websockets $("$PY" -c 'import websockets; print(websockets.__version__)'), ws $(node -p "require('ws/package.json').version"), node $(node --version)"
 
-log "building echo_server, broadcast_server, interop_client (release)"
-cargo build --release -q -p rusty_socket_core --example echo_server \
+log "building echo_server, broadcast_server, interop_client (release, feature tls), chat_server, chat_client"
+{ cargo build --release -q -p rusty_socket_core --example echo_server \
     -p rusty_socket_server --example broadcast_server \
-    -p rusty_socket_client --example interop_client >"$OUT/build.log" 2>&1 ||
+    -p rusty_socket_client --example interop_client \
+    --features rusty_socket_server/tls,rusty_socket_client/tls &&
+    cargo build --release -q -p chat_server -p chat_client; } >"$OUT/build.log" 2>&1 ||
     { tail -n 30 "$OUT/build.log" >&2; die "cargo build failed"; }
 BIN=$TARGET/release/examples
+CHAT_SERVER=$TARGET/release/chat_server
+CHAT_CLIENT=$TARGET/release/chat_client
+
+command -v openssl >/dev/null || die "openssl is required (for scripts/tls_pki.sh)"
+bash "$ROOT/scripts/tls_pki.sh" "$PKI" >"$OUT/pki.log" 2>&1 ||
+    { tail -n 20 "$OUT/pki.log" >&2; die "scripts/tls_pki.sh $PKI failed"; }
+CA=$PKI/ca.pem
+TLS_ARGS=(--tls-cert "$PKI/server.pem" --tls-key "$PKI/server.key")
 
 # ---------------------------------------------------------------------------
 # 1. their clients -> our servers
@@ -254,25 +288,43 @@ BIN=$TARGET/release/examples
 PY_FLAGS=(--expect-deflate "$EXPECT_DEFLATE")
 NODE_FLAGS=(--expect-deflate "$EXPECT_DEFLATE")
 
+# our_server [--tls] NAME PORT: with --tls, NAME serves wss:// (our
+# certificate) and only the permessage-deflate checks run, over wss:// with
+# --ca; logs are target/interop/*-NAME-tls.log then.
 our_server() {
-    local name=$1 port=$2 log_file=$OUT/$1.log
-    log "== python-websockets and ws clients -> our $name =="
+    local tls=0
+    if [[ $1 = --tls ]]; then tls=1; shift; fi
+    local name=$1 port=$2 slug=$1 extra=()
+    ((tls)) && { slug=$name-tls; extra=("${TLS_ARGS[@]}" --echo); }
+    local log_file=$OUT/$slug.log
+    log "== python-websockets and ws clients -> our $name$( ((tls)) && echo ' (wss://)') =="
     require_port_free "$port" || { fail_setup "$name: port $port is in use"; return; }
-    start_bg "$log_file" "$BIN/$name" "127.0.0.1:$port" "${SERVER_ARGS[@]+"${SERVER_ARGS[@]}"}"
+    start_bg "$log_file" "$BIN/$name" "127.0.0.1:$port" "${SERVER_ARGS[@]+"${SERVER_ARGS[@]}"}" \
+        "${extra[@]+"${extra[@]}"}"
     local pid=$BG_PID
     if ! wait_listening "$pid" "$port" "$name" "$log_file"; then
         fail_setup "$name did not start (log: $log_file)"
         return
     fi
-    local url="ws://127.0.0.1:$port/"
-    check "python-websockets client (permessage-deflate offered) -> $name" "$OUT/py-client-$name.log" \
-        "$PY" "$HELPERS/py_ws.py" client "$url" "${PY_FLAGS[@]}"
-    check "python-websockets client (no compression) -> $name" "$OUT/py-client-plain-$name.log" \
-        "$PY" "$HELPERS/py_ws.py" client "$url" --no-compression
-    check "ws client (perMessageDeflate: true) -> $name" "$OUT/node-client-$name.log" \
-        node "$HELPERS/node_ws.js" client "$url" "${NODE_FLAGS[@]}"
-    check "ws client (perMessageDeflate: false) -> $name" "$OUT/node-client-plain-$name.log" \
-        node "$HELPERS/node_ws.js" client "$url" --no-compression
+    if ((tls)); then
+        local url="wss://localhost:$port/"
+        check "python-websockets client (wss, ssl context trusting our CA only, permessage-deflate offered) -> $name --echo --tls-cert" \
+            "$OUT/py-client-$slug.log" \
+            "$PY" "$HELPERS/py_ws.py" client "$url" --ca "$CA" "${PY_FLAGS[@]}"
+        check "ws client (wss, { ca }, perMessageDeflate: true) -> $name --echo --tls-cert" \
+            "$OUT/node-client-$slug.log" \
+            node "$HELPERS/node_ws.js" client "$url" --ca "$CA" "${NODE_FLAGS[@]}"
+    else
+        local url="ws://127.0.0.1:$port/"
+        check "python-websockets client (permessage-deflate offered) -> $name" "$OUT/py-client-$name.log" \
+            "$PY" "$HELPERS/py_ws.py" client "$url" "${PY_FLAGS[@]}"
+        check "python-websockets client (no compression) -> $name" "$OUT/py-client-plain-$name.log" \
+            "$PY" "$HELPERS/py_ws.py" client "$url" --no-compression
+        check "ws client (perMessageDeflate: true) -> $name" "$OUT/node-client-$name.log" \
+            node "$HELPERS/node_ws.js" client "$url" "${NODE_FLAGS[@]}"
+        check "ws client (perMessageDeflate: false) -> $name" "$OUT/node-client-plain-$name.log" \
+            node "$HELPERS/node_ws.js" client "$url" --no-compression
+    fi
     if kill -0 "$pid" 2>/dev/null; then
         stop_bg "$pid"
     else
@@ -287,28 +339,67 @@ require_port_free() {
 
 our_server echo_server "${INTEROP_ECHO_PORT:-$(free_port)}"
 our_server broadcast_server "${INTEROP_BROADCAST_PORT:-$(free_port)}"
+our_server --tls broadcast_server "$(free_port)"
+
+# Our chat server over wss:// and https:// (its own port, from the OS: it
+# prints "listening on 127.0.0.1:PORT").
+chat_server_check() {
+    local log_file=$OUT/chat_server-tls.log
+    log "== python-websockets client -> our chat_server (wss:// and https://) =="
+    start_bg "$log_file" "$CHAT_SERVER" --addr 127.0.0.1:0 "${TLS_ARGS[@]}"
+    local pid=$BG_PID port
+    if ! port=$(wait_port_line "$pid" "$log_file" 's/^listening on 127\.0\.0\.1:\([0-9][0-9]*\)$/\1/p'); then
+        fail_setup "chat_server did not start (log: $log_file)"
+        return
+    fi
+    check "python-websockets client (wss, ssl context trusting our CA only) -> chat_server: welcome, /nick, chat lines back; its page over https (urllib)" \
+        "$OUT/py-chat-tls.log" \
+        "$PY" "$HELPERS/py_ws.py" chat "wss://localhost:$port/" --ca "$CA" --expect-deflate "$EXPECT_DEFLATE"
+    kill -0 "$pid" 2>/dev/null || fail_setup "chat_server exited during the check (log: $log_file)"
+    stop_bg "$pid"
+}
+chat_server_check
 
 # ---------------------------------------------------------------------------
 # 2. our client -> their servers
 
-# their_server SLUG NAME "EXPECTED SUBSTRINGS" CMD...: logs are
-# target/interop/server-SLUG.log and client-SLUG.log.
+# their_server [--tls] [--repl] SLUG NAME "EXPECTED SUBSTRINGS" CMD...: logs
+# are target/interop/server-SLUG.log and client-SLUG.log (repl-SLUG.log).
+# With --tls the server speaks wss:// and our clients connect to
+# wss://localhost:PORT/ with --ca; with --repl our terminal client
+# (chat_client) is checked against it first.
 their_server() {
+    local tls=0 repl=0
+    while [[ $1 = --* ]]; do
+        case $1 in
+        --tls) tls=1 ;;
+        --repl) repl=1 ;;
+        esac
+        shift
+    done
     local slug=$1 name=$2 expected=$3; shift 3
     local log_file=$OUT/server-$slug.log
-    log "== our interop_client -> $name =="
+    log "== our $( ((repl)) && echo 'chat_client and ')interop_client -> $name =="
     start_bg "$log_file" "$@"
     local pid=$BG_PID port
     if ! port=$(wait_port_line "$pid" "$log_file"); then
         fail_setup "$name did not start (log: $log_file)"
         return
     fi
-    local flags=() want
+    local flags=() want url="ws://127.0.0.1:$port/"
+    if ((tls)); then
+        url="wss://localhost:$port/"
+        flags+=(--ca "$CA")
+    fi
+    if ((repl)); then
+        check "chat_client (REPL, --ca, typed at through a pipe) -> $name" "$OUT/repl-$slug.log" \
+            "$PY" "$HELPERS/repl_check.py" "$CHAT_CLIENT" "$url" "${flags[@]+"${flags[@]}"}"
+    fi
     if ((EXPECT_DEFLATE)); then
         for want in $expected; do flags+=(--expect-extension "$want"); done
     fi
-    check "interop_client -> $name" "$OUT/client-$slug.log" \
-        "$BIN/interop_client" "ws://127.0.0.1:$port/" "${flags[@]+"${flags[@]}"}"
+    check "interop_client$( ((tls)) && echo ' --ca') -> $name" "$OUT/client-$slug.log" \
+        "$BIN/interop_client" "$url" "${flags[@]+"${flags[@]}"}"
     kill -0 "$pid" 2>/dev/null || fail_setup "$name exited during the check (log: $log_file)"
     stop_bg "$pid"
 }
@@ -323,6 +414,10 @@ their_server node-deflate "ws (perMessageDeflate: true)" "permessage-deflate" \
 their_server node-params "ws (serverMaxWindowBits 9, clientMaxWindowBits 10, no context takeover)" \
     "permessage-deflate server_max_window_bits=9 client_no_context_takeover server_no_context_takeover" \
     node "$HELPERS/node_ws.js" server --params
+their_server --tls --repl py-tls "python-websockets wss (ssl certfile, compression=deflate)" "permessage-deflate" \
+    "$PY" "$HELPERS/py_ws.py" server "${TLS_ARGS[@]}"
+their_server --tls node-tls "ws wss (https.createServer, perMessageDeflate: true)" "permessage-deflate" \
+    node "$HELPERS/node_ws.js" server "${TLS_ARGS[@]}"
 
 # ---------------------------------------------------------------------------
 

@@ -1,13 +1,19 @@
 //! Interoperability check of our client against another implementation's
-//! echo server: `interop_client URL [--expect-extension SUBSTR]...`.
+//! echo server: `interop_client URL [--expect-extension SUBSTR]... [--ca FILE]`.
 //!
 //! ```text
 //! cargo run -p rusty_socket_client --example interop_client -- \
 //!     ws://127.0.0.1:8765/ --expect-extension permessage-deflate
+//! cargo run -p rusty_socket_client --features tls --example interop_client -- \
+//!     wss://localhost:8765/ --ca target/interop/pki/ca.pem
 //! ```
 //!
-//! Connects with [`Client::connect`] (so with whatever the client offers
-//! by default), prints the `Sec-WebSocket-Extensions` header of the
+//! `--ca FILE` trusts the CA certificates of a PEM file for `wss://`
+//! servers, besides the Mozilla roots (certificate checks stay on); it
+//! needs the `tls` feature, and without it is a usage error.
+//!
+//! Connects with [`ClientBuilder::new`]'s defaults, as [`Client::connect`]
+//! does (so with whatever the client offers by default), prints the `Sec-WebSocket-Extensions` header of the
 //! server's 101 response, then sends text (ASCII and non-ASCII), binary,
 //! empty messages of both kinds, a 64 KiB and a 1 MiB compressible message
 //! and 300 small chat-like lines (32 at a time), and checks that every echo comes
@@ -21,7 +27,7 @@
 //! error. Every read is bounded by a 20 s read timeout; the caller bounds
 //! the whole run.
 
-use rusty_socket_client::{Client, Message};
+use rusty_socket_client::{Client, ClientBuilder, Message};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -38,17 +44,21 @@ const CHAT_WINDOW: usize = 32;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (url, expect) = match parse_args(&args) {
+    let parsed = parse_args(&args).and_then(|args| {
+        let builder = builder(args.ca.as_deref())?;
+        Ok((args, builder))
+    });
+    let (Args { url, expect, .. }, builder) = match parsed {
         Ok(parsed) => parsed,
         Err(message) => {
             eprintln!("interop_client: {message}");
-            eprintln!("usage: interop_client URL [--expect-extension SUBSTR]...");
+            eprintln!("{USAGE}");
             return ExitCode::from(2);
         }
     };
     let started = Instant::now();
     let mut checks = Checks::default();
-    run(&url, &expect, &mut checks);
+    run(&builder, &url, &expect, &mut checks);
     println!(
         "interop_client {url}: {} passed, {} failed ({:.1} s)",
         checks.passed,
@@ -62,10 +72,20 @@ fn main() -> ExitCode {
     }
 }
 
-/// `URL [--expect-extension SUBSTR]...`, in any order.
-fn parse_args(args: &[String]) -> Result<(String, Vec<String>), String> {
+const USAGE: &str = "usage: interop_client URL [--expect-extension SUBSTR]... [--ca FILE]";
+
+/// What the command line asks for.
+struct Args {
+    url: String,
+    expect: Vec<String>,
+    ca: Option<String>,
+}
+
+/// `URL [--expect-extension SUBSTR]... [--ca FILE]`, in any order.
+fn parse_args(args: &[String]) -> Result<Args, String> {
     let mut url = None;
     let mut expect = Vec::new();
+    let mut ca = None;
     let mut rest = args.iter();
     while let Some(arg) = rest.next() {
         match arg.as_str() {
@@ -73,13 +93,42 @@ fn parse_args(args: &[String]) -> Result<(String, Vec<String>), String> {
                 Some(value) => expect.push(value.clone()),
                 None => return Err("--expect-extension needs a value".into()),
             },
+            "--ca" => match rest.next() {
+                Some(_) if ca.is_some() => return Err("--ca given twice".into()),
+                Some(file) => ca = Some(file.clone()),
+                None => return Err("--ca needs a PEM file".into()),
+            },
             flag if flag.starts_with("--") => return Err(format!("unknown option {flag}")),
             _ if url.is_some() => return Err(format!("unexpected argument {arg}")),
             _ => url = Some(arg.clone()),
         }
     }
     let url = url.ok_or("no URL given")?;
-    Ok((url, expect))
+    Ok(Args { url, expect, ca })
+}
+
+/// The client's defaults ([`Client::connect`]'s), trusting the CA
+/// certificates of `ca` too.
+#[cfg(feature = "tls")]
+fn builder(ca: Option<&str>) -> Result<ClientBuilder, String> {
+    let builder = ClientBuilder::new();
+    match ca {
+        Some(file) => builder
+            .add_ca_file(file)
+            .map_err(|e| format!("--ca {file}: {e}")),
+        None => Ok(builder),
+    }
+}
+
+/// The client's defaults ([`Client::connect`]'s); `--ca` needs TLS.
+#[cfg(not(feature = "tls"))]
+fn builder(ca: Option<&str>) -> Result<ClientBuilder, String> {
+    match ca {
+        Some(_) => Err("--ca needs TLS: build with --features tls \
+             (cargo build -p rusty_socket_client --features tls --example interop_client)"
+            .into()),
+        None => Ok(ClientBuilder::new()),
+    }
 }
 
 /// Counts of the PASS and FAIL lines printed.
@@ -108,8 +157,8 @@ impl Checks {
     }
 }
 
-fn run(url: &str, expect: &[String], checks: &mut Checks) {
-    let mut client = match Client::connect(url) {
+fn run(builder: &ClientBuilder, url: &str, expect: &[String], checks: &mut Checks) {
+    let mut client = match builder.connect(url) {
         Ok(client) => client,
         Err(e) => return checks.fail("connect", &e.to_string()),
     };

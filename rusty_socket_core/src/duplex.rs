@@ -81,9 +81,25 @@ pub trait RecordLayer: Send {
 /// ciphertext a write buffers (four full TLS records).
 const MAX_SEAL: usize = 64 * 1024;
 
-/// How much one read from the socket asks for: one full TLS record (16 KiB
-/// of plaintext) and its header and tag.
+/// How much one read from the socket asks for during the handshake: one
+/// full TLS record (16 KiB of plaintext) and its header and tag.
 const READ_CHUNK: usize = 16 * 1024 + 256;
+
+/// The largest buffer kept once empty: small writes reuse it, a big one's
+/// is freed.
+const KEPT: usize = 4096;
+
+/// A reader with nothing yet: `WouldBlock`. Given to the layer's `read_tls`
+/// it reads nothing and marks no end of file, but lets the layer trim its
+/// receive buffer if no record is half there (rustls shrinks it back to
+/// 4 KiB then).
+struct NothingYet;
+
+impl Read for NothingYet {
+    fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+        Err(io::ErrorKind::WouldBlock.into())
+    }
+}
 
 /// The record layer and the ciphertext received but not fed to it yet.
 #[derive(Debug)]
@@ -324,7 +340,7 @@ impl<L: RecordLayer> Duplex<L> {
         match self.drain(&mut outbox) {
             Ok(()) => {
                 // A big write's buffer is not kept for an idle connection.
-                if outbox.pending.capacity() > READ_CHUNK {
+                if outbox.pending.capacity() > KEPT {
                     outbox.pending = Vec::new();
                 }
                 Ok(sealed)
@@ -362,6 +378,7 @@ impl<L: RecordLayer> Duplex<L> {
             if buf.is_empty() {
                 return Ok(0);
             }
+            self.trim();
             if self.receive(buf)? == 0 {
                 // The end of the stream: the layer says whether it was
                 // announced (Ok(0) next) or not (UnexpectedEof).
@@ -370,6 +387,15 @@ impl<L: RecordLayer> Duplex<L> {
                 session.layer.process_new_packets()?;
             }
         }
+    }
+
+    /// Before blocking on the socket: the layer's receive buffer may have
+    /// grown to hold a whole record (up to 16 KiB and its overhead); let it
+    /// shrink back while nothing is half received, rather than keep it for
+    /// as long as the connection stays quiet. (rustls after one 16 KiB
+    /// message each way holds 6 KiB trimmed, 35 KiB untrimmed.)
+    fn trim(&self) {
+        let _ = lock(&self.shared.session).layer.read_tls(&mut NothingYet);
     }
 
     /// Plaintext already decrypted, if any (`WouldBlock` if none).
@@ -390,6 +416,26 @@ impl<L: RecordLayer> Duplex<L> {
             .layer
             .process_new_packets()
             .map_or(true, |ready| ready > 0)
+    }
+
+    /// Gives back what an idle connection need not hold: the layer's
+    /// receive buffer beyond its minimum, empty buffers of our own. For a
+    /// reader that has nothing to read for a while (the server's readers
+    /// call it when they free their own buffer).
+    pub fn release(&self) {
+        {
+            let mut session = lock(&self.shared.session);
+            let _ = session.layer.read_tls(&mut NothingYet);
+            if session.unfed.is_empty() {
+                session.unfed = Vec::new();
+            }
+        }
+        // A writer holding the outbox is busy: its buffer is in use.
+        if let Ok(mut outbox) = self.shared.outbox.try_lock() {
+            if outbox.pending.is_empty() {
+                outbox.pending = Vec::new();
+            }
+        }
     }
 
     /// Sends `close_notify` (once): nothing more will be sent. Best effort,
@@ -440,7 +486,7 @@ fn feed_unfed<L: RecordLayer>(layer: &mut L, unfed: &mut Vec<u8>) -> io::Result<
     let result = feed(layer, &mut input);
     let used = unfed.len() - input.len();
     unfed.drain(..used);
-    if unfed.is_empty() && unfed.capacity() > READ_CHUNK {
+    if unfed.is_empty() && unfed.capacity() > KEPT {
         *unfed = Vec::new();
     }
     result

@@ -75,6 +75,9 @@ pub(crate) trait Source: Read {
     /// Waits until at least one byte can be read, without reading it.
     /// Returns false at end of file.
     fn wait_for_data(&mut self) -> io::Result<bool>;
+    /// The connection is quiet: free what the source buffers (a TLS
+    /// session's receive buffer). Plain sockets buffer nothing.
+    fn release(&mut self) {}
 }
 
 impl Source for &TcpStream {
@@ -210,6 +213,7 @@ impl<'a, S: Source> Reader<'a, S> {
                     // An idle moment: give the buffer back.
                     if self.receiver.is_idle() {
                         self.buffer.release();
+                        self.source.release();
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}

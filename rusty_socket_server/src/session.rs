@@ -264,7 +264,8 @@ fn secure(
                 return None;
             }
         };
-        return match session.handshake(Some(deadline)) {
+        let outcome = handshake_apart(&session, deadline, shared.config.stack_size);
+        return match outcome {
             Ok(()) => Some(Socket::Tls(session)),
             Err(e) => {
                 if !rusty_socket_core::connection::is_disconnect(&e)
@@ -316,6 +317,29 @@ impl Drop for Slot<'_> {
     fn drop(&mut self) {
         self.0.counters.connections.fetch_sub(1, Ordering::AcqRel);
     }
+}
+
+/// Runs the TLS handshake on a short-lived thread of its own, with the
+/// connection thread waiting: the key exchange and the signature touch more
+/// stack than all the rest of a connection's life, and the stack pages a
+/// thread has touched stay resident until it ends. (With `wsload conns`,
+/// 2,000 idle wss connections: 34.5 KiB each with the handshake on the
+/// connection's thread, 28.4 KiB with it apart; plain ws 13.6 KiB.)
+#[cfg(feature = "tls")]
+fn handshake_apart(
+    session: &crate::tls::TlsStream,
+    deadline: Instant,
+    stack_size: usize,
+) -> io::Result<()> {
+    thread::scope(|scope| {
+        let handshake = thread::Builder::new()
+            .name("ws-tls-handshake".into())
+            .stack_size(stack_size)
+            .spawn_scoped(scope, || session.handshake(Some(deadline)))?;
+        handshake
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("the TLS handshake panicked")))
+    })
 }
 
 /// Writes a whole answer and closes our side (after `close_notify`, with

@@ -87,6 +87,13 @@ impl Source for &Socket {
         }
         Ok(self.tcp().peek(&mut [0u8; 1])? > 0)
     }
+
+    fn release(&mut self) {
+        #[cfg(feature = "tls")]
+        if let Socket::Tls(tls) = *self {
+            tls.release();
+        }
+    }
 }
 
 #[cfg(feature = "tls")]

@@ -2,8 +2,8 @@
 // Node `ws` side of scripts/interop.sh (CommonJS: `ws` is found through
 // NODE_PATH, which interop.sh points at its npm cache).
 //
-//   node node_ws.js client URL [--no-compression] [--expect-deflate 0|1]
-//   node node_ws.js server [--params]
+//   node node_ws.js client URL [--no-compression] [--expect-deflate 0|1] [--ca FILE]
+//   node node_ws.js server [--params] [--tls-cert FILE --tls-key FILE]
 //
 // client  connects to URL (our echo_server or broadcast_server) offering
 //         permessage-deflate (`perMessageDeflate: true`, or nothing with
@@ -13,19 +13,25 @@
 //         and in order. With compression and --expect-deflate 1,
 //         `ws.extensions` must name permessage-deflate; with
 //         --no-compression it must be empty. One PASS/FAIL line per check;
-//         exit 0 if all pass.
+//         exit 0 if all pass. With --ca (a wss:// URL) the server's
+//         certificate must chain to the CA certificates of FILE, which
+//         replace Node's roots (`{ ca }`; rejectUnauthorized stays true).
 // server  an echo server on 127.0.0.1, port chosen by the OS, printed as
 //         "listening PORT". `perMessageDeflate: true`, or with --params
 //         `{ serverMaxWindowBits: 9, clientMaxWindowBits: 10,
 //         serverNoContextTakeover: true, clientNoContextTakeover: true,
 //         threshold: 0 }` (parameters in the answer, every message
-//         compressed). Runs until killed.
+//         compressed). With --tls-cert and --tls-key (PEM files: the chain
+//         and its key) it serves wss:// (https.createServer + ws). Runs
+//         until killed.
 //
 // Every wait is bounded (--timeout, default 60 s for the whole client run;
 // 20 s for one echo).
 
 'use strict';
 
+const fs = require('fs');
+const https = require('https');
 const { WebSocket, WebSocketServer } = require('ws');
 const wsVersion = require('ws/package.json').version;
 
@@ -145,21 +151,39 @@ function send(ws, message) {
   });
 }
 
-async function runClient(url, { compression, expectDeflate }) {
-  const ws = new WebSocket(url, {
+async function runClient(url, { compression, expectDeflate, ca }) {
+  const options = {
     perMessageDeflate: compression,
     maxPayload: MAX_PAYLOAD,
     handshakeTimeout: 10_000,
-  });
+  };
+  if (ca !== null) {
+    options.ca = fs.readFileSync(ca);
+    options.rejectUnauthorized = true;
+  }
+  const ws = new WebSocket(url, options);
   const inbox = new Inbox(ws);
   let header = null;
-  ws.once('upgrade', (res) => { header = res.headers['sec-websocket-extensions'] ?? null; });
+  let tls = null;
+  ws.once('upgrade', (res) => {
+    header = res.headers['sec-websocket-extensions'] ?? null;
+    const socket = res.socket;
+    if (socket && socket.encrypted) {
+      tls = { authorized: socket.authorized, error: socket.authorizationError, protocol: socket.getProtocol(), cipher: socket.getCipher().name };
+    }
+  });
   await new Promise((resolve, reject) => {
     ws.once('open', resolve);
     ws.once('error', reject);
     ws.once('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
   });
   result(`connect ${url} (perMessageDeflate ${compression})`, null);
+  if (ca !== null) {
+    result(
+      tls ? `TLS (${tls.protocol}, ${tls.cipher}), certificate checked against the CA` : 'TLS',
+      tls === null ? 'the connection is not encrypted' : tls.authorized ? null : `not authorized: ${tls.error}`,
+    );
+  }
   console.log(`Sec-WebSocket-Extensions: ${header ?? '(none)'}`);
   console.log(`ws.extensions: ${JSON.stringify(ws.extensions)}`);
   if (!compression) {
@@ -200,7 +224,7 @@ async function runClient(url, { compression, expectDeflate }) {
   result('close handshake (1000)', code === 1000 ? null : `close code ${code}`);
 }
 
-function runServer(params) {
+function runServer(params, cert, key) {
   const perMessageDeflate = params
     ? {
       serverMaxWindowBits: 9,
@@ -210,8 +234,19 @@ function runServer(params) {
       threshold: 0,
     }
     : true;
-  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate, maxPayload: MAX_PAYLOAD });
-  wss.on('listening', () => console.log(`listening ${wss.address().port}`));
+  if ((cert === null) !== (key === null)) {
+    console.error('node_ws.js server: --tls-cert and --tls-key go together');
+    process.exit(2);
+  }
+  let wss;
+  if (cert !== null) {
+    const server = https.createServer({ cert: fs.readFileSync(cert), key: fs.readFileSync(key) });
+    wss = new WebSocketServer({ server, perMessageDeflate, maxPayload: MAX_PAYLOAD });
+    server.listen(0, '127.0.0.1', () => console.log(`listening ${server.address().port}`));
+  } else {
+    wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate, maxPayload: MAX_PAYLOAD });
+    wss.on('listening', () => console.log(`listening ${wss.address().port}`));
+  }
   wss.on('connection', (ws) => {
     ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
     ws.on('error', () => {});
@@ -221,12 +256,24 @@ function runServer(params) {
 function main(argv) {
   const [mode, ...rest] = argv;
   const flag = (name) => rest.includes(name);
+  const usage = 'usage: node_ws.js client URL [--no-compression] [--expect-deflate 0|1] [--ca FILE]'
+    + ' | server [--params] [--tls-cert FILE --tls-key FILE]';
+  // The value after `name`, or null without it.
+  const value = (name) => {
+    const i = rest.indexOf(name);
+    if (i < 0) return null;
+    if (i + 1 >= rest.length || rest[i + 1].startsWith('--')) {
+      console.error(`${name} needs a value\n${usage}`);
+      process.exit(2);
+    }
+    return rest[i + 1];
+  };
   if (mode === 'server') {
-    runServer(flag('--params'));
+    runServer(flag('--params'), value('--tls-cert'), value('--tls-key'));
     return;
   }
   if (mode !== 'client' || !rest[0] || rest[0].startsWith('--')) {
-    console.error('usage: node_ws.js client URL [--no-compression] [--expect-deflate 0|1] | server [--params]');
+    console.error(usage);
     process.exit(2);
   }
   const url = rest[0];
@@ -240,7 +287,7 @@ function main(argv) {
   const deadline = new Promise((_, reject) => {
     timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms`)), timeoutMs);
   });
-  Promise.race([runClient(url, { compression: !flag('--no-compression'), expectDeflate }), deadline])
+  Promise.race([runClient(url, { compression: !flag('--no-compression'), expectDeflate, ca: value('--ca') }), deadline])
     .catch((err) => result('the run', err.message))
     .finally(() => {
       clearTimeout(timer);

@@ -204,14 +204,19 @@ function tryConnect(port) {
  * race with other processes; `{ port }` asks for that port instead, to
  * restart a server where it was) and resolves once it has printed the URL of its
  * page, `http://127.0.0.1:PORT/`, and accepts TCP connections on PORT.
+ * `{ tls: { cert, key } }` adds `--tls-cert CERT --tls-key KEY`: the page is
+ * then served over https and the chat over wss (`httpUrl`/`wsUrl` say so).
  * Rejects if it exits first or WAIT_MS passes.
  */
-export async function startServer(bin = SERVER_BIN, { port: wanted = 0 } = {}) {
-  const proc = new Proc('chat_server', bin, ['--addr', `127.0.0.1:${wanted}`]);
-  const url = /http:\/\/127\.0\.0\.1:(\d+)\//;
+export async function startServer(bin = SERVER_BIN, { port: wanted = 0, tls = null } = {}) {
+  const args = ['--addr', `127.0.0.1:${wanted}`];
+  if (tls) args.push('--tls-cert', tls.cert, '--tls-key', tls.key);
+  const proc = new Proc('chat_server', bin, args);
+  const [http, ws] = tls ? ['https', 'wss'] : ['http', 'ws'];
+  const url = new RegExp(`${http}://127\\.0\\.0\\.1:(\\d+)/`);
   let port;
   try {
-    const line = await proc.waitForLine((l) => url.test(l), 'the URL of its page (http://127.0.0.1:PORT/)');
+    const line = await proc.waitForLine((l) => url.test(l), `the URL of its page (${http}://127.0.0.1:PORT/)`);
     port = Number(line.match(url)[1]);
     if (!(port > 0) || !(await tryConnect(port))) {
       throw new Error(`chat_server printed ${JSON.stringify(line)} but 127.0.0.1:${port} refuses connections`);
@@ -222,8 +227,8 @@ export async function startServer(bin = SERVER_BIN, { port: wanted = 0 } = {}) {
     throw err;
   }
   proc.port = port;
-  proc.httpUrl = `http://127.0.0.1:${port}/`;
-  proc.wsUrl = `ws://127.0.0.1:${port}/`;
+  proc.httpUrl = `${http}://127.0.0.1:${port}/`;
+  proc.wsUrl = `${ws}://127.0.0.1:${port}/`;
   return proc;
 }
 
@@ -233,8 +238,9 @@ const RCV = 'rcv=> ';
 
 /** The terminal chat client, fed through a pipe (non-interactive mode). */
 export class TerminalUser {
-  constructor(bin = CLIENT_BIN) {
-    this.proc = new Proc('chat_client', bin, [], { stdin: 'pipe' });
+  /** `args`: extra command-line arguments, e.g. `['--ca', 'ca.pem']`. */
+  constructor(bin = CLIENT_BIN, args = []) {
+    this.proc = new Proc('chat_client', bin, args, { stdin: 'pipe' });
     this.name = null;
   }
 
@@ -256,6 +262,14 @@ export class TerminalUser {
   /** `connect URL`, then waits for the welcome line; returns the guest name. */
   async connect(wsUrl) {
     this.proc.send(`connect ${wsUrl}`);
+    return this.waitForWelcome();
+  }
+
+  /**
+   * Waits for the server's welcome line (after `connect`, or when started
+   * with `--connect URL`); returns the guest name it greets.
+   */
+  async waitForWelcome() {
     const welcome = await this.waitForMessage(/^\* welcome, (\S+)! type \/help for commands$/);
     this.name = welcome.match(/^\* welcome, (\S+)!/)[1];
     return this.name;
@@ -287,11 +301,19 @@ export class TerminalUser {
 
 // ------------------------------------------------------------------- browser
 
-export function launchBrowser() {
+/**
+ * Headless chromium. `{ trustSpki }`: base64 SHA-256 hashes of public keys
+ * (SPKI) whose certificates chromium accepts although no root it knows signed
+ * them (`--ignore-certificate-errors-spki-list`): the test server's key, and
+ * only that key; no blanket ignoring of certificate errors.
+ */
+export function launchBrowser({ trustSpki = [] } = {}) {
+  const args = [...CHROMIUM_ARGS];
+  if (trustSpki.length) args.push(`--ignore-certificate-errors-spki-list=${trustSpki.join(',')}`);
   return chromium.launch({
     executablePath: CHROMIUM_BIN,
     headless: true,
-    args: CHROMIUM_ARGS,
+    args,
     timeout: 30_000,
   });
 }

@@ -92,11 +92,11 @@ fn read_loop(mut reader: ClientReader, print: &Printer, closing: &AtomicBool) {
                 print(format!("rcv=> <{} bytes of binary data>", data.len()))
             }
             Ok(Some(Message::Close(frame))) => {
-                // Our own close is answered with 1000 and no reason; any
-                // other close the server started, even while we closed too.
-                let own_echo = frame
-                    .as_ref()
-                    .is_some_and(|f| f.code.0 == 1000 && f.reason.is_empty());
+                // Our own close (1000) is answered with 1000, with or
+                // without a reason (python-websockets echoes ours), or with
+                // no body; any other close the server started, even while
+                // we closed too.
+                let own_echo = frame.as_ref().is_none_or(|f| f.code.0 == 1000);
                 if !closing.load(Ordering::SeqCst) || !own_echo {
                     match frame {
                         Some(frame) => print(format!("connection closed by server: {frame}")),
