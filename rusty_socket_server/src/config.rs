@@ -90,7 +90,7 @@ pub struct ServerConfig {
     /// Default: [`Config::default`], each field documented there.
     pub websocket: Config,
     /// The time a client has to send its whole request head (and with
-    /// [`ServerConfig::tls`], to finish the TLS handshake before it),
+    /// `ServerConfig::tls`, to finish the TLS handshake before it),
     /// counted from the moment it was accepted. A client trickling a byte at a time cannot
     /// extend it: it is a deadline, not a per-read timeout.
     ///

@@ -109,6 +109,7 @@
 //! | pongs owed to a pinging client | in the same queue | a client that pings and never reads fills it: 1008 |
 //! | writer batch | [`Config::write_buffer_size`] (64 KiB) + one frame; freed above 4 KiB | |
 //! | permessage-deflate | nothing before the first compressed message; between messages the windows agreed (the defaults, 11 bits both ways with context takeover: 12 456 bytes); during one, the scratch of [`rusty_socket_core::deflate`]'s table | a compressed message counts against [`Config::max_message_size`] as it inflates (1009) |
+//! | TLS session (feature `tls`) | the rustls session, about 6 KiB between messages; while a record is half received, its receive buffer holds up to one record (16 KiB and its overhead); the TLS handshake's stack is a short-lived thread's | the receive buffer is trimmed back before every blocking read |
 //!
 //! Broadcast frames are shared by all queues (one `Arc<[u8]>`), so a
 //! broadcast of M bytes to N clients holds M bytes, not N x M.
@@ -136,6 +137,17 @@
 //!
 //! [`ConnectionInfo::permessage_deflate`] says what each connection agreed;
 //! [`ServerHandle::send_uncompressed`] sends a secret uncompressed.
+//!
+//! ## TLS (`wss://`, `https://`)
+//!
+//! With the `tls` feature, `ServerConfig::tls` takes a `TlsConfig`
+//! (a certificate chain and key as PEM, or a whole `rustls::ServerConfig`)
+//! and every accepted socket speaks TLS: the handshake runs under
+//! [`ServerConfig::handshake_timeout`], plain HTTP or garbage on the port
+//! is dropped, and the rest (routes, limits, the handler) is unchanged.
+//! The reader thread and the writers share each session through
+//! [`rusty_socket_core::duplex`], whose locks are never held during socket
+//! I/O; after its close frame a connection sends `close_notify`.
 //!
 //! ## How many connections: the capacity
 //!
