@@ -126,10 +126,11 @@ fn run_case(url: &str, options: &Options) -> Result<(), Error> {
     client.set_read_timeout(Some(Duration::from_secs(30)))?;
     // `echo` needs the connection twice (to read, to send): lend it in turn.
     let client = std::cell::RefCell::new(client);
-    echo(
+    let result = echo(
         || client.borrow_mut().read(),
         |message| client.borrow_mut().send(message),
-    )
+    );
+    drain(result, || client.borrow_mut().read())
 }
 
 /// [`run_case`] on a split connection.
@@ -137,7 +138,23 @@ fn run_case_split(url: &str, options: &Options) -> Result<(), Error> {
     let client = connect(url, options)?;
     client.set_read_timeout(Some(Duration::from_secs(30)))?;
     let (mut reader, writer) = client.split()?;
-    echo(|| reader.read(), |message| writer.send(message))
+    let result = echo(|| reader.read(), |message| writer.send(message));
+    drain(result, || reader.read())
+}
+
+/// After the connection failed (our close is sent), reads until the
+/// server closes the TCP connection, as section 7.1.1 asks of a client:
+/// dropping the socket while the server still sends would reset the
+/// connection, and the reset can destroy our echo and close before the
+/// server reads them. Returns `result`.
+fn drain(
+    result: Result<(), Error>,
+    mut read: impl FnMut() -> Result<Option<Message>, Error>,
+) -> Result<(), Error> {
+    if result.is_err() {
+        while let Ok(Some(_)) = read() {}
+    }
+    result
 }
 
 /// Sends back every text and binary message `read` returns, until the

@@ -27,7 +27,8 @@
 //!             send_close ─────────────▶ CloseSent ── peer's close ──┐
 //!   Open ─┤   peer's close (reply owed) ────────────────────────────┼─▶ Draining (client) ── EOF ─▶ Closed
 //!         │                                                         └─▶ Closed   (server)
-//!         └── fail / end of stream ─────────────────────────────────────▶ Closed
+//!         ├── fail, its close owed ─────────────────────────────────────▶ Draining (client), Closed (server)
+//!         └── fail without a close / end of stream ─────────────────────▶ Closed
 //! ```
 
 use crate::close::{parse_close_payload, CloseCode, CloseFrame};
@@ -45,9 +46,13 @@ pub enum State {
     /// We sent a close frame and wait for the peer's. What arrives in the
     /// meantime is still read; nothing more may be sent (5.5.1).
     CloseSent,
-    /// Client only: the closing handshake is complete and the client waits
-    /// for the server to close the TCP connection (7.1.1); whatever still
-    /// arrives is discarded.
+    /// Client only: the closing handshake is complete, or the client failed
+    /// the connection and sent its close, and the client waits for the
+    /// server to close the TCP connection (7.1.1); whatever still arrives
+    /// is discarded. A client that closed the socket at once instead, while
+    /// the server is still sending, would make its kernel answer with a
+    /// reset, which can destroy the close (and what came before it) before
+    /// the server reads it.
     Draining,
     /// Nothing more is read or written.
     Closed,
@@ -224,7 +229,12 @@ impl Connection {
             (State::Open, Some(code)) => Some(CloseFrame::new(code, &error.to_string())),
             _ => None,
         };
-        self.state = State::Closed;
+        // _Fail_ means _Close the WebSocket Connection_ (7.1.7): a client
+        // that sent its close waits for the server to close TCP (7.1.1).
+        self.state = match (self.role, &close) {
+            (Role::Client, Some(_)) => State::Draining,
+            _ => State::Closed,
+        };
         close
     }
 
@@ -522,12 +532,18 @@ mod tests {
             ),
         ];
         for (error, code) in cases {
-            let mut c = open(Role::Server);
-            let close = c.fail(&error).expect("a close is owed");
-            assert_eq!(close.code, CloseCode(code));
-            assert_eq!(close.reason, error.to_string());
-            assert_eq!(c.state(), State::Closed);
-            assert_eq!(c.fail(&error), None);
+            for (role, after) in [
+                (Role::Server, State::Closed),
+                (Role::Client, State::Draining),
+            ] {
+                let mut c = open(role);
+                let close = c.fail(&error).expect("a close is owed");
+                assert_eq!(close.code, CloseCode(code));
+                assert_eq!(close.reason, error.to_string());
+                assert_eq!(c.state(), after, "{role:?}");
+                assert_eq!(c.fail(&error), None);
+                assert_eq!(c.state(), State::Closed, "{role:?}");
+            }
         }
         // After our own close, failing sends nothing more.
         let mut c = closed_by_us(Role::Client);
