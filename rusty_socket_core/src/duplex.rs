@@ -28,9 +28,10 @@
 //! client and server crates implement [`RecordLayer`] for a rustls
 //! connection (their `tls` feature), whose methods these mirror.
 
+use crate::websocket::lock;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// What [`Duplex`] needs of a record layer: the sans-IO surface of a TLS
@@ -149,15 +150,6 @@ impl<L> Clone for Duplex<L> {
             shared: Arc::clone(&self.shared),
         }
     }
-}
-
-/// Locks `mutex`, also after a panic elsewhere: a thread that panicked
-/// while holding it left at worst a broken session, which fails the next
-/// operation as it should.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Whether an I/O error is a socket timeout (`SO_RCVTIMEO`/`SO_SNDTIMEO`

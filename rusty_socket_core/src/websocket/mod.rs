@@ -39,6 +39,7 @@ mod opening;
 mod read_buffer;
 mod reading;
 mod split;
+pub(crate) use split::lock;
 #[cfg(test)]
 mod test_support;
 mod write_queue;

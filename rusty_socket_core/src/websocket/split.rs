@@ -54,7 +54,7 @@ struct Shared<S> {
 
 /// Locks `mutex`. A thread that panicked while holding it left at worst a
 /// partly written stream; the state itself stays consistent.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
