@@ -157,12 +157,15 @@ fn serve(stream: TcpStream, config: Config) {
             return;
         }
     };
-    if let Err(e) = echo(ws) {
+    let mut ws = ws;
+    if let Err(e) = echo(&mut ws) {
         eprintln!("echo_server: connection ended: {e}");
     }
+    // The server closes TCP first, without a reset (section 7.1.1).
+    rusty_socket_core::tcp::close_cleanly(ws.get_ref(), rusty_socket_core::tcp::LINGER);
 }
 
-fn echo(mut ws: WebSocket<TcpStream>) -> Result<(), Error> {
+fn echo(ws: &mut WebSocket<TcpStream>) -> Result<(), Error> {
     // Pings and closes are answered inside `read_in_place`; `echo` sends
     // back data only. `None` is the clean end.
     while let Some(incoming) = ws.read_in_place()? {

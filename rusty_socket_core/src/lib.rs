@@ -33,6 +33,7 @@
 //! | [`config`] | 10.4 | limits on what a peer can make us hold |
 //! | [`capacity`] | 10.4 | how many connections the OS lets this process hold |
 //! | [`connection`] | 5.4, 5.5, 7 | the duplex rules: what we owe the peer, what we may send |
+//! | [`tcp`] | 7.1.1 | the server's end of the TCP connection: half-close, then wait for the peer's, so no reset destroys the close frame |
 //! | [`websocket`] | 5.5.2, 7.1 | the blocking connection, and its split halves |
 //! | [`duplex`] | 3 (`wss`) | one TLS session shared by a reading thread and writing threads, over any record layer: TLS is one more `Read + Write` |
 //!
@@ -218,6 +219,7 @@ pub mod message;
 pub mod opcode;
 pub mod protocol;
 pub mod sha1;
+pub mod tcp;
 pub mod utf8;
 pub mod websocket;
 

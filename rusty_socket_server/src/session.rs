@@ -343,11 +343,13 @@ fn handshake_apart(
 }
 
 /// Writes a whole answer and closes our side (after `close_notify`, with
-/// TLS).
+/// TLS), then waits briefly for the client to close its own, so that what
+/// it sent beyond the head cannot turn our close into a reset that loses
+/// the answer ([`rusty_socket_core::tcp`]).
 fn reply(socket: &Socket, bytes: &[u8]) {
     let _ = socket.write_all(bytes);
     socket.close_notify();
-    socket.shutdown(Shutdown::Write);
+    rusty_socket_core::tcp::close_cleanly(socket.tcp(), rusty_socket_core::tcp::LINGER);
 }
 
 /// Reads until a whole request head has arrived or `deadline` passes. Each
@@ -454,8 +456,14 @@ fn open(
     let ending = end.ending(&conn);
     if conn.wait_finished(close_timeout) {
         // The close frame is out, no writer holds the socket: end a TLS
-        // session properly.
+        // session properly, then the TCP connection, without a reset that
+        // could destroy the close frame if the client is still sending
+        // (section 7.1.1).
         socket.close_notify();
+        rusty_socket_core::tcp::close_cleanly(
+            socket.tcp(),
+            close_timeout.min(rusty_socket_core::tcp::LINGER),
+        );
     } else {
         conn.abandon();
     }

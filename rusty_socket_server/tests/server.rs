@@ -763,3 +763,69 @@ fn broadcasts_reach_compressed_and_plain_clients_alike() {
     assert_eq!(read_text(&mut takeover), "a secret, a secret");
     server.handle.shutdown();
 }
+
+/// A client still sending when the server fails its connection gets the
+/// close frame and then a clean end of stream, not a reset: the server
+/// half-closes and reads what is still coming before it closes the socket
+/// (RFC 6455 section 7.1.1). Closing a socket with unread bytes makes the
+/// kernel answer with a reset, which can destroy the close frame, and a
+/// peer whose write fails often drops the connection unread.
+#[test]
+fn a_failed_connection_ends_with_a_clean_tcp_close_while_the_client_still_sends() {
+    let server = TestServer::start(config());
+    // A reset needs bad luck in timing: try a few connections.
+    for _ in 0..10 {
+        fail_while_sending(&server);
+    }
+    server.handle.shutdown();
+}
+
+fn fail_while_sending(server: &TestServer) {
+    use rusty_socket_core::frame::encode_frame;
+    use rusty_socket_core::OpCode;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let (mut ws, _) = server.client();
+    let key = [9, 8, 7, 6];
+    let mut bad = Vec::new();
+    encode_frame(&mut bad, true, OpCode::Text, b"bad", Some(key));
+    bad[0] |= 0x20; // RSV2 without an extension: a protocol error
+    let mut more = Vec::new();
+    encode_frame(&mut more, true, OpCode::Binary, &[0u8; 100], Some(key));
+    let stream = ws.get_mut();
+    stream.write_all(&bad).unwrap();
+    // The client goes on sending until it has seen the server's end.
+    let seen_end = Arc::new(AtomicBool::new(false));
+    let mut writer = stream.try_clone().unwrap();
+    let sender = {
+        let seen_end = Arc::clone(&seen_end);
+        std::thread::spawn(move || {
+            while !seen_end.load(Ordering::Acquire) {
+                if writer.write_all(&more).is_err() {
+                    return false;
+                }
+            }
+            let _ = writer.shutdown(std::net::Shutdown::Write);
+            true
+        })
+    };
+    let mut received = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let end = loop {
+        match stream.read(&mut chunk) {
+            Ok(0) => break Ok(()),
+            Ok(n) => received.extend_from_slice(&chunk[..n]),
+            Err(e) => break Err(e),
+        }
+    };
+    seen_end.store(true, Ordering::Release);
+    let wrote_to_the_end = sender.join().unwrap();
+    // The close frame (opcode 8, FIN, unmasked, a short payload) with
+    // 1002 = 0x03ea.
+    assert!(
+        received.len() >= 4 && received[0] == 0x88 && received[2..4] == [0x03, 0xea],
+        "no close 1002 in {received:?}"
+    );
+    assert!(end.is_ok(), "the server reset the connection: {end:?}");
+    assert!(wrote_to_the_end, "the client's writes failed");
+}
