@@ -200,6 +200,7 @@ mod socket;
 mod tls;
 
 mod accept;
+pub mod broker;
 mod server;
 
 #[cfg(test)]

@@ -1,13 +1,17 @@
 //! The chat itself: who is online under which name, in which room, what
 //! each room said lately, and what each line a client sends turns into.
 
+use crate::cluster::{self, Cluster, Event};
 use rusty_socket_core::http::Request;
 use rusty_socket_core::Message;
+use rusty_socket_server::broker::{BrokerState, Claim};
 use rusty_socket_server::{
     ConnectionId, ConnectionInfo, Ending, Handler, HttpResponse, ServerHandle,
 };
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, Weak};
+use std::thread;
 
 /// The longest chat line, in bytes.
 pub const MAX_CHAT_MESSAGE: usize = 4096;
@@ -103,11 +107,29 @@ struct State {
     clock: u64,
 }
 
-/// The chat [`Handler`].
-#[derive(Debug, Default)]
+/// The chat [`Handler`]: on its own, or one node of several that share a
+/// broker ([`Chat::clustered`], [`crate::cluster`]). Clones share one
+/// chat.
+#[derive(Debug, Clone)]
 pub struct Chat {
+    inner: Arc<Inner>,
+}
+
+/// What the handler and the broker's callbacks share.
+#[derive(Debug)]
+struct Inner {
     state: Mutex<State>,
     limits: HistoryLimits,
+    cluster: Option<Cluster>,
+    /// The server, once bound: remote events are delivered through it.
+    server: OnceLock<ServerHandle>,
+    /// Set to wake the heartbeat early (the broker came back).
+    wake: Mutex<bool>,
+    woken: Condvar,
+    /// Whether the users were told that the other servers are unreachable.
+    told_down: AtomicBool,
+    /// Whether the heartbeat should stop.
+    stopping: AtomicBool,
 }
 
 /// Whether `name` is acceptable: 1-24 letters, digits, `-` or `_`.
@@ -156,10 +178,30 @@ impl State {
         }
     }
 
-    /// Puts `id` in `room`, creating it; tells the room and replays its
-    /// history to `id`.
-    fn enter(&mut self, server: &ServerHandle, id: ConnectionId, name: &str, room: &str) {
-        self.tell_room(server, room, Some(id), &format!("* {name} joined"));
+    /// Puts `id` in `room`, creating it; tells the room, here and on the
+    /// other nodes.
+    fn enter(
+        &mut self,
+        server: &ServerHandle,
+        cluster: Option<&Cluster>,
+        id: ConnectionId,
+        name: &str,
+        room: &str,
+    ) {
+        let notice = format!("* {name} joined");
+        self.tell_room(server, room, Some(id), &notice);
+        // The other nodes learn who is where before they show the notice:
+        // whoever reads it can address the newcomer at once.
+        if let Some(cluster) = cluster {
+            cluster.publish(&Event::Join {
+                name: name.to_owned(),
+                room: room.to_owned(),
+            });
+            cluster.publish(&Event::Notice {
+                room: room.to_owned(),
+                text: notice,
+            });
+        }
         self.rooms
             .entry(room.to_owned())
             .or_default()
@@ -170,9 +212,16 @@ impl State {
         }
     }
 
-    /// Takes `id` out of its room; tells the others `* NAME left{why}`; an
-    /// empty room other than the lobby goes, with its history.
-    fn exit(&mut self, server: &ServerHandle, id: ConnectionId, why: &str) {
+    /// Takes `id` out of its room; tells the others `* NAME left{why}`,
+    /// here and on the other nodes; an empty room other than the lobby
+    /// goes, with its history.
+    fn exit(
+        &mut self,
+        server: &ServerHandle,
+        cluster: Option<&Cluster>,
+        id: ConnectionId,
+        why: &str,
+    ) {
         let Some(user) = self.users.get(&id) else {
             return;
         };
@@ -182,7 +231,15 @@ impl State {
         };
         members.remove(&id);
         let empty = members.is_empty();
-        self.tell_room(server, &room, None, &format!("* {name} left{why}"));
+        let notice = format!("* {name} left{why}");
+        self.tell_room(server, &room, None, &notice);
+        if let Some(cluster) = cluster {
+            cluster.publish(&Event::Leave { name });
+            cluster.publish(&Event::Notice {
+                room: room.clone(),
+                text: notice,
+            });
+        }
         if empty && room != LOBBY {
             if let Some(gone) = self.rooms.remove(&room) {
                 if gone.history.is_some() {
@@ -192,23 +249,36 @@ impl State {
         }
     }
 
-    /// Sends `id` the history of `room`, between a header and a footer;
-    /// nothing when there is none.
-    fn replay(&self, server: &ServerHandle, id: ConnectionId, room: &str) {
-        let Some(history) = self.rooms.get(room).and_then(|r| r.history.as_ref()) else {
-            return;
+    /// Sends `id` the history of `room` (the broker's, when it gave one,
+    /// else this node's own), between a header and a footer; nothing when
+    /// there is none.
+    fn replay(
+        &self,
+        server: &ServerHandle,
+        id: ConnectionId,
+        room: &str,
+        from_broker: Option<Vec<String>>,
+    ) {
+        let local = self
+            .rooms
+            .get(room)
+            .and_then(|r| r.history.as_ref())
+            .map(|h| h.lines.iter().map(String::as_str).collect::<Vec<_>>());
+        let lines: Vec<&str> = match &from_broker {
+            Some(lines) => lines.iter().map(String::as_str).collect(),
+            None => local.unwrap_or_default(),
         };
-        if history.lines.is_empty() {
+        if lines.is_empty() {
             return;
         }
-        let n = history.lines.len();
+        let n = lines.len();
         let plural = if n == 1 { "" } else { "s" };
         let _ = server.send_to(
             id,
             format!("--- history of #{room} ({n} message{plural}) ---"),
         );
-        for line in &history.lines {
-            let _ = server.send_to(id, line.as_str());
+        for line in lines {
+            let _ = server.send_to(id, line);
         }
         let _ = server.send_to(id, HISTORY_END);
     }
@@ -258,104 +328,552 @@ impl State {
     }
 }
 
+impl Default for Chat {
+    fn default() -> Chat {
+        Chat::new()
+    }
+}
+
 impl Chat {
     /// An empty chat, with the default history limits.
     pub fn new() -> Chat {
-        Chat::default()
+        Chat::with_history(HistoryLimits::default())
     }
 
     /// An empty chat that keeps history within `limits`.
     pub fn with_history(limits: HistoryLimits) -> Chat {
+        Chat::build(limits, None)
+    }
+
+    /// One node of a chat spread over every server whose `cluster` shares
+    /// one broker (see [`crate::cluster`]): chat lines, notices,
+    /// private messages, who is online, names and history cross nodes.
+    /// It starts working once bound ([`crate::bind_chat`]).
+    ///
+    /// ```
+    /// use chat_server::{cluster::Cluster, Chat, HistoryLimits};
+    /// use rusty_socket_server::broker::LocalBroker;
+    /// use std::sync::Arc;
+    /// // Two nodes of one chat in one process.
+    /// let broker = Arc::new(LocalBroker::new());
+    /// let a = Chat::clustered(HistoryLimits::default(), Cluster::new(broker.clone(), "a"));
+    /// let b = Chat::clustered(HistoryLimits::default(), Cluster::new(broker, "b"));
+    /// let a = chat_server::bind_chat(chat_server::config("127.0.0.1:0"), a)?.spawn()?;
+    /// let b = chat_server::bind_chat(chat_server::config("127.0.0.1:0"), b)?.spawn()?;
+    /// # a.shutdown(); b.shutdown();
+    /// # Ok::<(), rusty_socket_server::Error>(())
+    /// ```
+    pub fn clustered(limits: HistoryLimits, cluster: Cluster) -> Chat {
+        Chat::build(limits, Some(cluster))
+    }
+
+    fn build(limits: HistoryLimits, cluster: Option<Cluster>) -> Chat {
         Chat {
-            state: Mutex::default(),
-            limits,
+            inner: Arc::new(Inner {
+                state: Mutex::default(),
+                limits,
+                cluster,
+                server: OnceLock::new(),
+                wake: Mutex::new(false),
+                woken: Condvar::new(),
+                told_down: AtomicBool::new(false),
+                stopping: AtomicBool::new(false),
+            }),
         }
     }
 
+    /// Connects the chat to its server: remote events are delivered
+    /// through `server`. For a clustered chat, subscribes to the broker,
+    /// starts the heartbeat and says hello to the other nodes. Called by
+    /// [`crate::bind_chat`]; a second call does nothing.
+    pub fn attach(&self, server: ServerHandle) {
+        if self.inner.server.set(server).is_err() {
+            return;
+        }
+        let Some(cluster) = &self.inner.cluster else {
+            return;
+        };
+        let weak = Arc::downgrade(&self.inner);
+        cluster.broker().subscribe(
+            cluster::CHANNEL,
+            Arc::new(move |payload: &[u8]| {
+                if let Some(inner) = weak.upgrade() {
+                    inner.on_broker_message(payload);
+                }
+            }),
+        );
+        let weak = Arc::downgrade(&self.inner);
+        cluster.broker().on_state(Arc::new(move |state| {
+            if let Some(inner) = weak.upgrade() {
+                inner.on_broker_state(state);
+            }
+        }));
+        cluster.publish(&Event::Hello);
+        let weak = Arc::downgrade(&self.inner);
+        let started = thread::Builder::new()
+            .name("chat-heartbeat".to_owned())
+            .spawn(move || heartbeat(&weak));
+        if let Err(e) = started {
+            eprintln!("chat_server: cannot start the heartbeat: {e}");
+        }
+    }
+
+    /// Leaves the other nodes at once: tells this node's users, releases
+    /// their names, and says goodbye (the others forget them), before the
+    /// server closes their connections. For a graceful stop.
+    pub fn leave_cluster(&self) {
+        let inner = &self.inner;
+        inner.stopping.store(true, Ordering::Release);
+        inner.wake_heartbeat();
+        let Some(cluster) = &inner.cluster else {
+            return;
+        };
+        let names: Vec<String> = inner.state().ids.keys().cloned().collect();
+        if let Some(server) = inner.server.get() {
+            let _ = server.broadcast("* this server is stopping");
+        }
+        cluster.publish(&Event::Bye);
+        for name in names {
+            let _ = cluster
+                .broker()
+                .release(&cluster::name_key(&name), cluster.node());
+        }
+    }
+
+    /// The broker's state and counters as JSON, for `/stats`; `None` for
+    /// a chat on its own.
+    pub fn broker_json(&self) -> Option<String> {
+        self.inner.broker_json()
+    }
+}
+
+/// Every [`cluster::HEARTBEAT`] (or when woken: the broker is back):
+/// forgets silent nodes, sends this node's users, renews their names and
+/// renames whoever lost theirs to another node. Ends with the chat.
+fn heartbeat(weak: &Weak<Inner>) {
+    loop {
+        let Some(inner) = weak.upgrade() else {
+            return;
+        };
+        if inner.stopping.load(Ordering::Acquire) {
+            return;
+        }
+        inner.beat();
+        let every = inner
+            .cluster
+            .as_ref()
+            .map_or(cluster::HEARTBEAT, |c| c.timings().heartbeat);
+        let wake = inner.wake.lock().unwrap_or_else(|p| p.into_inner());
+        let (mut wake, _) = inner
+            .woken
+            .wait_timeout_while(wake, every, |woken| !*woken)
+            .unwrap_or_else(|p| p.into_inner());
+        *wake = false;
+    }
+}
+
+impl Inner {
     fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Handles one line from `id`. The chat stays locked while the answers
-    /// are queued, so every client sees events in the same order.
-    fn line(&self, server: &ServerHandle, id: ConnectionId, text: &str) {
-        let mut state = self.state();
-        let Some(user) = state.users.get(&id) else {
+    /// The cluster, if the broker can be reached now.
+    fn reachable(&self) -> Option<&Cluster> {
+        self.cluster.as_ref().filter(|c| c.is_up())
+    }
+
+    fn wake_heartbeat(&self) {
+        *self.wake.lock().unwrap_or_else(|p| p.into_inner()) = true;
+        self.woken.notify_all();
+    }
+
+    /// This node's users and their rooms.
+    fn roster(&self) -> Vec<(String, String)> {
+        self.state()
+            .users
+            .values()
+            .map(|u| (u.name.clone(), u.room.clone()))
+            .collect()
+    }
+
+    fn beat(&self) {
+        let Some(cluster) = self.reachable() else {
             return;
         };
-        let (name, room) = (user.name.clone(), user.room.clone());
+        cluster.forget_silent();
+        cluster.publish(&Event::Users(self.roster()));
+        let names: Vec<String> = self.state().ids.keys().cloned().collect();
+        for name in names {
+            let claim = cluster.broker().claim(
+                &cluster::name_key(&name),
+                cluster.node(),
+                cluster.timings().name_ttl,
+            );
+            if let Ok(Claim::Theirs(_)) = claim {
+                self.lost_name(cluster, &name);
+            }
+        }
+    }
+
+    /// `name`, held here, belongs to a user of another node (both were
+    /// given it while the broker was unreachable): the other keeps it, ours
+    /// is renamed, and told.
+    fn lost_name(&self, cluster: &Cluster, name: &str) {
+        let fresh = self.guest_name();
+        let Some(server) = self.server.get() else {
+            return;
+        };
+        let mut state = self.state();
+        let Some(&id) = state.ids.get(name) else {
+            return;
+        };
+        let fresh = fresh
+            .filter(|n| !state.ids.contains_key(n))
+            .unwrap_or_else(|| local_guest_name(&state, id));
+        state.ids.remove(name);
+        state.ids.insert(fresh.clone(), id);
+        let room = match state.users.get_mut(&id) {
+            Some(user) => {
+                user.name = fresh.clone();
+                user.room.clone()
+            }
+            None => return,
+        };
+        let _ = server.send_to(
+            id,
+            format!("* the name {name} belongs to someone on another server; you are now {fresh}"),
+        );
+        let _ = server.broadcast_filter(format!("* {name} is now {fresh}"), |to| to != id);
+        cluster.publish(&Event::Leave {
+            name: name.to_owned(),
+        });
+        cluster.publish(&Event::Join { name: fresh, room });
+    }
+
+    /// A guest name from the broker's counter, claimed for this node:
+    /// `None` while the broker cannot be reached.
+    fn guest_name(&self) -> Option<String> {
+        let cluster = self.reachable()?;
+        for _ in 0..5 {
+            let n = cluster.broker().increment(cluster::GUESTS_KEY).ok()?;
+            let name = format!("guest-{n}");
+            let claim = cluster
+                .broker()
+                .claim(
+                    &cluster::name_key(&name),
+                    cluster.node(),
+                    cluster.timings().name_ttl,
+                )
+                .ok()?;
+            if claim == Claim::Ours {
+                return Some(name);
+            }
+        }
+        None
+    }
+
+    /// The broker's history of `room`, newest last, within the limits;
+    /// `None` when history is off or the broker cannot give it (this
+    /// node's own is used then).
+    fn broker_history(&self, room: &str) -> Option<Vec<String>> {
+        let limits = &self.limits;
+        if limits.lines == 0 || limits.rooms == 0 {
+            return None;
+        }
+        let cluster = self.reachable()?;
+        let mut lines = cluster
+            .broker()
+            .last(&cluster::history_key(room), limits.lines)
+            .ok()?;
+        let mut bytes = 0;
+        let keep = lines
+            .iter()
+            .rev()
+            .take_while(|line| {
+                bytes += line.len();
+                bytes <= limits.room_bytes
+            })
+            .count();
+        lines.drain(..lines.len() - keep);
+        Some(lines)
+    }
+
+    fn broker_json(&self) -> Option<String> {
+        let cluster = self.cluster.as_ref()?;
+        let broker = cluster.broker();
+        let stats = broker.stats();
+        Some(format!(
+            "{{\"state\":\"{}\",\"node\":\"{}\",\"peers\":{},\"published\":{},\"received\":{},\"dropped\":{},\"reconnects\":{}}}",
+            broker.state(),
+            json_escape(cluster.node()),
+            cluster.peer_count(),
+            stats.published,
+            stats.received,
+            stats.dropped,
+            stats.reconnects
+        ))
+    }
+
+    /// An event from another node.
+    fn on_broker_message(&self, payload: &[u8]) {
+        let Some(cluster) = &self.cluster else {
+            return;
+        };
+        let Some((_, event)) = cluster.receive(payload) else {
+            return;
+        };
+        let Some(server) = self.server.get() else {
+            return;
+        };
+        match event {
+            Event::Line { room, text } => {
+                let mut state = self.state();
+                state.tell_room(server, &room, None, &text);
+                state.remember(&self.limits, &room, &text);
+            }
+            Event::Notice { room, text } => self.state().tell_room(server, &room, None, &text),
+            Event::All { text } => {
+                let _state = self.state();
+                let _ = server.broadcast(text);
+            }
+            Event::Private { to, text } => {
+                let state = self.state();
+                if let Some(&id) = state.ids.get(&to) {
+                    let _ = server.send_to(id, text);
+                }
+            }
+            Event::Hello => cluster.publish(&Event::Users(self.roster())),
+            Event::Users(_) | Event::Join { .. } | Event::Leave { .. } | Event::Bye => {}
+        }
+    }
+
+    /// The broker went down or came back.
+    fn on_broker_state(&self, state: BrokerState) {
+        let Some(cluster) = &self.cluster else {
+            return;
+        };
+        let server = self.server.get();
+        match state {
+            BrokerState::Down => {
+                cluster.forget_all();
+                if !self.told_down.swap(true, Ordering::AcqRel) {
+                    if let Some(server) = server {
+                        let _ = server.broadcast(
+                            "* the other servers are unreachable: only people on this server hear you for now",
+                        );
+                    }
+                }
+            }
+            BrokerState::Up => {
+                if self.told_down.swap(false, Ordering::AcqRel) {
+                    if let Some(server) = server {
+                        let _ = server.broadcast("* the other servers are reachable again");
+                    }
+                }
+                cluster.publish(&Event::Hello);
+                // Names are claimed again, and lists sent, at once.
+                self.wake_heartbeat();
+            }
+        }
+    }
+
+    /// Handles `/nick new` from `id`, now `name`. The chat is not locked
+    /// while the broker is asked for the name.
+    fn nick(&self, server: &ServerHandle, id: ConnectionId, name: &str, new: &str) {
+        let reply = |text: String| {
+            let _ = server.send_to(id, text);
+        };
+        if !valid_name(new) {
+            return reply(format!(
+                "! invalid name {new:?}: use 1-{MAX_NAME_LEN} letters, digits, - or _"
+            ));
+        }
+        if new == name {
+            return reply(format!("! you are already {new}"));
+        }
+        let taken_here = |state: &State| {
+            state.ids.contains_key(new)
+                || self
+                    .cluster
+                    .as_ref()
+                    .is_some_and(|c| c.node_of(new).is_some())
+        };
+        if taken_here(&self.state()) {
+            return reply(format!("! the name {new} is taken"));
+        }
+        let claimed = match self.reachable() {
+            Some(cluster) => {
+                let key = cluster::name_key(new);
+                match cluster
+                    .broker()
+                    .claim(&key, cluster.node(), cluster.timings().name_ttl)
+                {
+                    Ok(Claim::Theirs(_)) => return reply(format!("! the name {new} is taken")),
+                    Ok(Claim::Ours) => true,
+                    // Unreachable: a local name, claimed when it is back.
+                    Err(_) => false,
+                }
+            }
+            None => false,
+        };
+        let mut state = self.state();
+        if taken_here(&state) || state.users.get(&id).is_none_or(|u| u.name != name) {
+            drop(state);
+            if claimed {
+                self.release_name(new);
+            }
+            return reply(format!("! the name {new} is taken"));
+        }
+        state.ids.remove(name);
+        state.ids.insert(new.to_owned(), id);
+        let room = match state.users.get_mut(&id) {
+            Some(user) => {
+                user.name = new.to_owned();
+                user.room.clone()
+            }
+            None => return,
+        };
+        // Names are global: everyone hears of the change.
+        let notice = format!("* {name} is now {new}");
+        let _ = server.broadcast(notice.as_str());
+        if let Some(cluster) = &self.cluster {
+            cluster.publish(&Event::All { text: notice });
+            cluster.publish(&Event::Leave {
+                name: name.to_owned(),
+            });
+            cluster.publish(&Event::Join {
+                name: new.to_owned(),
+                room,
+            });
+        }
+        drop(state);
+        self.release_name(name);
+    }
+
+    /// Gives `name` back to the broker, if this node holds it there.
+    fn release_name(&self, name: &str) {
+        if let Some(cluster) = self.reachable() {
+            let _ = cluster
+                .broker()
+                .release(&cluster::name_key(name), cluster.node());
+        }
+    }
+
+    /// Handles `/join room` (or `/leave`, `to` being the lobby).
+    fn join(&self, server: &ServerHandle, id: ConnectionId, name: &str, room: &str, to: &str) {
+        let reply = |text: String| {
+            let _ = server.send_to(id, text);
+        };
+        if !valid_room(to) {
+            return reply(format!(
+                "! invalid room name {to:?}: use 1-{MAX_ROOM_LEN} letters, digits, - or _"
+            ));
+        }
+        if to == room {
+            return reply(format!("! you are already in #{to}"));
+        }
+        let history = self.broker_history(to);
+        let cluster = self.cluster.as_ref();
+        let mut state = self.state();
+        if state.users.get(&id).is_none_or(|u| u.room != room) {
+            return;
+        }
+        state.exit(server, cluster, id, &format!(" for #{to}"));
+        state.enter(server, cluster, id, name, to);
+        let here = state.rooms.get(to).map_or(0, |r| r.members.len())
+            + cluster.map_or(0, |c| c.names_in(to).len());
+        reply(format!("* you are now in #{to} ({here} here)"));
+        state.replay(server, id, to, history);
+    }
+
+    /// Handles one line from `id`. The chat stays locked while the answers
+    /// are queued, so every client sees events in the same order; it is
+    /// not locked while the broker is asked something.
+    fn line(&self, server: &ServerHandle, id: ConnectionId, text: &str) {
+        let (name, room) = {
+            let state = self.state();
+            let Some(user) = state.users.get(&id) else {
+                return;
+            };
+            (user.name.clone(), user.room.clone())
+        };
         let reply = |text: String| {
             let _ = server.send_to(id, text);
         };
         if text.len() > MAX_CHAT_MESSAGE {
             return reply("! message too long".to_owned());
         }
+        let cluster = self.cluster.as_ref();
         let Some(command) = text.strip_prefix('/') else {
-            if !text.trim().is_empty() {
-                let line = format!("{name}: {text}");
+            if text.trim().is_empty() {
+                return;
+            }
+            let line = format!("{name}: {text}");
+            {
+                let mut state = self.state();
                 state.tell_room(server, &room, None, &line);
                 state.remember(&self.limits, &room, &line);
+                if let Some(cluster) = cluster {
+                    cluster.publish(&Event::Line {
+                        room: room.clone(),
+                        text: line.clone(),
+                    });
+                }
+            }
+            if let Some(cluster) = self.reachable() {
+                if self.limits.lines > 0 && self.limits.rooms > 0 {
+                    let _ = cluster.broker().push_bounded(
+                        &cluster::history_key(&room),
+                        &line,
+                        self.limits.lines,
+                        cluster::HISTORY_TTL,
+                    );
+                }
             }
             return;
         };
         let (command, rest) = command.split_once(' ').unwrap_or((command, ""));
         let rest = rest.trim();
         match command {
-            "nick" => {
-                let new = rest;
-                if !valid_name(new) {
-                    reply(format!(
-                        "! invalid name {new:?}: use 1-{MAX_NAME_LEN} letters, digits, - or _"
-                    ));
-                } else if new == name {
-                    reply(format!("! you are already {new}"));
-                } else if state.ids.contains_key(new) {
-                    reply(format!("! the name {new} is taken"));
-                } else {
-                    state.ids.remove(&name);
-                    state.ids.insert(new.to_owned(), id);
-                    if let Some(user) = state.users.get_mut(&id) {
-                        user.name = new.to_owned();
-                    }
-                    // Names are global: everyone hears of the change.
-                    let _ = server.broadcast(format!("* {name} is now {new}"));
-                }
-            }
-            "join" | "leave" => {
-                let to = if command == "leave" {
-                    LOBBY
-                } else {
-                    rest.strip_prefix('#').unwrap_or(rest)
-                };
-                if !valid_room(to) {
-                    reply(format!(
-                        "! invalid room name {to:?}: use 1-{MAX_ROOM_LEN} letters, digits, - or _"
-                    ));
-                } else if to == room {
-                    reply(format!("! you are already in #{to}"));
-                } else {
-                    state.exit(server, id, &format!(" for #{to}"));
-                    state.enter(server, id, &name, to);
-                    let here = state.rooms.get(to).map_or(0, |r| r.members.len());
-                    reply(format!("* you are now in #{to} ({here} here)"));
-                    state.replay(server, id, to);
-                }
-            }
+            "nick" => self.nick(server, id, &name, rest),
+            "join" => self.join(
+                server,
+                id,
+                &name,
+                &room,
+                rest.strip_prefix('#').unwrap_or(rest),
+            ),
+            "leave" => self.join(server, id, &name, &room, LOBBY),
             "rooms" => {
-                let rooms: Vec<String> = state
-                    .rooms
+                let state = self.state();
+                let mut counts: BTreeMap<String, usize> =
+                    cluster.map(Cluster::rooms).unwrap_or_default();
+                for (room, r) in &state.rooms {
+                    *counts.entry(room.clone()).or_insert(0) += r.members.len();
+                }
+                let rooms: Vec<String> = counts
                     .iter()
-                    .map(|(name, r)| format!("{name} ({})", r.members.len()))
+                    .map(|(name, n)| format!("{name} ({n})"))
                     .collect();
                 reply(format!("* rooms: {}", rooms.join(", ")));
             }
             "list" => {
-                let mut names: Vec<&str> = state.rooms[&room]
-                    .members
-                    .iter()
-                    .filter_map(|m| state.users.get(m).map(|u| u.name.as_str()))
-                    .collect();
+                let state = self.state();
+                let mut names: Vec<String> = state
+                    .rooms
+                    .get(&room)
+                    .map(|r| {
+                        r.members
+                            .iter()
+                            .filter_map(|m| state.users.get(m).map(|u| u.name.clone()))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                if let Some(cluster) = cluster {
+                    names.extend(cluster.names_in(&room));
+                }
                 names.sort_unstable();
+                names.dedup();
                 reply(format!("* online in #{room}: {}", names.join(", ")));
             }
             "msg" => {
@@ -364,12 +882,19 @@ impl Chat {
                 if to.is_empty() || message.is_empty() {
                     return reply("! usage: /msg NAME text".to_owned());
                 }
-                let Some(&to_id) = state.ids.get(to) else {
-                    return reply(format!("! no user named {to}"));
-                };
                 let line = format!("[private] {name} -> {to}: {message}");
-                if to_id != id {
-                    let _ = server.send_to(to_id, line.as_str());
+                let state = self.state();
+                if let Some(&to_id) = state.ids.get(to) {
+                    if to_id != id {
+                        let _ = server.send_to(to_id, line.as_str());
+                    }
+                } else if let Some(cluster) = cluster.filter(|c| c.node_of(to).is_some()) {
+                    cluster.publish(&Event::Private {
+                        to: to.to_owned(),
+                        text: line.clone(),
+                    });
+                } else {
+                    return reply(format!("! no user named {to}"));
                 }
                 reply(line);
             }
@@ -379,17 +904,43 @@ impl Chat {
     }
 }
 
+/// `guest-ID`, or `guest-ID-N` if someone took that with `/nick`.
+fn local_guest_name(state: &State, id: ConnectionId) -> String {
+    let mut name = format!("guest-{id}");
+    let mut n = 1;
+    while state.ids.contains_key(&name) {
+        n += 1;
+        name = format!("guest-{id}-{n}");
+    }
+    name
+}
+
+/// `text` as the inside of a JSON string.
+fn json_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 impl Handler for Chat {
     fn on_open(&self, server: &ServerHandle, connection: &ConnectionInfo) {
+        let inner = &self.inner;
         let id = connection.id;
-        let mut state = self.state();
-        let mut name = format!("guest-{id}");
-        // Someone may have taken this guest name with /nick.
-        let mut n = 1;
-        while state.ids.contains_key(&name) {
-            n += 1;
-            name = format!("guest-{id}-{n}");
-        }
+        let guest = inner.guest_name();
+        let history = inner.broker_history(LOBBY);
+        let cluster = inner.cluster.as_ref();
+        let mut state = inner.state();
+        let name = match guest {
+            Some(name) if !state.ids.contains_key(&name) => name,
+            _ => local_guest_name(&state, id),
+        };
         state.users.insert(
             id,
             User {
@@ -402,14 +953,14 @@ impl Handler for Chat {
         // its welcome, everyone who was in the room has the notice queued,
         // and whoever connects after that cannot receive it: a client that
         // waits for its welcome sees a consistent room.
-        state.enter(server, id, &name, LOBBY);
+        state.enter(server, cluster, id, &name, LOBBY);
         let _ = server.send_to(id, format!("* welcome, {name}! type /help for commands"));
-        state.replay(server, id, LOBBY);
+        state.replay(server, id, LOBBY, history);
     }
 
     fn on_message(&self, server: &ServerHandle, id: ConnectionId, message: Message) {
         match message {
-            Message::Text(text) => self.line(server, id, &text),
+            Message::Text(text) => self.inner.line(server, id, &text),
             _ => {
                 let _ = server.send_to(id, "! only text messages are supported");
             }
@@ -417,16 +968,38 @@ impl Handler for Chat {
     }
 
     fn on_close(&self, server: &ServerHandle, id: ConnectionId, ending: Ending) {
-        let mut state = self.state();
-        state.exit(server, id, &why(&ending));
-        if let Some(user) = state.users.remove(&id) {
-            state.ids.remove(&user.name);
+        let inner = &self.inner;
+        let gone = {
+            let mut state = inner.state();
+            state.exit(server, inner.cluster.as_ref(), id, &why(&ending));
+            let gone = state.users.remove(&id);
+            if let Some(user) = &gone {
+                state.ids.remove(&user.name);
+            }
+            gone
+        };
+        if let Some(user) = gone {
+            inner.release_name(&user.name);
         }
     }
 
     fn on_http(&self, request: &Request) -> Option<HttpResponse> {
         match (request.method.as_str(), request.path()) {
             ("GET", "/" | "/index.html") => Some(HttpResponse::html(crate::INDEX_HTML)),
+            ("GET", "/health") if self.inner.cluster.is_some() => {
+                let state = self.inner.cluster.as_ref().map(|c| c.broker().state())?;
+                Some(HttpResponse::text(200, format!("ok\nbroker: {state}\n")))
+            }
+            ("GET", "/stats") => {
+                let broker = self.inner.broker_json()?;
+                let server = self.inner.server.get()?;
+                let mut json = server.stats().to_json();
+                if json.ends_with('}') {
+                    json.pop();
+                    json.push_str(&format!(",\"broker\":{broker}}}"));
+                }
+                Some(HttpResponse::json(json))
+            }
             _ => None,
         }
     }

@@ -60,6 +60,7 @@
 #![forbid(unsafe_code)]
 
 mod chat;
+pub mod cluster;
 
 pub use chat::{
     Chat, HistoryLimits, DEFAULT_HISTORY, DEFAULT_HISTORY_BYTES, DEFAULT_HISTORY_ROOMS,
@@ -169,7 +170,10 @@ pub fn bind_with(config: ServerConfig) -> Result<Server> {
 /// # Errors
 /// If the address cannot be bound.
 pub fn bind_chat(config: ServerConfig, chat: Chat) -> Result<Server> {
-    Server::bind(config, chat)
+    let same_chat = chat.clone();
+    let server = Server::bind(config, chat)?;
+    same_chat.attach(server.handle());
+    Ok(server)
 }
 
 /// Starts the chat on `addr` on a thread of its own.

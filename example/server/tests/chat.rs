@@ -1,62 +1,15 @@
 //! The chat protocol over real sockets, against the chat on 127.0.0.1:0.
 
+mod common;
+
 use chat_server::{Chat, HistoryLimits};
+use common::{Client, WAIT};
 use rusty_socket_core::connect;
 use rusty_socket_core::handshake::{generate_key, ClientRequest};
-use rusty_socket_core::{Config, Message, WebSocket};
+use rusty_socket_core::{Config, Message};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, ChildStdout, Command, Stdio};
-use std::time::Duration;
-
-const WAIT: Duration = Duration::from_secs(10);
-
-struct Client {
-    ws: WebSocket<TcpStream>,
-    name: String,
-}
-
-impl Client {
-    /// Connects and reads the welcome line.
-    fn join(addr: SocketAddr) -> Client {
-        let stream = TcpStream::connect(addr).unwrap();
-        stream.set_read_timeout(Some(WAIT)).unwrap();
-        let key = generate_key().unwrap();
-        let host = addr.to_string();
-        let request = ClientRequest {
-            host: &host,
-            target: "/",
-            key: &key,
-            protocols: &[],
-            extra_headers: &[],
-            extensions: None,
-        };
-        let (ws, _, _) = connect(stream, &request, Config::default()).unwrap();
-        let mut client = Client {
-            ws,
-            name: String::new(),
-        };
-        let welcome = client.read();
-        let name = welcome
-            .strip_prefix("* welcome, ")
-            .and_then(|rest| rest.strip_suffix("! type /help for commands"))
-            .unwrap_or_else(|| panic!("not a welcome: {welcome}"));
-        assert!(name.starts_with("guest-"), "{name}");
-        client.name = name.to_owned();
-        client
-    }
-
-    fn say(&mut self, text: &str) {
-        self.ws.send(text).unwrap();
-    }
-
-    fn read(&mut self) -> String {
-        match self.ws.read().unwrap().unwrap() {
-            Message::Text(text) => text,
-            other => panic!("expected text, got {other:?}"),
-        }
-    }
-}
 
 /// Asserts that the next upgrade to `addr` is refused with 429.
 fn assert_refused_with_429(addr: SocketAddr) {

@@ -1,0 +1,59 @@
+//! What the chat tests share: a chat client on the core's blocking
+//! WebSocket.
+#![allow(dead_code)]
+
+use rusty_socket_core::connect;
+use rusty_socket_core::handshake::{generate_key, ClientRequest};
+use rusty_socket_core::{Config, Message, WebSocket};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+/// The longest any single wait in a test may take.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+pub struct Client {
+    pub ws: WebSocket<TcpStream>,
+    pub name: String,
+}
+
+impl Client {
+    /// Connects and reads the welcome line.
+    pub fn join(addr: SocketAddr) -> Client {
+        let stream = TcpStream::connect(addr).unwrap();
+        stream.set_read_timeout(Some(WAIT)).unwrap();
+        let key = generate_key().unwrap();
+        let host = addr.to_string();
+        let request = ClientRequest {
+            host: &host,
+            target: "/",
+            key: &key,
+            protocols: &[],
+            extra_headers: &[],
+            extensions: None,
+        };
+        let (ws, _, _) = connect(stream, &request, Config::default()).unwrap();
+        let mut client = Client {
+            ws,
+            name: String::new(),
+        };
+        let welcome = client.read();
+        let name = welcome
+            .strip_prefix("* welcome, ")
+            .and_then(|rest| rest.strip_suffix("! type /help for commands"))
+            .unwrap_or_else(|| panic!("not a welcome: {welcome}"));
+        assert!(name.starts_with("guest-"), "{name}");
+        client.name = name.to_owned();
+        client
+    }
+
+    pub fn say(&mut self, text: &str) {
+        self.ws.send(text).unwrap();
+    }
+
+    pub fn read(&mut self) -> String {
+        match self.ws.read().unwrap().unwrap() {
+            Message::Text(text) => text,
+            other => panic!("expected text, got {other:?}"),
+        }
+    }
+}
