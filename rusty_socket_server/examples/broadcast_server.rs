@@ -6,7 +6,7 @@
 //! ```text
 //! cargo run --release -p rusty_socket_server --features tls --example broadcast_server -- \
 //!     127.0.0.1:9002 [--echo] [--no-deflate] [--no-context-takeover] \
-//!     [--tls-cert cert.pem --tls-key key.pem]
+//!     [--tls-cert cert.pem --tls-key key.pem] [--redis URL [--node NAME]]
 //! ```
 //!
 //! permessage-deflate (RFC 7692) is accepted with the server's defaults;
@@ -15,25 +15,74 @@
 //! compressed once for all of them. `--tls-cert` and `--tls-key` (PEM
 //! files; the build needs the `tls` feature) make it a `wss://` server.
 //! Flags may come before or after the address.
+//!
+//! With `--redis redis://host:port`, the server is one node of several:
+//! every message is also published through Redis
+//! ([`rusty_socket_server::broker::RedisBroker`]) and the other nodes
+//! broadcast it to their own clients, so clients spread over the nodes
+//! receive every message exactly once. `--node` names this node (default:
+//! the address it listens on).
 
 use rusty_socket_core::deflate::PerMessageDeflate;
+use rusty_socket_server::broker::{Broker, Envelope, RedisBroker, RedisOptions, RedisUrl};
 use rusty_socket_server::{
     Config, ConnectionId, Handler, Message, Server, ServerConfig, ServerHandle,
 };
+use std::sync::Arc;
+
+/// The Redis channel the nodes share.
+const CHANNEL: &str = "broadcast";
 
 /// Sends each message, unchanged, to everyone, or with `echo` to its
-/// sender.
+/// sender; with a broker, to every node's clients too.
 struct Broadcast {
     echo: bool,
+    relay: Option<Relay>,
+}
+
+/// This node's link to the others.
+struct Relay {
+    broker: Arc<dyn Broker>,
+    node: String,
+}
+
+/// A message as it travels between nodes: `t` or `b` (text or binary),
+/// then the payload.
+fn encode(message: &Message) -> Option<Vec<u8>> {
+    let (kind, payload) = match message {
+        Message::Text(text) => (b't', text.as_bytes()),
+        Message::Binary(bytes) => (b'b', &bytes[..]),
+        _ => return None,
+    };
+    let mut out = Vec::with_capacity(1 + payload.len());
+    out.push(kind);
+    out.extend_from_slice(payload);
+    Some(out)
+}
+
+fn decode(body: &[u8]) -> Option<Message> {
+    let (&kind, payload) = body.split_first()?;
+    match kind {
+        b't' => String::from_utf8(payload.to_vec()).ok().map(Message::from),
+        b'b' => Some(Message::from(payload.to_vec())),
+        _ => None,
+    }
 }
 
 impl Handler for Broadcast {
     fn on_message(&self, server: &ServerHandle, id: ConnectionId, message: Message) {
         if self.echo {
             let _ = server.send_to(id, message);
-        } else {
-            let _ = server.broadcast(message);
+            return;
         }
+        if let Some(relay) = &self.relay {
+            if let Some(body) = encode(&message) {
+                let _ = relay
+                    .broker
+                    .publish(CHANNEL, &Envelope::encode(&relay.node, &body));
+            }
+        }
+        let _ = server.broadcast(message);
     }
 }
 
@@ -43,6 +92,8 @@ struct Args {
     flags: Vec<String>,
     tls_cert: Option<String>,
     tls_key: Option<String>,
+    redis: Option<RedisUrl>,
+    node: Option<String>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -51,6 +102,8 @@ fn parse_args() -> Result<Args, String> {
         flags: Vec::new(),
         tls_cert: None,
         tls_key: None,
+        redis: None,
+        node: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -63,6 +116,11 @@ fn parse_args() -> Result<Args, String> {
                     args.tls_key = Some(value);
                 }
             }
+            "--redis" => {
+                let value = it.next().ok_or("--redis needs a URL")?;
+                args.redis = Some(value.parse().map_err(|e| format!("--redis: {e}"))?);
+            }
+            "--node" => args.node = Some(it.next().ok_or("--node needs a name")?),
             "--echo" | "--no-deflate" | "--no-context-takeover" => args.flags.push(arg),
             flag if flag.starts_with("--") => return Err(format!("unknown flag {flag}")),
             _ => args.addr = arg,
@@ -112,8 +170,16 @@ fn main() {
         eprintln!("broadcast_server: {e}");
         std::process::exit(2);
     });
+    let relay = args.redis.clone().map(|url| Relay {
+        broker: Arc::new(RedisBroker::new(url, RedisOptions::default())),
+        node: args.node.clone().unwrap_or_else(|| addr.clone()),
+    });
+    let broker = relay
+        .as_ref()
+        .map(|r| (Arc::clone(&r.broker), r.node.clone()));
     let handler = Broadcast {
         echo: flag("--echo"),
+        relay,
     };
     let server = match Server::bind(config, handler) {
         Ok(server) => server,
@@ -122,6 +188,25 @@ fn main() {
             std::process::exit(1);
         }
     };
+    if let Some((broker, node)) = broker {
+        // What the other nodes publish goes to this node's clients; what
+        // this node published it broadcast itself already.
+        let handle = server.handle();
+        broker.subscribe(
+            CHANNEL,
+            Arc::new(move |payload: &[u8]| {
+                let Some(envelope) = Envelope::decode(payload) else {
+                    return;
+                };
+                if envelope.origin == node {
+                    return;
+                }
+                if let Some(message) = decode(envelope.body) {
+                    let _ = handle.broadcast(message);
+                }
+            }),
+        );
+    }
     // What the machine lets it hold (also in GET /stats): past it, 503.
     println!(
         "broadcast_server: capacity {}",

@@ -178,6 +178,15 @@ impl State {
         }
     }
 
+    /// Queues `text` for every user of the chat but `except`: connections
+    /// whose welcome is still being prepared (and are not users yet) are
+    /// left out, so that the welcome is always the first line a user reads.
+    fn tell_all(&self, server: &ServerHandle, except: Option<ConnectionId>, text: &str) {
+        let _ = server.broadcast_filter(text, |id| {
+            Some(id) != except && self.users.contains_key(&id)
+        });
+    }
+
     /// Puts `id` in `room`, creating it; tells the room, here and on the
     /// other nodes.
     fn enter(
@@ -387,12 +396,14 @@ impl Chat {
     /// starts the heartbeat and says hello to the other nodes. Called by
     /// [`crate::bind_chat`]; a second call does nothing.
     pub fn attach(&self, server: ServerHandle) {
+        let addr = server.local_addr();
         if self.inner.server.set(server).is_err() {
             return;
         }
         let Some(cluster) = &self.inner.cluster else {
             return;
         };
+        cluster.name_if_unnamed(|| cluster::default_node(addr));
         let weak = Arc::downgrade(&self.inner);
         cluster.broker().subscribe(
             cluster::CHANNEL,
@@ -418,26 +429,36 @@ impl Chat {
         }
     }
 
-    /// Leaves the other nodes at once: tells this node's users, releases
-    /// their names, and says goodbye (the others forget them), before the
-    /// server closes their connections. For a graceful stop.
-    pub fn leave_cluster(&self) {
+    /// Begins a graceful stop: tells this node's users that the server is
+    /// stopping and, for a clustered chat, leaves the other nodes at once
+    /// (says goodbye, so they forget its users, and releases its users'
+    /// names). The caller then shuts the server down, which closes every
+    /// connection with 1001 ([`ServerHandle::shutdown`]).
+    pub fn stop(&self) {
         let inner = &self.inner;
         inner.stopping.store(true, Ordering::Release);
         inner.wake_heartbeat();
+        let names: Vec<String> = {
+            let state = inner.state();
+            if let Some(server) = inner.server.get() {
+                state.tell_all(server, None, "* this server is stopping");
+            }
+            state.ids.keys().cloned().collect()
+        };
         let Some(cluster) = &inner.cluster else {
             return;
         };
-        let names: Vec<String> = inner.state().ids.keys().cloned().collect();
-        if let Some(server) = inner.server.get() {
-            let _ = server.broadcast("* this server is stopping");
-        }
         cluster.publish(&Event::Bye);
         for name in names {
             let _ = cluster
                 .broker()
                 .release(&cluster::name_key(&name), cluster.node());
         }
+    }
+
+    /// This node's name, for a clustered chat.
+    pub fn node(&self) -> Option<&str> {
+        self.inner.cluster.as_ref().map(Cluster::node)
     }
 
     /// The broker's state and counters as JSON, for `/stats`; `None` for
@@ -543,7 +564,7 @@ impl Inner {
             id,
             format!("* the name {name} belongs to someone on another server; you are now {fresh}"),
         );
-        let _ = server.broadcast_filter(format!("* {name} is now {fresh}"), |to| to != id);
+        state.tell_all(server, Some(id), &format!("* {name} is now {fresh}"));
         cluster.publish(&Event::Leave {
             name: name.to_owned(),
         });
@@ -632,10 +653,7 @@ impl Inner {
                 state.remember(&self.limits, &room, &text);
             }
             Event::Notice { room, text } => self.state().tell_room(server, &room, None, &text),
-            Event::All { text } => {
-                let _state = self.state();
-                let _ = server.broadcast(text);
-            }
+            Event::All { text } => self.state().tell_all(server, None, &text),
             Event::Private { to, text } => {
                 let state = self.state();
                 if let Some(&id) = state.ids.get(&to) {
@@ -658,7 +676,9 @@ impl Inner {
                 cluster.forget_all();
                 if !self.told_down.swap(true, Ordering::AcqRel) {
                     if let Some(server) = server {
-                        let _ = server.broadcast(
+                        self.state().tell_all(
+                            server,
+                            None,
                             "* the other servers are unreachable: only people on this server hear you for now",
                         );
                     }
@@ -667,7 +687,11 @@ impl Inner {
             BrokerState::Up => {
                 if self.told_down.swap(false, Ordering::AcqRel) {
                     if let Some(server) = server {
-                        let _ = server.broadcast("* the other servers are reachable again");
+                        self.state().tell_all(
+                            server,
+                            None,
+                            "* the other servers are reachable again",
+                        );
                     }
                 }
                 cluster.publish(&Event::Hello);
@@ -735,7 +759,7 @@ impl Inner {
         };
         // Names are global: everyone hears of the change.
         let notice = format!("* {name} is now {new}");
-        let _ = server.broadcast(notice.as_str());
+        state.tell_all(server, None, &notice);
         if let Some(cluster) = &self.cluster {
             cluster.publish(&Event::All { text: notice });
             cluster.publish(&Event::Leave {

@@ -43,7 +43,8 @@
 
 use rusty_socket_server::broker::{Broker, BrokerState, Envelope};
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 /// The channel every node publishes on and listens to.
@@ -73,6 +74,21 @@ pub fn history_key(room: &str) -> String {
 
 /// The broker key of the guest counter.
 pub const GUESTS_KEY: &str = "chat:guests";
+
+/// The name a node gets unless it is given one: the host's name (from
+/// `/proc/sys/kernel/hostname` or `/etc/hostname`, else `localhost`) and
+/// the port it listens on, as `host:port`.
+pub fn default_node(addr: SocketAddr) -> String {
+    let host = ["/proc/sys/kernel/hostname", "/etc/hostname"]
+        .iter()
+        .find_map(|path| {
+            let name = std::fs::read_to_string(path).ok()?;
+            let name = name.trim();
+            (!name.is_empty()).then(|| name.to_owned())
+        })
+        .unwrap_or_else(|| "localhost".to_owned());
+    format!("{host}:{}", addr.port())
+}
 
 /// What nodes tell each other (see the [module docs](self)).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -230,7 +246,7 @@ impl Default for Timing {
 /// This node's link to the others.
 pub struct Cluster {
     broker: Arc<dyn Broker>,
-    node: String,
+    node: OnceLock<String>,
     timing: Timing,
     peers: Mutex<HashMap<String, Peer>>,
 }
@@ -245,11 +261,17 @@ impl std::fmt::Debug for Cluster {
 }
 
 impl Cluster {
-    /// This node, named `node`, on `broker`.
+    /// This node, named `node`, on `broker`. An empty name is decided
+    /// when the chat is bound: the host's name and the port
+    /// ([`default_node`]).
     pub fn new(broker: Arc<dyn Broker>, node: &str) -> Cluster {
+        let name = OnceLock::new();
+        if !node.is_empty() {
+            let _ = name.set(node.to_owned());
+        }
         Cluster {
             broker,
-            node: node.to_owned(),
+            node: name,
             timing: Timing::default(),
             peers: Mutex::new(HashMap::new()),
         }
@@ -272,9 +294,16 @@ impl Cluster {
         &self.broker
     }
 
-    /// This node's name.
+    /// This node's name (empty until it is decided).
     pub fn node(&self) -> &str {
-        &self.node
+        self.node.get().map_or("", String::as_str)
+    }
+
+    /// Names the node, unless it has a name already.
+    pub fn name_if_unnamed(&self, node: impl FnOnce() -> String) {
+        if self.node.get().is_none() {
+            let _ = self.node.set(node());
+        }
     }
 
     /// Whether the broker can be reached now.
@@ -289,7 +318,7 @@ impl Cluster {
     /// Tells the other nodes; what the broker cannot take is counted by
     /// it and lost (the local users got it already).
     pub fn publish(&self, event: &Event) {
-        let wire = Envelope::encode(&self.node, event.encode().as_bytes());
+        let wire = Envelope::encode(self.node(), event.encode().as_bytes());
         let _ = self.broker.publish(CHANNEL, &wire);
     }
 
@@ -297,7 +326,7 @@ impl Cluster {
     /// from, unless it is this node's own or not an event.
     pub fn receive(&self, payload: &[u8]) -> Option<(String, Event)> {
         let envelope = Envelope::decode(payload)?;
-        if envelope.origin == self.node {
+        if envelope.origin == self.node() {
             return None;
         }
         let event = Event::decode(std::str::from_utf8(envelope.body).ok()?)?;

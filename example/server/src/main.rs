@@ -1,19 +1,26 @@
 //! `chat_server [--addr ADDR] [--rate N] [--burst N] [--max-per-ip N]
 //! [--history N] [--history-bytes N] [--history-rooms N] [--deflate MODE]
-//! [--tls-cert FILE --tls-key FILE]`: the chat of
+//! [--tls-cert FILE --tls-key FILE] [--redis URL [--node NAME]]`: the chat of
 //! [`chat_server`] with its web page. Every flag may also come from the
 //! environment, as `RUSTY_SOCKET_` and the flag in capitals with `_` for
 //! `-` (`RUSTY_SOCKET_MAX_PER_IP`); a flag wins over the environment.
 
+mod signals;
+
+use chat_server::cluster::Cluster;
+use chat_server::Chat;
+use rusty_socket_server::broker::{Broker, RedisBroker, RedisOptions, RedisUrl};
 use std::io::Write;
 use std::process::ExitCode;
 use std::str::FromStr;
+use std::sync::Arc;
 
 const USAGE: &str = "chat_server: a WebSocket chat with rooms and a web page
 
 usage: chat_server [--addr ADDR] [--rate N] [--burst N] [--max-per-ip N]
                    [--history N] [--history-bytes N] [--history-rooms N]
                    [--deflate MODE] [--tls-cert FILE --tls-key FILE]
+                   [--redis URL [--node NAME]]
 
 options (each also from the environment variable beside it; a flag wins):
   --addr ADDR          RUSTY_SOCKET_ADDR
@@ -43,10 +50,18 @@ options (each also from the environment variable beside it; a flag wins):
   --tls-key FILE       RUSTY_SOCKET_TLS_KEY
       serve the page over https and the chat over wss: the certificate
       chain and its private key, PEM files (default: plain http and ws)
-  -h, --help           print this help";
+  --redis URL          RUSTY_SOCKET_REDIS
+      be one node of a chat spread over several servers that share this
+      Redis: redis://[user:password@]host[:port][/db] (default: alone)
+  --node NAME          RUSTY_SOCKET_NODE
+      this node's name among them (default: the host's name and the port)
+  -h, --help           print this help
+
+SIGTERM or SIGINT stops the server gracefully: its users are told, leave
+the other nodes' lists at once, and are closed with 1001 (going away).";
 
 /// The flags that take a value, in the order the environment is read.
-const FLAGS: [&str; 10] = [
+const FLAGS: [&str; 12] = [
     "--addr",
     "--rate",
     "--burst",
@@ -57,6 +72,8 @@ const FLAGS: [&str; 10] = [
     "--deflate",
     "--tls-cert",
     "--tls-key",
+    "--redis",
+    "--node",
 ];
 
 /// What the command line and the environment ask for.
@@ -70,6 +87,8 @@ struct Options {
     deflate: chat_server::Deflate,
     tls_cert: Option<String>,
     tls_key: Option<String>,
+    redis: Option<RedisUrl>,
+    node: String,
 }
 
 impl Default for Options {
@@ -83,6 +102,8 @@ impl Default for Options {
             deflate: chat_server::Deflate::On,
             tls_cert: None,
             tls_key: None,
+            redis: None,
+            node: String::new(),
         }
     }
 }
@@ -125,6 +146,11 @@ impl Options {
             }
             "--tls-cert" => self.tls_cert = Some(value.to_owned()),
             "--tls-key" => self.tls_key = Some(value.to_owned()),
+            "--redis" => {
+                let url = value.parse().map_err(|e| format!("{source}: {e}"))?;
+                self.redis = Some(url);
+            }
+            "--node" => self.node = value.to_owned(),
             _ => return Err(format!("unknown argument {source:?}")),
         }
         Ok(())
@@ -203,8 +229,14 @@ fn main() -> ExitCode {
     } else {
         ("ws", "http")
     };
-    let chat = chat_server::Chat::with_history(options.history);
-    let server = match chat_server::bind_chat(config, chat) {
+    let chat = match options.redis {
+        Some(url) => {
+            let broker: Arc<dyn Broker> = Arc::new(RedisBroker::new(url, RedisOptions::default()));
+            Chat::clustered(options.history, Cluster::new(broker, &options.node))
+        }
+        None => Chat::with_history(options.history),
+    };
+    let server = match chat_server::bind_chat(config, chat.clone()) {
         Ok(server) => server,
         Err(e) => {
             eprintln!("chat_server: cannot listen on {addr}: {e}");
@@ -218,7 +250,29 @@ fn main() -> ExitCode {
         std::io::stdout(),
         "listening on {local}\n  WebSocket: {ws}://{local}/\n  web page:  {http}://{local}/\n  terminal:  cd example/client && cargo run"
     );
-    match server.run() {
+    if let Some(node) = chat.node() {
+        let _ = writeln!(std::io::stdout(), "  node:      {node}");
+    }
+    let handle = server.handle();
+    let watched = server.handle();
+    let stopping = chat.clone();
+    let (stopped, wait_stopped) = std::sync::mpsc::channel();
+    let stop = signals::on_stop(move |signal| {
+        eprintln!("chat_server: signal {signal}: stopping");
+        stopping.stop();
+        // Returns once every connection is closed (1001) or timed out.
+        handle.shutdown();
+        let _ = stopped.send(());
+    });
+    if let Err(e) = stop {
+        eprintln!("chat_server: cannot catch SIGTERM and SIGINT: {e}");
+    }
+    let ran = server.run();
+    if watched.is_shutting_down() {
+        // The accept loop ends first: let the close frames go out.
+        let _ = wait_stopped.recv_timeout(std::time::Duration::from_secs(30));
+    }
+    match ran {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("chat_server: {e}");

@@ -275,7 +275,7 @@ fn a_dead_node_leaves_the_lists_and_a_stopping_one_at_once() {
     all.sort();
     wait_for_list(&mut ann, "lobby", &[&all[0], &all[1], &all[2]]);
     // b stops gracefully: its users leave the lists at once.
-    b.chat.leave_cluster();
+    b.chat.stop();
     let mut two = [ann.name.clone(), cy.name.clone()];
     two.sort();
     wait_for_list(&mut ann, "lobby", &[&two[0], &two[1]]);

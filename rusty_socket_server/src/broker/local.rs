@@ -83,7 +83,7 @@ impl std::fmt::Debug for LocalBroker {
 }
 
 impl LocalBroker {
-    /// A broker that is up, with a queue of [`DEFAULT_QUEUE`] messages.
+    /// A broker that is up, with a queue of `DEFAULT_QUEUE` (65,536) messages.
     pub fn new() -> LocalBroker {
         LocalBroker::with_queue(DEFAULT_QUEUE)
     }

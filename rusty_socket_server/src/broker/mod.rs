@@ -33,8 +33,11 @@
 //!   callbacks when it goes down and when it is back (after resubscribing).
 
 mod local;
+pub mod redis;
+pub mod resp;
 
 pub use local::LocalBroker;
+pub use redis::{RedisBroker, RedisOptions, RedisUrl};
 
 use std::fmt;
 use std::sync::Arc;
