@@ -350,12 +350,6 @@ impl Broker for Severable {
     fn increment(&self, key: &str) -> BrokerResult<u64> {
         self.broker.increment(key)
     }
-    fn put_table(&self, key: &str, fields: &[(String, String)], ttl: Duration) -> BrokerResult<()> {
-        self.broker.put_table(key, fields, ttl)
-    }
-    fn table(&self, key: &str) -> BrokerResult<Vec<(String, String)>> {
-        self.broker.table(key)
-    }
     fn push_bounded(&self, key: &str, value: &str, keep: usize, ttl: Duration) -> BrokerResult<()> {
         self.broker.push_bounded(key, value, keep, ttl)
     }

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 /// How many published messages wait for delivery at most by default.
 pub const DEFAULT_QUEUE: usize = 65_536;
 
-/// A broker in this process: channels, claims, counters, tables and lists
+/// A broker in this process: channels, claims, counters and lists
 /// in memory, with expiries.
 ///
 /// Handlers that share one `LocalBroker` (through an `Arc`) act as nodes
@@ -59,7 +59,6 @@ impl Default for Data {
 enum Value {
     Text(String),
     Counter(u64),
-    Table(Vec<(String, String)>),
     List(VecDeque<String>),
 }
 
@@ -249,24 +248,6 @@ impl Broker for LocalBroker {
         })
     }
 
-    fn put_table(&self, key: &str, fields: &[(String, String)], ttl: Duration) -> BrokerResult<()> {
-        self.with_data(|keys| {
-            if fields.is_empty() {
-                keys.remove(key);
-            } else {
-                let value = Value::Table(fields.to_vec());
-                keys.insert(key.to_owned(), (value, Some(Instant::now() + ttl)));
-            }
-        })
-    }
-
-    fn table(&self, key: &str) -> BrokerResult<Vec<(String, String)>> {
-        self.with_data(|keys| match keys.get(key) {
-            Some((Value::Table(fields), _)) => fields.clone(),
-            _ => Vec::new(),
-        })
-    }
-
     fn push_bounded(&self, key: &str, value: &str, keep: usize, ttl: Duration) -> BrokerResult<()> {
         self.with_data(|keys| {
             let entry = keys
@@ -374,23 +355,10 @@ mod tests {
     }
 
     #[test]
-    fn counters_tables_and_bounded_lists() {
+    fn counters_and_bounded_lists() {
         let broker = LocalBroker::new();
         assert_eq!(broker.increment("guests").unwrap(), 1);
         assert_eq!(broker.increment("guests").unwrap(), 2);
-        let fields = vec![("ann".to_owned(), "lobby".to_owned())];
-        broker
-            .put_table("presence:a", &fields, Duration::from_secs(60))
-            .unwrap();
-        assert_eq!(broker.table("presence:a").unwrap(), fields);
-        broker
-            .put_table("presence:b", &fields, Duration::ZERO)
-            .unwrap();
-        assert!(broker.table("presence:b").unwrap().is_empty());
-        broker
-            .put_table("presence:a", &[], Duration::from_secs(60))
-            .unwrap();
-        assert!(broker.table("presence:a").unwrap().is_empty());
         for i in 0..10 {
             broker
                 .push_bounded("history", &i.to_string(), 3, Duration::from_secs(60))

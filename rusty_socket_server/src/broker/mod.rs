@@ -2,8 +2,8 @@
 //!
 //! A [`Broker`] carries messages between nodes on named channels
 //! (publish/subscribe) and keeps the little shared state that a chat needs
-//! across them: claims on names with an expiry, counters, per-node presence
-//! tables, and bounded lists for history. Two implementations:
+//! across them: claims on names with an expiry, counters, and bounded lists for
+//! history. Two implementations:
 //!
 //! - [`LocalBroker`]: in this process. Several handlers sharing one
 //!   `LocalBroker` behave as nodes of one deployment, which is how the
@@ -176,13 +176,6 @@ pub trait Broker: Send + Sync {
     /// Adds one to the counter `key` (0 if it does not exist) and returns
     /// the new value.
     fn increment(&self, key: &str) -> BrokerResult<u64>;
-
-    /// Replaces the table `key` with `fields`, expiring `ttl` from now
-    /// unless replaced again; no fields removes it.
-    fn put_table(&self, key: &str, fields: &[(String, String)], ttl: Duration) -> BrokerResult<()>;
-
-    /// The table `key`; empty if it does not exist or has expired.
-    fn table(&self, key: &str) -> BrokerResult<Vec<(String, String)>>;
 
     /// Appends `value` to the list `key`, keeps its last `keep` entries, and
     /// lets it expire `ttl` after the last append.

@@ -846,7 +846,7 @@ impl Outbox {
 // The broker
 
 /// A [`Broker`] on a Redis server: publish/subscribe between nodes, and
-/// claims, counters, tables and lists as Redis keys. See the [module
+/// claims, counters and lists as Redis keys. See the [module
 /// docs](self) for how it connects, publishes, notices trouble and
 /// recovers.
 ///
@@ -1621,47 +1621,6 @@ impl Broker for RedisBroker {
         }
     }
 
-    /// `MULTI`, `DEL`, `HSET`, `PEXPIRE`, `EXEC`: the table is replaced
-    /// whole or not at all. No fields: `DEL` alone.
-    fn put_table(&self, key: &str, fields: &[(String, String)], ttl: Duration) -> BrokerResult<()> {
-        let key = key.as_bytes();
-        if fields.is_empty() {
-            self.inner.call(&[b"DEL", key])?;
-            return Ok(());
-        }
-        let mut hset: Vec<&[u8]> = Vec::with_capacity(2 + 2 * fields.len());
-        hset.extend([b"HSET".as_slice(), key]);
-        for (field, value) in fields {
-            hset.extend([field.as_bytes(), value.as_bytes()]);
-        }
-        let ttl = millis(ttl);
-        self.inner
-            .transaction(&[&[b"DEL", key], &hset, &[b"PEXPIRE", key, ttl.as_bytes()]])?;
-        Ok(())
-    }
-
-    /// `HGETALL`, in Redis's order (not necessarily the order put); a key
-    /// of another type is an empty table.
-    fn table(&self, key: &str) -> BrokerResult<Vec<(String, String)>> {
-        let items = match self.inner.call_raw(&[b"HGETALL", key.as_bytes()])? {
-            Value::Array(Some(items)) if items.len() % 2 == 0 => items,
-            reply if is_wrong_type(&reply) => return Ok(Vec::new()),
-            Value::Error(e) => return Err(BrokerError::Refused(e)),
-            other => return Err(unexpected("HGETALL", Some(&other))),
-        };
-        let mut fields = Vec::with_capacity(items.len() / 2);
-        let mut items = items.into_iter();
-        while let (Some(field), Some(value)) = (items.next(), items.next()) {
-            match (field, value) {
-                (Value::Bulk(Some(field)), Value::Bulk(Some(value))) => {
-                    fields.push((utf8(field)?, utf8(value)?));
-                }
-                (other, _) => return Err(unexpected("HGETALL", Some(&other))),
-            }
-        }
-        Ok(fields)
-    }
-
     /// `MULTI`, `RPUSH`, `LTRIM`, `PEXPIRE`, `EXEC`. Keeping 0 entries is
     /// `DEL`.
     fn push_bounded(&self, key: &str, value: &str, keep: usize, ttl: Duration) -> BrokerResult<()> {
@@ -1993,7 +1952,6 @@ mod tests {
                     (b"GET", Some(b"garbage")) => b"?what\r\n".to_vec(),
                     (b"GET", _) => b"$-1\r\n".to_vec(),
                     (b"INCR", _) => b":-5\r\n".to_vec(),
-                    (b"HGETALL", _) => b"*1\r\n$1\r\nx\r\n".to_vec(),
                     _ => b"-ERR unknown command\r\n".to_vec(),
                 },
             );
@@ -2011,7 +1969,6 @@ mod tests {
             broker.increment("n"),
             Err(BrokerError::Protocol(_))
         ));
-        assert!(matches!(broker.table("t"), Err(BrokerError::Protocol(_))));
         assert!(matches!(
             broker.release("k", "me"),
             Err(BrokerError::Refused(_))
