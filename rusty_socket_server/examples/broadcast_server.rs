@@ -6,7 +6,8 @@
 //! ```text
 //! cargo run --release -p rusty_socket_server --features tls --example broadcast_server -- \
 //!     127.0.0.1:9002 [--echo] [--no-deflate] [--no-context-takeover] \
-//!     [--tls-cert cert.pem --tls-key key.pem] [--redis URL [--node NAME]]
+//!     [--tls-cert cert.pem --tls-key key.pem] [--redis URL [--node NAME]] \
+//!     [--queue-len N]
 //! ```
 //!
 //! permessage-deflate (RFC 7692) is accepted with the server's defaults;
@@ -21,7 +22,9 @@
 //! ([`rusty_socket_server::broker::RedisBroker`]) and the other nodes
 //! broadcast it to their own clients, so clients spread over the nodes
 //! receive every message exactly once. `--node` names this node (default:
-//! the address it listens on).
+//! the address it listens on). Messages from Redis come in bursts (many
+//! in one read), so a node may want a longer queue per client than the
+//! default 64 messages before a client counts as too slow: `--queue-len`.
 
 use rusty_socket_core::deflate::PerMessageDeflate;
 use rusty_socket_server::broker::{Broker, Envelope, RedisBroker, RedisOptions, RedisUrl};
@@ -94,6 +97,7 @@ struct Args {
     tls_key: Option<String>,
     redis: Option<RedisUrl>,
     node: Option<String>,
+    queue_len: Option<usize>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -104,6 +108,7 @@ fn parse_args() -> Result<Args, String> {
         tls_key: None,
         redis: None,
         node: None,
+        queue_len: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -121,6 +126,13 @@ fn parse_args() -> Result<Args, String> {
                 args.redis = Some(value.parse().map_err(|e| format!("--redis: {e}"))?);
             }
             "--node" => args.node = Some(it.next().ok_or("--node needs a name")?),
+            "--queue-len" => {
+                let value = it.next().ok_or("--queue-len needs a number")?;
+                let n = value
+                    .parse()
+                    .map_err(|_| format!("--queue-len: not a number: {value}"))?;
+                args.queue_len = Some(n);
+            }
             "--echo" | "--no-deflate" | "--no-context-takeover" => args.flags.push(arg),
             flag if flag.starts_with("--") => return Err(format!("unknown flag {flag}")),
             _ => args.addr = arg,
@@ -164,7 +176,10 @@ fn main() {
         deflate.server.server_no_context_takeover = true;
         websocket = websocket.permessage_deflate(Some(deflate));
     }
-    let config = ServerConfig::new(addr.as_str()).websocket(websocket);
+    let mut config = ServerConfig::new(addr.as_str()).websocket(websocket);
+    if let Some(n) = args.queue_len {
+        config = config.queue_len(n);
+    }
     let secure = args.tls_cert.is_some();
     let config = tls(&args, config).unwrap_or_else(|e| {
         eprintln!("broadcast_server: {e}");
@@ -190,8 +205,11 @@ fn main() {
     };
     if let Some((broker, node)) = broker {
         // What the other nodes publish goes to this node's clients; what
-        // this node published it broadcast itself already.
-        let handle = server.handle();
+        // this node published it broadcast itself already. Messages come
+        // in bursts: gathered, and queued once a burst is over.
+        let handle = Arc::new(server.handle().gathering());
+        let flusher = Arc::clone(&handle);
+        broker.on_drained(Arc::new(move || flusher.flush()));
         broker.subscribe(
             CHANNEL,
             Arc::new(move |payload: &[u8]| {

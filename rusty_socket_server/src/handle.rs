@@ -94,8 +94,20 @@ impl ServerHandle {
         &self.shared
     }
 
-    /// Queues the broadcasts this handle has gathered, if any.
-    pub(crate) fn flush(&self) {
+    /// A handle that gathers broadcasts, as a reader thread's does (see
+    /// [`ServerHandle::broadcast`]), until [`ServerHandle::flush`] (or
+    /// 64 KiB, or anything else it sends). For a thread that delivers
+    /// bursts of messages from elsewhere, such as a broker's subscriber:
+    /// broadcast each, then flush once the burst is over
+    /// ([`crate::broker::Broker::on_drained`]). A burst of K messages then
+    /// costs each recipient one queue slot and one wake, not K.
+    pub fn gathering(&self) -> ServerHandle {
+        ServerHandle::with_outbox(Arc::clone(&self.shared))
+    }
+
+    /// Queues the broadcasts this handle has gathered, if any; nothing for
+    /// a handle that does not gather.
+    pub fn flush(&self) {
         if let Some(outbox) = &self.outbox {
             lock(outbox).flush(&self.shared);
         }

@@ -188,7 +188,9 @@ impl State {
     }
 
     /// Puts `id` in `room`, creating it; tells the room, here and on the
-    /// other nodes.
+    /// other nodes. The caller has told the other nodes where `id` is
+    /// first ([`Event::Join`]), so that whoever reads the notice there can
+    /// address the newcomer at once.
     fn enter(
         &mut self,
         server: &ServerHandle,
@@ -199,13 +201,7 @@ impl State {
     ) {
         let notice = format!("* {name} joined");
         self.tell_room(server, room, Some(id), &notice);
-        // The other nodes learn who is where before they show the notice:
-        // whoever reads it can address the newcomer at once.
         if let Some(cluster) = cluster {
-            cluster.publish(&Event::Join {
-                name: name.to_owned(),
-                room: room.to_owned(),
-            });
             cluster.publish(&Event::Notice {
                 room: room.to_owned(),
                 text: notice,
@@ -222,8 +218,9 @@ impl State {
     }
 
     /// Takes `id` out of its room; tells the others `* NAME left{why}`,
-    /// here and on the other nodes; an empty room other than the lobby
-    /// goes, with its history.
+    /// here and on the other nodes (after the caller told them where `id`
+    /// went, or that it left: [`Event::Join`], [`Event::Leave`]); an empty
+    /// room other than the lobby goes, with its history.
     fn exit(
         &mut self,
         server: &ServerHandle,
@@ -243,7 +240,6 @@ impl State {
         let notice = format!("* {name} left{why}");
         self.tell_room(server, &room, None, &notice);
         if let Some(cluster) = cluster {
-            cluster.publish(&Event::Leave { name });
             cluster.publish(&Event::Notice {
                 room: room.clone(),
                 text: notice,
@@ -757,11 +753,11 @@ impl Inner {
             }
             None => return,
         };
-        // Names are global: everyone hears of the change.
+        // Names are global: everyone hears of the change (the other nodes
+        // after they know the new name).
         let notice = format!("* {name} is now {new}");
         state.tell_all(server, None, &notice);
         if let Some(cluster) = &self.cluster {
-            cluster.publish(&Event::All { text: notice });
             cluster.publish(&Event::Leave {
                 name: name.to_owned(),
             });
@@ -769,6 +765,7 @@ impl Inner {
                 name: new.to_owned(),
                 room,
             });
+            cluster.publish(&Event::All { text: notice });
         }
         drop(state);
         self.release_name(name);
@@ -801,6 +798,12 @@ impl Inner {
         let mut state = self.state();
         if state.users.get(&id).is_none_or(|u| u.room != room) {
             return;
+        }
+        if let Some(cluster) = cluster {
+            cluster.publish(&Event::Join {
+                name: name.to_owned(),
+                room: to.to_owned(),
+            });
         }
         state.exit(server, cluster, id, &format!(" for #{to}"));
         state.enter(server, cluster, id, name, to);
@@ -977,6 +980,12 @@ impl Handler for Chat {
         // its welcome, everyone who was in the room has the notice queued,
         // and whoever connects after that cannot receive it: a client that
         // waits for its welcome sees a consistent room.
+        if let Some(cluster) = cluster {
+            cluster.publish(&Event::Join {
+                name: name.clone(),
+                room: LOBBY.to_owned(),
+            });
+        }
         state.enter(server, cluster, id, &name, LOBBY);
         let _ = server.send_to(id, format!("* welcome, {name}! type /help for commands"));
         state.replay(server, id, LOBBY, history);
@@ -995,6 +1004,11 @@ impl Handler for Chat {
         let inner = &self.inner;
         let gone = {
             let mut state = inner.state();
+            if let (Some(cluster), Some(user)) = (&inner.cluster, state.users.get(&id)) {
+                cluster.publish(&Event::Leave {
+                    name: user.name.clone(),
+                });
+            }
             state.exit(server, inner.cluster.as_ref(), id, &why(&ending));
             let gone = state.users.remove(&id);
             if let Some(user) = &gone {

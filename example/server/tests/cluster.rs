@@ -8,7 +8,8 @@ use chat_server::cluster::{self, Cluster, Timing};
 use chat_server::{Chat, HistoryLimits};
 use common::Client;
 use rusty_socket_server::broker::{
-    Broker, BrokerResult, BrokerState, BrokerStats, Claim, LocalBroker, OnMessage, OnState,
+    Broker, BrokerResult, BrokerState, BrokerStats, Claim, LocalBroker, OnDrained, OnMessage,
+    OnState,
 };
 use rusty_socket_server::ServerHandle;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -178,9 +179,15 @@ fn history_is_the_same_from_every_node() {
     ann.say("two");
     assert_eq!(ann.read(), format!("{}: one", ann.name));
     assert_eq!(ann.read(), format!("{}: two", ann.name));
-    settle(&broker);
-    // Node b never saw these lines' room history being made locally for
-    // a newcomer that did not exist yet; it reads the broker's.
+    // A line goes to the broker's history right after its room got it.
+    let key = cluster::history_key("lobby");
+    let deadline = Instant::now() + common::WAIT;
+    while broker.last(&key, 50).unwrap().len() < 2 {
+        assert!(Instant::now() < deadline, "the history never reached the broker");
+        std::thread::yield_now();
+    }
+    // Node b had no user when these lines were said; it shows the
+    // broker's history.
     let mut cy = b.join();
     assert_eq!(cy.read(), "--- history of #lobby (2 messages) ---");
     assert_eq!(cy.read(), format!("{}: one", ann.name));
@@ -328,6 +335,9 @@ impl Broker for Severable {
                 }
             }),
         );
+    }
+    fn on_drained(&self, on_drained: OnDrained) {
+        self.broker.on_drained(on_drained);
     }
     fn on_state(&self, on_state: OnState) {
         self.broker.on_state(on_state);

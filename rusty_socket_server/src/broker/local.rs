@@ -1,7 +1,8 @@
 //! [`LocalBroker`]: a broker inside this process.
 
 use super::{
-    Broker, BrokerError, BrokerResult, BrokerState, BrokerStats, Claim, OnMessage, OnState,
+    Broker, BrokerError, BrokerResult, BrokerState, BrokerStats, Claim, OnDrained, OnMessage,
+    OnState,
 };
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -35,6 +36,7 @@ enum Delivery {
 struct Inner {
     subscribers: Mutex<HashMap<String, Vec<OnMessage>>>,
     watchers: Mutex<Vec<OnState>>,
+    drained: Mutex<Vec<OnDrained>>,
     data: Mutex<Data>,
     published: AtomicU64,
     received: AtomicU64,
@@ -135,20 +137,34 @@ impl LocalBroker {
 }
 
 fn deliver(inner: &Inner, deliveries: &Receiver<Delivery>) {
-    for delivery in deliveries {
-        match delivery {
-            Delivery::Message(channel, payload) => {
-                let callbacks = lock(&inner.subscribers).get(&channel).cloned();
-                for callback in callbacks.iter().flatten() {
-                    inner.received.fetch_add(1, Ordering::Relaxed);
-                    callback(&payload);
-                }
+    // Block for the first of a burst, take the rest as long as there is
+    // more, then tell whoever gathers that the burst is over.
+    while let Ok(first) = deliveries.recv() {
+        let mut next = Some(first);
+        while let Some(delivery) = next.take() {
+            deliver_one(inner, delivery);
+            next = deliveries.try_recv().ok();
+        }
+        let drained = lock(&inner.drained).clone();
+        for callback in drained {
+            callback();
+        }
+    }
+}
+
+fn deliver_one(inner: &Inner, delivery: Delivery) {
+    match delivery {
+        Delivery::Message(channel, payload) => {
+            let callbacks = lock(&inner.subscribers).get(&channel).cloned();
+            for callback in callbacks.iter().flatten() {
+                inner.received.fetch_add(1, Ordering::Relaxed);
+                callback(&payload);
             }
-            Delivery::State(state) => {
-                let watchers = lock(&inner.watchers).clone();
-                for watcher in watchers {
-                    watcher(state);
-                }
+        }
+        Delivery::State(state) => {
+            let watchers = lock(&inner.watchers).clone();
+            for watcher in watchers {
+                watcher(state);
             }
         }
     }
@@ -180,6 +196,10 @@ impl Broker for LocalBroker {
             .entry(channel.to_owned())
             .or_default()
             .push(on_message);
+    }
+
+    fn on_drained(&self, on_drained: OnDrained) {
+        lock(&self.inner.drained).push(on_drained);
     }
 
     fn on_state(&self, on_state: OnState) {

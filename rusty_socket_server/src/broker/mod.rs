@@ -46,6 +46,9 @@ use std::time::Duration;
 /// A callback for the messages of one channel: the payload, as published.
 pub type OnMessage = Arc<dyn Fn(&[u8]) + Send + Sync>;
 
+/// A callback for the end of a burst: see [`Broker::on_drained`].
+pub type OnDrained = Arc<dyn Fn() + Send + Sync>;
+
 /// A callback for changes of [`BrokerState`].
 pub type OnState = Arc<dyn Fn(BrokerState) + Send + Sync>;
 
@@ -153,6 +156,12 @@ pub trait Broker: Send + Sync {
     /// Calls `on_message` for every message published on `channel` from
     /// now on, from the broker's thread. Kept across reconnections.
     fn subscribe(&self, channel: &str, on_message: OnMessage);
+
+    /// Calls `on_drained`, on the broker's thread, each time it has
+    /// delivered every message received so far and is about to wait for
+    /// more: the end of a burst. A subscriber that gathers what it
+    /// delivers ([`crate::ServerHandle::gathering`]) flushes there.
+    fn on_drained(&self, on_drained: OnDrained);
 
     /// Calls `on_state` whenever the broker goes down or comes back up.
     fn on_state(&self, on_state: OnState);

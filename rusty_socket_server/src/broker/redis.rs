@@ -69,7 +69,8 @@
 
 use super::resp::{self, Value};
 use super::{
-    Broker, BrokerError, BrokerResult, BrokerState, BrokerStats, Claim, OnMessage, OnState,
+    Broker, BrokerError, BrokerResult, BrokerState, BrokerStats, Claim, OnDrained, OnMessage,
+    OnState,
 };
 use rusty_socket_core::Decoded;
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -883,6 +884,8 @@ struct Inner {
     /// Signalled on every change of `status`, and on stop.
     changed: Condvar,
     watchers: Mutex<Vec<OnState>>,
+    /// Called when every message read so far has been delivered.
+    drained: Mutex<Vec<OnDrained>>,
     /// Every channel ever subscribed, with its callbacks (replaced, not
     /// changed, so a delivery only clones an `Arc`).
     subscriptions: Mutex<HashMap<String, Arc<[OnMessage]>>>,
@@ -930,6 +933,7 @@ impl RedisBroker {
             }),
             changed: Condvar::new(),
             watchers: Mutex::new(Vec::new()),
+            drained: Mutex::new(Vec::new()),
             subscriptions: Mutex::new(HashMap::new()),
             subscriber: Mutex::new(None),
             command: Mutex::new(None),
@@ -1305,19 +1309,31 @@ impl Inner {
         let mut next_ping = Instant::now() + interval;
         let mut heard = Instant::now();
         loop {
+            let mut delivered = false;
             loop {
                 if subscriber.take_message(|channel, payload| self.deliver(channel, payload)) {
+                    delivered = true;
                     continue;
                 }
                 let Some(value) = subscriber.buffered()? else {
                     break;
                 };
                 match classify(value)? {
-                    Push::Message(channel, payload) => self.deliver(&channel, &payload),
+                    Push::Message(channel, payload) => {
+                        delivered = true;
+                        self.deliver(&channel, &payload);
+                    }
                     Push::Subscribed(channel) => {
                         pending.remove(&channel);
                     }
                     Push::Pong => ping_sent = None,
+                }
+            }
+            if delivered {
+                // The end of a burst: what was gathered goes out.
+                let drained = lock(&self.drained).clone();
+                for callback in drained {
+                    let _ = panic::catch_unwind(AssertUnwindSafe(|| callback()));
                 }
             }
             if self.stopped() {
@@ -1546,6 +1562,10 @@ impl Broker for RedisBroker {
                 let _ = stream.shutdown(Shutdown::Both);
             }
         }
+    }
+
+    fn on_drained(&self, on_drained: OnDrained) {
+        lock(&self.inner.drained).push(on_drained);
     }
 
     fn on_state(&self, on_state: OnState) {
