@@ -56,6 +56,18 @@
 //! [`DEFAULT_MAX_PER_IP`] connections; the next is answered `429 Too Many
 //! Requests`. The binary's `--rate`, `--burst` and `--max-per-ip` change
 //! them.
+//!
+//! ## Several nodes
+//!
+//! [`Chat::clustered`] makes the chat one node of several that share a
+//! [`rusty_socket_server::broker::Broker`] (the binary's `--redis URL
+//! --node NAME`): chat lines, notices, `/msg`, `/list`, `/rooms`, unique
+//! names and history cross nodes, and a broker outage leaves each node
+//! serving its own users. [`cluster`] has the protocol between nodes. The
+//! binary stops gracefully on SIGTERM or SIGINT ([`Chat::stop`], then
+//! close 1001). A clustered chat's `/health` adds `broker: up` or `down`,
+//! and its `/stats` a `broker` object (state, node, peers, published,
+//! received, dropped, reconnects).
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 

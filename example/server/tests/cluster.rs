@@ -183,7 +183,10 @@ fn history_is_the_same_from_every_node() {
     let key = cluster::history_key("lobby");
     let deadline = Instant::now() + common::WAIT;
     while broker.last(&key, 50).unwrap().len() < 2 {
-        assert!(Instant::now() < deadline, "the history never reached the broker");
+        assert!(
+            Instant::now() < deadline,
+            "the history never reached the broker"
+        );
         std::thread::yield_now();
     }
     // Node b had no user when these lines were said; it shows the
@@ -296,6 +299,28 @@ fn a_dead_node_leaves_the_lists_and_a_stopping_one_at_once() {
     a.handle.shutdown();
     b.handle.shutdown();
     c.handle.shutdown();
+}
+
+#[test]
+fn health_and_stats_report_the_broker() {
+    let broker = Arc::new(LocalBroker::new());
+    let a = Node::start(&broker, "a");
+    let addr = a.handle.local_addr();
+    let health = common::get(addr, "/health");
+    assert!(health.starts_with("HTTP/1.1 200 OK\r\n"), "{health}");
+    assert!(health.ends_with("ok\nbroker: up\n"), "{health}");
+    let stats = common::get(addr, "/stats");
+    assert!(
+        stats.contains("\"broker\":{\"state\":\"up\",\"node\":\"a\",\"peers\":"),
+        "{stats}"
+    );
+    assert!(stats.trim_end().ends_with("}}"), "{stats}");
+    broker.set_state(BrokerState::Down);
+    let deadline = Instant::now() + common::WAIT;
+    while !common::get(addr, "/health").ends_with("broker: down\n") {
+        assert!(Instant::now() < deadline, "/health never said down");
+    }
+    a.handle.shutdown();
 }
 
 /// A node's link to a shared broker that can be cut, as if the node died:
