@@ -4,28 +4,14 @@ mod common;
 
 use chat_server::{Chat, HistoryLimits};
 use common::{Client, WAIT};
-use rusty_socket_core::connect;
-use rusty_socket_core::handshake::{generate_key, ClientRequest};
-use rusty_socket_core::{Config, Message};
+use rusty_socket_core::Message;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, ChildStdout, Command, Stdio};
 
 /// Asserts that the next upgrade to `addr` is refused with 429.
 fn assert_refused_with_429(addr: SocketAddr) {
-    let stream = TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(WAIT)).unwrap();
-    let key = generate_key().unwrap();
-    let host = addr.to_string();
-    let request = ClientRequest {
-        host: &host,
-        target: "/",
-        key: &key,
-        protocols: &[],
-        extra_headers: &[],
-        extensions: None,
-    };
-    match connect(stream, &request, Config::default()) {
+    match common::upgrade(addr) {
         Err(rusty_socket_core::Error::Handshake(rusty_socket_core::HandshakeError::Rejected(
             response,
         ))) => assert_eq!(response.status, 429),

@@ -6,7 +6,7 @@ mod common;
 
 use chat_server::cluster::{self, Cluster, Timing};
 use chat_server::{Chat, HistoryLimits};
-use common::Client;
+use common::{read_until, Client};
 use rusty_socket_server::broker::{
     Broker, BrokerResult, BrokerState, BrokerStats, Claim, LocalBroker, OnDrained, OnMessage,
     OnState,
@@ -69,18 +69,6 @@ fn settle(broker: &LocalBroker) {
     );
     broker.publish(&channel, b"").unwrap();
     rx.recv_timeout(common::WAIT).expect("the broker delivers");
-}
-
-/// Reads until a line equal to `wanted`; returns the lines before it.
-fn read_until(client: &mut Client, wanted: &str) -> Vec<String> {
-    let mut before = Vec::new();
-    loop {
-        let line = client.read();
-        if line == wanted {
-            return before;
-        }
-        before.push(line);
-    }
 }
 
 /// Asks `/list` until it shows `names` (the other nodes' lists arrive on

@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{Client, WAIT};
+use common::{read_until, Client, WAIT};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
@@ -146,19 +146,6 @@ impl Drop for Node {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-    }
-}
-
-/// Reads until a line equal to `wanted`, within the client's read
-/// timeout; returns the lines before it.
-fn read_until(client: &mut Client, wanted: &str) -> Vec<String> {
-    let mut before = Vec::new();
-    loop {
-        let line = client.read();
-        if line == wanted {
-            return before;
-        }
-        before.push(line);
     }
 }
 

@@ -19,19 +19,7 @@ pub struct Client {
 impl Client {
     /// Connects and reads the welcome line.
     pub fn join(addr: SocketAddr) -> Client {
-        let stream = TcpStream::connect(addr).unwrap();
-        stream.set_read_timeout(Some(WAIT)).unwrap();
-        let key = generate_key().unwrap();
-        let host = addr.to_string();
-        let request = ClientRequest {
-            host: &host,
-            target: "/",
-            key: &key,
-            protocols: &[],
-            extra_headers: &[],
-            extensions: None,
-        };
-        let (ws, _, _) = connect(stream, &request, Config::default()).unwrap();
+        let ws = upgrade(addr).unwrap();
         let mut client = Client {
             ws,
             name: String::new(),
@@ -67,4 +55,38 @@ pub fn get(addr: SocketAddr, path: &str) -> String {
     let mut answer = String::new();
     stream.read_to_string(&mut answer).unwrap();
     answer
+}
+
+/// Opens a WebSocket to the chat at `addr`, with the test's read timeout.
+///
+/// # Errors
+/// As [`rusty_socket_core::connect`]: a refusal is a handshake error with
+/// the server's answer.
+pub fn upgrade(addr: SocketAddr) -> rusty_socket_core::Result<WebSocket<TcpStream>> {
+    let stream = TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(WAIT))?;
+    let key = generate_key()?;
+    let host = addr.to_string();
+    let request = ClientRequest {
+        host: &host,
+        target: "/",
+        key: &key,
+        protocols: &[],
+        extra_headers: &[],
+        extensions: None,
+    };
+    connect(stream, &request, Config::default()).map(|(ws, _, _)| ws)
+}
+
+/// Reads until a line equal to `wanted`, within the client's read
+/// timeout; returns the lines before it.
+pub fn read_until(client: &mut Client, wanted: &str) -> Vec<String> {
+    let mut before = Vec::new();
+    loop {
+        let line = client.read();
+        if line == wanted {
+            return before;
+        }
+        before.push(line);
+    }
 }

@@ -1,16 +1,18 @@
 //! The chat itself: who is online under which name, in which room, what
 //! each room said lately, and what each line a client sends turns into.
 
+mod remote;
+
 use crate::cluster::{self, Cluster, Event};
 use rusty_socket_core::http::Request;
 use rusty_socket_core::Message;
-use rusty_socket_server::broker::{BrokerState, Claim};
+use rusty_socket_server::broker::Claim;
 use rusty_socket_server::{
     ConnectionId, ConnectionInfo, Ending, Handler, HttpResponse, ServerHandle,
 };
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, Weak};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::thread;
 
 /// The longest chat line, in bytes.
@@ -419,7 +421,7 @@ impl Chat {
         let weak = Arc::downgrade(&self.inner);
         let started = thread::Builder::new()
             .name("chat-heartbeat".to_owned())
-            .spawn(move || heartbeat(&weak));
+            .spawn(move || remote::heartbeat(&weak));
         if let Err(e) = started {
             eprintln!("chat_server: cannot start the heartbeat: {e}");
         }
@@ -464,31 +466,6 @@ impl Chat {
     }
 }
 
-/// Every [`cluster::HEARTBEAT`] (or when woken: the broker is back):
-/// forgets silent nodes, sends this node's users, renews their names and
-/// renames whoever lost theirs to another node. Ends with the chat.
-fn heartbeat(weak: &Weak<Inner>) {
-    loop {
-        let Some(inner) = weak.upgrade() else {
-            return;
-        };
-        if inner.stopping.load(Ordering::Acquire) {
-            return;
-        }
-        inner.beat();
-        let every = inner
-            .cluster
-            .as_ref()
-            .map_or(cluster::HEARTBEAT, |c| c.timings().heartbeat);
-        let wake = inner.wake.lock().unwrap_or_else(|p| p.into_inner());
-        let (mut wake, _) = inner
-            .woken
-            .wait_timeout_while(wake, every, |woken| !*woken)
-            .unwrap_or_else(|p| p.into_inner());
-        *wake = false;
-    }
-}
-
 impl Inner {
     fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
@@ -497,204 +474,6 @@ impl Inner {
     /// The cluster, if the broker can be reached now.
     fn reachable(&self) -> Option<&Cluster> {
         self.cluster.as_ref().filter(|c| c.is_up())
-    }
-
-    fn wake_heartbeat(&self) {
-        *self.wake.lock().unwrap_or_else(|p| p.into_inner()) = true;
-        self.woken.notify_all();
-    }
-
-    /// This node's users and their rooms.
-    fn roster(&self) -> Vec<(String, String)> {
-        self.state()
-            .users
-            .values()
-            .map(|u| (u.name.clone(), u.room.clone()))
-            .collect()
-    }
-
-    fn beat(&self) {
-        let Some(cluster) = self.reachable() else {
-            return;
-        };
-        cluster.forget_silent();
-        cluster.publish(&Event::Users(self.roster()));
-        let names: Vec<String> = self.state().ids.keys().cloned().collect();
-        for name in names {
-            let claim = cluster.broker().claim(
-                &cluster::name_key(&name),
-                cluster.node(),
-                cluster.timings().name_ttl,
-            );
-            if let Ok(Claim::Theirs(_)) = claim {
-                self.lost_name(cluster, &name);
-            }
-        }
-    }
-
-    /// `name`, held here, belongs to a user of another node (both were
-    /// given it while the broker was unreachable): the other keeps it, ours
-    /// is renamed, and told.
-    fn lost_name(&self, cluster: &Cluster, name: &str) {
-        let fresh = self.guest_name();
-        let Some(server) = self.server.get() else {
-            return;
-        };
-        let mut state = self.state();
-        let Some(&id) = state.ids.get(name) else {
-            return;
-        };
-        let fresh = fresh
-            .filter(|n| !state.ids.contains_key(n))
-            .unwrap_or_else(|| local_guest_name(&state, id));
-        state.ids.remove(name);
-        state.ids.insert(fresh.clone(), id);
-        let room = match state.users.get_mut(&id) {
-            Some(user) => {
-                user.name = fresh.clone();
-                user.room.clone()
-            }
-            None => return,
-        };
-        let _ = server.send_to(
-            id,
-            format!("* the name {name} belongs to someone on another server; you are now {fresh}"),
-        );
-        state.tell_all(server, Some(id), &format!("* {name} is now {fresh}"));
-        cluster.publish(&Event::Leave {
-            name: name.to_owned(),
-        });
-        cluster.publish(&Event::Join { name: fresh, room });
-    }
-
-    /// A guest name from the broker's counter, claimed for this node:
-    /// `None` while the broker cannot be reached.
-    fn guest_name(&self) -> Option<String> {
-        let cluster = self.reachable()?;
-        for _ in 0..5 {
-            let n = cluster.broker().increment(cluster::GUESTS_KEY).ok()?;
-            let name = format!("guest-{n}");
-            let claim = cluster
-                .broker()
-                .claim(
-                    &cluster::name_key(&name),
-                    cluster.node(),
-                    cluster.timings().name_ttl,
-                )
-                .ok()?;
-            if claim == Claim::Ours {
-                return Some(name);
-            }
-        }
-        None
-    }
-
-    /// The broker's history of `room`, newest last, within the limits;
-    /// `None` when history is off or the broker cannot give it (this
-    /// node's own is used then).
-    fn broker_history(&self, room: &str) -> Option<Vec<String>> {
-        let limits = &self.limits;
-        if limits.lines == 0 || limits.rooms == 0 {
-            return None;
-        }
-        let cluster = self.reachable()?;
-        let mut lines = cluster
-            .broker()
-            .last(&cluster::history_key(room), limits.lines)
-            .ok()?;
-        let mut bytes = 0;
-        let keep = lines
-            .iter()
-            .rev()
-            .take_while(|line| {
-                bytes += line.len();
-                bytes <= limits.room_bytes
-            })
-            .count();
-        lines.drain(..lines.len() - keep);
-        Some(lines)
-    }
-
-    fn broker_json(&self) -> Option<String> {
-        let cluster = self.cluster.as_ref()?;
-        let broker = cluster.broker();
-        let stats = broker.stats();
-        Some(format!(
-            "{{\"state\":\"{}\",\"node\":\"{}\",\"peers\":{},\"published\":{},\"received\":{},\"dropped\":{},\"reconnects\":{}}}",
-            broker.state(),
-            json_escape(cluster.node()),
-            cluster.peer_count(),
-            stats.published,
-            stats.received,
-            stats.dropped,
-            stats.reconnects
-        ))
-    }
-
-    /// An event from another node.
-    fn on_broker_message(&self, payload: &[u8]) {
-        let Some(cluster) = &self.cluster else {
-            return;
-        };
-        let Some((_, event)) = cluster.receive(payload) else {
-            return;
-        };
-        let Some(server) = self.server.get() else {
-            return;
-        };
-        match event {
-            Event::Line { room, text } => {
-                let mut state = self.state();
-                state.tell_room(server, &room, None, &text);
-                state.remember(&self.limits, &room, &text);
-            }
-            Event::Notice { room, text } => self.state().tell_room(server, &room, None, &text),
-            Event::All { text } => self.state().tell_all(server, None, &text),
-            Event::Private { to, text } => {
-                let state = self.state();
-                if let Some(&id) = state.ids.get(&to) {
-                    let _ = server.send_to(id, text);
-                }
-            }
-            Event::Hello => cluster.publish(&Event::Users(self.roster())),
-            Event::Users(_) | Event::Join { .. } | Event::Leave { .. } | Event::Bye => {}
-        }
-    }
-
-    /// The broker went down or came back.
-    fn on_broker_state(&self, state: BrokerState) {
-        let Some(cluster) = &self.cluster else {
-            return;
-        };
-        let server = self.server.get();
-        match state {
-            BrokerState::Down => {
-                cluster.forget_all();
-                if !self.told_down.swap(true, Ordering::AcqRel) {
-                    if let Some(server) = server {
-                        self.state().tell_all(
-                            server,
-                            None,
-                            "* the other servers are unreachable: only people on this server hear you for now",
-                        );
-                    }
-                }
-            }
-            BrokerState::Up => {
-                if self.told_down.swap(false, Ordering::AcqRel) {
-                    if let Some(server) = server {
-                        self.state().tell_all(
-                            server,
-                            None,
-                            "* the other servers are reachable again",
-                        );
-                    }
-                }
-                cluster.publish(&Event::Hello);
-                // Names are claimed again, and lists sent, at once.
-                self.wake_heartbeat();
-            }
-        }
     }
 
     /// Handles `/nick new` from `id`, now `name`. The chat is not locked
@@ -940,20 +719,6 @@ fn local_guest_name(state: &State, id: ConnectionId) -> String {
         name = format!("guest-{id}-{n}");
     }
     name
-}
-
-/// `text` as the inside of a JSON string.
-fn json_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 impl Handler for Chat {
