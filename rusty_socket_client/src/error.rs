@@ -223,14 +223,7 @@ pub(crate) fn from_tls_io(error: io::Error) -> Error {
     Error::Io(error)
 }
 
-/// A timed-out socket operation reports `WouldBlock` on Unix and `TimedOut`
-/// on Windows.
-pub(crate) fn is_timeout(error: &io::Error) -> bool {
-    matches!(
-        error.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-    )
-}
+pub(crate) use rusty_socket_core::connection::is_timeout;
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

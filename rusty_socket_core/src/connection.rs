@@ -359,6 +359,14 @@ pub fn is_disconnect(error: &std::io::Error) -> bool {
     )
 }
 
+/// Whether an I/O error only says that a socket timeout passed
+/// (`set_read_timeout`, `set_write_timeout`): Unix reports `WouldBlock`,
+/// Windows `TimedOut`. Nothing was lost; the operation may be tried again.
+pub fn is_timeout(error: &std::io::Error) -> bool {
+    use std::io::ErrorKind;
+    matches!(error.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -571,5 +579,23 @@ mod tests {
         c.receive(&Message::Close(None));
         assert!(c.end_of_stream());
         assert_eq!(c.state(), State::Closed);
+    }
+
+    #[test]
+    fn timeouts_and_disconnects_are_told_apart() {
+        use std::io::{Error, ErrorKind};
+        for kind in [ErrorKind::WouldBlock, ErrorKind::TimedOut] {
+            assert!(is_timeout(&Error::from(kind)), "{kind:?}");
+            assert!(!is_disconnect(&Error::from(kind)), "{kind:?}");
+        }
+        for kind in [
+            ErrorKind::ConnectionReset,
+            ErrorKind::BrokenPipe,
+            ErrorKind::UnexpectedEof,
+        ] {
+            assert!(is_disconnect(&Error::from(kind)), "{kind:?}");
+            assert!(!is_timeout(&Error::from(kind)), "{kind:?}");
+        }
+        assert!(!is_timeout(&Error::from(ErrorKind::PermissionDenied)));
     }
 }

@@ -152,15 +152,6 @@ impl<L> Clone for Duplex<L> {
     }
 }
 
-/// Whether an I/O error is a socket timeout (`SO_RCVTIMEO`/`SO_SNDTIMEO`
-/// report `WouldBlock` on Unix and `TimedOut` on Windows).
-fn is_timeout(error: &io::Error) -> bool {
-    matches!(
-        error.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-    )
-}
-
 impl<L: RecordLayer> Duplex<L> {
     /// Shares `layer`, a fresh session (its handshake not done yet), over
     /// `tcp` (a `TcpStream`, or one already shared).
@@ -337,7 +328,7 @@ impl<L: RecordLayer> Duplex<L> {
                 }
                 Ok(sealed)
             }
-            Err(e) if is_timeout(&e) => {
+            Err(e) if crate::connection::is_timeout(&e) => {
                 outbox.owed = sealed;
                 Err(e)
             }

@@ -204,12 +204,7 @@ impl<'a, S: Source> Reader<'a, S> {
                     return End::Abnormal;
                 }
                 Ok(_) => self.last_received = Instant::now(),
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                    ) =>
-                {
+                Err(e) if rusty_socket_core::connection::is_timeout(&e) => {
                     // An idle moment: give the buffer back.
                     if self.receiver.is_idle() {
                         self.buffer.release();

@@ -271,11 +271,10 @@ fn secure(
                 if !rusty_socket_core::connection::is_disconnect(&e)
                     && !shared.shutting_down.load(Ordering::Acquire)
                 {
-                    let why = match e.kind() {
-                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
-                            "timed out".to_owned()
-                        }
-                        _ => format!("failed: {e}"),
+                    let why = if rusty_socket_core::connection::is_timeout(&e) {
+                        "timed out".to_owned()
+                    } else {
+                        format!("failed: {e}")
                     };
                     crate::log::peer(peer, format_args!("TLS handshake {why}"));
                 }
@@ -378,12 +377,7 @@ fn read_head(socket: &Socket, deadline: Instant) -> Result<(Request, Vec<u8>), H
             Ok(0) => return Err(HeadError::Closed),
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
+            Err(e) if rusty_socket_core::connection::is_timeout(&e) => {
                 return Err(HeadError::Timeout)
             }
             Err(e) => return Err(HeadError::Io(e)),

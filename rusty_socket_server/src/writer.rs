@@ -357,14 +357,7 @@ fn send(conn: &Conn, bytes: &[u8]) -> Sent {
             Ok(0) => return Sent::Failed(io::ErrorKind::WriteZero.into()),
             Ok(n) => written += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                return Sent::Part(written)
-            }
+            Err(e) if rusty_socket_core::connection::is_timeout(&e) => return Sent::Part(written),
             Err(e) => return Sent::Failed(e),
         }
     }

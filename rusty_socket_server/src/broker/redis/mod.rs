@@ -238,12 +238,7 @@ struct Conn {
     end: usize,
 }
 
-fn timed_out(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-    )
-}
+use rusty_socket_core::connection::is_timeout as timed_out;
 
 impl Conn {
     /// Connects to the first address of `url` that answers within
