@@ -547,7 +547,10 @@ impl State {
             return (0, 0);
         }
         let here = &buf[p..p + max_len];
-        let (prev, mask, base) = (&self.prev[..], self.max_dist, self.base);
+        // Every candidate starts before `p`, so its `max_len` bytes are in
+        // `upto`.
+        let upto = &buf[..p + max_len];
+        let (prev, mask) = (&self.prev[..], self.max_dist);
         let mut best_dist = 0;
         let mut chain = max_chain;
         // A candidate must agree on the first two bytes and on the two
@@ -562,10 +565,13 @@ impl State {
             if dist.wrapping_sub(1) >= reach {
                 break;
             }
+            // `prev` is indexed by stream offset modulo the window, and the
+            // 16-bit `cand` is that offset modulo 65 536: the next candidate
+            // is one load away, whatever the current one turns out to be.
+            let next = prev.get(usize::from(cand) & mask).copied().unwrap_or(now);
             let c = p - dist;
-            let there = &buf[c..c + max_len];
-            if pair(there, best_len - 1) == end && pair(there, 0) == start {
-                let len = common_prefix(there, here);
+            if pair(upto, c + best_len - 1) == end && pair(upto, c) == start {
+                let len = common_prefix(&upto[c..], here);
                 if len > best_len {
                     best_len = len;
                     best_dist = dist;
@@ -579,7 +585,7 @@ impl State {
             if chain == 0 {
                 break;
             }
-            cand = prev.get((base + c) & mask).copied().unwrap_or(now);
+            cand = next;
         }
         if best_dist == 0 {
             (0, 0)
