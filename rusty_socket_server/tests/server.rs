@@ -794,15 +794,26 @@ fn fail_while_sending(server: &TestServer) {
     encode_frame(&mut more, true, OpCode::Binary, &[0u8; 100], Some(key));
     let stream = ws.get_mut();
     stream.write_all(&bad).unwrap();
-    // The client goes on sending until it has seen the server's end.
+    // The client goes on sending until it has seen the server's end, as a
+    // peer that has not read the close yet does: a few hundred KiB at
+    // most (the server gives up on one that sends more than
+    // `rusty_socket_core::tcp::MAX_DISCARDED` after its close, and resets
+    // it, which a busy machine could reach here before the reader below
+    // has seen the end).
     let seen_end = Arc::new(AtomicBool::new(false));
     let mut writer = stream.try_clone().unwrap();
     let sender = {
         let seen_end = Arc::clone(&seen_end);
         std::thread::spawn(move || {
+            let mut sent = 0;
             while !seen_end.load(Ordering::Acquire) {
-                if writer.write_all(&more).is_err() {
-                    return false;
+                if sent < rusty_socket_core::tcp::MAX_DISCARDED / 4 {
+                    if writer.write_all(&more).is_err() {
+                        return false;
+                    }
+                    sent += more.len();
+                } else {
+                    std::thread::yield_now();
                 }
             }
             let _ = writer.shutdown(std::net::Shutdown::Write);
