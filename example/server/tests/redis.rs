@@ -126,6 +126,14 @@ impl Node {
             .unwrap();
         // The rest of what it prints is not read: let it go nowhere.
         std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+        // The node connects to Redis in the background: until it has, its
+        // users chat locally only. Wait for it, as a load balancer's
+        // health check would.
+        let deadline = Instant::now() + WAIT;
+        while !common::get(addr, "/health").ends_with("broker: up\n") {
+            assert!(Instant::now() < deadline, "the node never reached Redis");
+            std::thread::sleep(Duration::from_millis(20));
+        }
         Node { child, addr }
     }
 
