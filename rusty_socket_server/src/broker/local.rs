@@ -4,10 +4,11 @@ use super::{
     Broker, BrokerError, BrokerResult, BrokerState, BrokerStats, Claim, OnDrained, OnMessage,
     OnState,
 };
+use crate::shared::lock;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -62,10 +63,6 @@ enum Value {
     Text(String),
     Counter(u64),
     List(VecDeque<String>),
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl Default for LocalBroker {

@@ -72,6 +72,7 @@ use super::{
     Broker, BrokerError, BrokerResult, BrokerState, BrokerStats, Claim, OnDrained, OnMessage,
     OnState,
 };
+use crate::shared::lock;
 use rusty_socket_core::Decoded;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt;
@@ -79,7 +80,7 @@ use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream, ToSocketAddrs};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -142,10 +143,6 @@ return 1";
 const RELEASE_SCRIPT: &str = "\
 if redis.pcall('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 return 0";
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
 
 // ---------------------------------------------------------------------------
 // Options
@@ -1410,21 +1407,12 @@ impl Broker for RedisBroker {
 
 #[cfg(test)]
 mod tests {
+    use super::url::tests::url;
     use super::*;
     use std::net::{SocketAddr, TcpListener};
     use std::sync::mpsc;
 
     const WAIT: Duration = Duration::from_secs(10);
-
-    fn url(host: &str, port: u16, db: u32, user: Option<&str>, password: Option<&str>) -> RedisUrl {
-        RedisUrl {
-            host: host.to_owned(),
-            port,
-            db,
-            username: user.map(str::to_owned),
-            password: password.map(str::to_owned),
-        }
-    }
 
     #[test]
     fn backoff_doubles_to_the_cap_with_jitter_in_the_upper_half() {

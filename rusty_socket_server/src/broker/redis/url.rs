@@ -279,10 +279,17 @@ impl fmt::Debug for RedisUrl {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn url(host: &str, port: u16, db: u32, user: Option<&str>, password: Option<&str>) -> RedisUrl {
+    /// A parsed URL with these parts, for tests here and in the broker.
+    pub(in crate::broker::redis) fn url(
+        host: &str,
+        port: u16,
+        db: u32,
+        user: Option<&str>,
+        password: Option<&str>,
+    ) -> RedisUrl {
         RedisUrl {
             host: host.to_owned(),
             port,
