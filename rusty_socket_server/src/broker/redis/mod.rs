@@ -18,16 +18,18 @@
 //!
 //! ## Publishing is pipelined
 //!
-//! [`Broker::publish`] never touches the network: it encodes the `PUBLISH`
-//! command into a bounded queue ([`RedisOptions::queue_messages`],
+//! [`Broker::publish`] never touches the network: it copies the message
+//! into a bounded queue ([`RedisOptions::queue_messages`],
 //! [`RedisOptions::queue_bytes`]) and returns. A publisher thread takes up
-//! to 4,096 queued commands (1 MiB) at a time, writes them in one go, and
-//! only then reads their replies: one round trip per batch, not per
-//! message. While it waits for replies the queue fills, so the batches grow
-//! with the load, and throughput is bounded by Redis rather than by the
-//! network's latency. Redis answers commands of one connection in order,
-//! so messages from one node reach every subscriber in the order they were
-//! published.
+//! to 4,096 queued messages (1 MiB) at a time, writes them in one go, and
+//! only then reads the replies: one round trip per batch, not per message.
+//! While it waits for replies the queue fills, so the batches grow with the
+//! load, and throughput is bounded by Redis rather than by the network's
+//! latency. Messages queued one after another for the same channel travel
+//! in one `PUBLISH` ([`outbox`] says how they are packed and unpacked): a
+//! busy node costs Redis one command per batch rather than per message.
+//! Redis answers commands of one connection in order, so messages from one
+//! node reach every subscriber in the order they were published.
 //!
 //! ## How a dead or frozen Redis is noticed
 //!
@@ -74,7 +76,7 @@ use super::{
 };
 use crate::shared::lock;
 use rusty_socket_core::Decoded;
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream, ToSocketAddrs};
@@ -84,7 +86,10 @@ use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
+mod outbox;
 mod url;
+
+use outbox::{queued_size, unpack, Batch, Outbox, MAX_PAYLOAD};
 
 pub use url::{RedisUrl, RedisUrlError, DEFAULT_PORT};
 
@@ -98,13 +103,6 @@ const MAX_REPLY: usize = 64 * 1024 * 1024;
 /// A connection's read buffer is given back when empty and larger than
 /// this.
 const KEEP_BUFFER: usize = 1024 * 1024;
-
-/// The most `PUBLISH` commands written before their replies are read.
-const BATCH_MESSAGES: usize = 4096;
-
-/// The most bytes of `PUBLISH` commands written before their replies are
-/// read (a single larger message is a batch of its own).
-const BATCH_BYTES: usize = 1024 * 1024;
 
 /// How every `message` push of a subscription starts: an array of three
 /// bulk strings, the first `message`.
@@ -499,65 +497,6 @@ fn kind(e: &BrokerError) -> u8 {
         BrokerError::Io(_) => 2,
         BrokerError::Protocol(_) => 3,
         BrokerError::Refused(_) => 4,
-    }
-}
-
-// ---------------------------------------------------------------------------
-// The publish queue
-
-/// Encoded `PUBLISH` commands, in batches ready to be written.
-#[derive(Default)]
-struct Outbox {
-    batches: VecDeque<Batch>,
-    messages: usize,
-    bytes: usize,
-    /// Emptied batch buffers, to fill again without allocating.
-    spare: Vec<Vec<u8>>,
-}
-
-struct Batch {
-    wire: Vec<u8>,
-    count: usize,
-}
-
-impl Outbox {
-    fn push(&mut self, channel: &str, payload: &[u8], size: usize) {
-        let fits = self.batches.back().is_some_and(|batch| {
-            batch.count < BATCH_MESSAGES && batch.wire.len() + size <= BATCH_BYTES
-        });
-        if !fits {
-            let wire = self.spare.pop().unwrap_or_default();
-            self.batches.push_back(Batch { wire, count: 0 });
-        }
-        if let Some(batch) = self.batches.back_mut() {
-            resp::encode_command(&mut batch.wire, &[b"PUBLISH", channel.as_bytes(), payload]);
-            batch.count += 1;
-            self.messages += 1;
-            self.bytes += size;
-        }
-    }
-
-    fn pop(&mut self) -> Option<Batch> {
-        let batch = self.batches.pop_front()?;
-        self.messages -= batch.count;
-        self.bytes -= batch.wire.len();
-        Some(batch)
-    }
-
-    fn recycle(&mut self, mut wire: Vec<u8>) {
-        if self.spare.len() < 4 && wire.capacity() <= 2 * BATCH_BYTES {
-            wire.clear();
-            self.spare.push(wire);
-        }
-    }
-
-    /// Throws everything queued away; how many messages that was.
-    fn clear(&mut self) -> usize {
-        let lost = self.messages;
-        while let Some(batch) = self.pop() {
-            self.recycle(batch.wire);
-        }
-        lost
     }
 }
 
@@ -1111,15 +1050,25 @@ impl Inner {
         }
     }
 
-    /// Calls the callbacks of `channel` with `payload`, on this thread. A
+    /// Calls the callbacks of `channel` with each message of `payload` (a
+    /// pack, [`outbox::unpack`]ed, or one message), on this thread. A
     /// callback that panics does not stop the others, nor the broker.
     fn deliver(&self, channel: &[u8], payload: &[u8]) {
-        let callbacks = std::str::from_utf8(channel)
+        let Some(callbacks) = std::str::from_utf8(channel)
             .ok()
-            .and_then(|channel| lock(&self.subscriptions).get(channel).cloned());
-        for callback in callbacks.iter().flat_map(|list| list.iter()) {
-            self.received.fetch_add(1, Ordering::Relaxed);
-            let _ = panic::catch_unwind(AssertUnwindSafe(|| callback(payload)));
+            .and_then(|channel| lock(&self.subscriptions).get(channel).cloned())
+        else {
+            return;
+        };
+        let mut call = |message: &[u8]| {
+            for callback in callbacks.iter() {
+                self.received.fetch_add(1, Ordering::Relaxed);
+                let _ = panic::catch_unwind(AssertUnwindSafe(|| callback(message)));
+            }
+        };
+        match unpack(payload) {
+            Some(messages) => messages.for_each(&mut call),
+            None => call(payload),
         }
     }
 
@@ -1127,6 +1076,7 @@ impl Inner {
     /// pings the command connection when there has been nothing to send
     /// for a ping interval.
     fn publish_loop(&self) {
+        let mut wire = Vec::new();
         loop {
             let batch = {
                 let mut outbox = lock(&self.outbox);
@@ -1149,8 +1099,11 @@ impl Inner {
             };
             match batch {
                 Some(batch) => {
-                    self.send(&batch);
-                    lock(&self.outbox).recycle(batch.wire);
+                    self.send(&batch, &mut wire);
+                    lock(&self.outbox).recycle(batch);
+                    if wire.capacity() > KEEP_BUFFER {
+                        wire = Vec::new();
+                    }
                 }
                 None => {
                     if self.is_up() {
@@ -1162,25 +1115,28 @@ impl Inner {
         }
     }
 
-    /// Writes a batch of `PUBLISH` commands, then reads their replies.
-    fn send(&self, batch: &Batch) {
+    /// Writes a batch's `PUBLISH` commands (encoded into `wire`), then
+    /// reads their replies: one per pack, which confirms all its messages.
+    fn send(&self, batch: &Batch, wire: &mut Vec<u8>) {
         let mut slot = lock(&self.command);
         let Some(conn) = slot.as_mut() else {
             self.count_dropped(batch.count);
             return;
         };
-        if let Err(e) = conn.stream.write_all(&batch.wire) {
+        wire.clear();
+        batch.encode(wire);
+        if let Err(e) = conn.stream.write_all(wire) {
             self.count_dropped(batch.count);
             self.lose_command(&mut slot, &e.into());
             return;
         }
-        let mut published = 0u64;
+        let mut published = 0;
         let mut failure = None;
-        for answered in 0..batch.count {
+        for (answered, pack) in batch.packs.iter().enumerate() {
             match conn.read_value(self.options.timeout) {
-                Ok(Value::Integer(_)) => published += 1,
+                Ok(Value::Integer(_)) => published += pack.count,
                 Ok(Value::Error(e)) => {
-                    self.count_dropped(1);
+                    self.count_dropped(pack.count);
                     if !self.publish_refusal_logged.swap(true, Ordering::Relaxed) {
                         self.log(format_args!("Redis refused a PUBLISH: {e}"));
                     }
@@ -1195,10 +1151,12 @@ impl Inner {
                 }
             }
         }
-        self.published.fetch_add(published, Ordering::Relaxed);
+        self.published
+            .fetch_add(published as u64, Ordering::Relaxed);
         if let Some((answered, e)) = failure {
             // Written but never confirmed: lost with the connection.
-            self.count_dropped(batch.count - answered);
+            let unconfirmed = batch.packs[answered..].iter().map(|pack| pack.count);
+            self.count_dropped(unconfirmed.sum());
             self.lose_command(&mut slot, &e);
         }
     }
@@ -1211,8 +1169,9 @@ impl Broker for RedisBroker {
     /// [`BrokerError::Unavailable`] while down, [`BrokerError::Full`] when
     /// the queue is at [`RedisOptions::queue_messages`] or
     /// [`RedisOptions::queue_bytes`], [`BrokerError::Refused`] for a
-    /// payload or channel name longer than [`resp::MAX_BULK`] (16 MiB: every
-    /// subscriber would refuse to read it, and lose its connection); in
+    /// payload or channel name longer than [`resp::MAX_BULK`] less 8 bytes
+    /// (16 MiB with a pack's framing: every subscriber would refuse to read
+    /// it, and lose its connection); in
     /// each case the message is counted in [`BrokerStats::dropped`] and not
     /// kept.
     fn publish(&self, channel: &str, payload: &[u8]) -> BrokerResult<()> {
@@ -1221,15 +1180,14 @@ impl Broker for RedisBroker {
             inner.count_dropped(1);
             return Err(BrokerError::Unavailable);
         }
-        if payload.len().max(channel.len()) > resp::MAX_BULK {
+        if payload.len().max(channel.len()) > MAX_PAYLOAD {
             inner.count_dropped(1);
             return Err(BrokerError::Refused(format!(
-                "a message of {} bytes is larger than the {} a subscriber reads",
+                "a message of {} bytes is larger than the {MAX_PAYLOAD} a subscriber reads",
                 payload.len(),
-                resp::MAX_BULK
             )));
         }
-        let size = resp::command_len(&[b"PUBLISH", channel.as_bytes(), payload]);
+        let size = queued_size(channel, payload);
         let was_empty = {
             let mut outbox = lock(&inner.outbox);
             if outbox.messages >= inner.options.queue_messages
@@ -1438,54 +1396,6 @@ mod tests {
         assert_eq!(millis(Duration::MAX), MAX_TTL_MS.to_string());
         assert_eq!(from_end(3), "-3");
         assert_eq!(from_end(usize::MAX), format!("-{}", i64::MAX));
-    }
-
-    #[test]
-    fn the_outbox_batches_and_accounts_exactly() {
-        let mut outbox = Outbox::default();
-        let total = BATCH_MESSAGES + 10;
-        for i in 0..total {
-            let payload = i.to_string();
-            let size = resp::command_len(&[b"PUBLISH", b"room", payload.as_bytes()]);
-            outbox.push("room", payload.as_bytes(), size);
-        }
-        assert_eq!(outbox.messages, total);
-        let bytes = outbox.bytes;
-        let first = outbox.pop().unwrap();
-        assert_eq!(first.count, BATCH_MESSAGES);
-        let second = outbox.pop().unwrap();
-        assert_eq!(second.count, 10);
-        assert_eq!(first.wire.len() + second.wire.len(), bytes);
-        assert_eq!((outbox.messages, outbox.bytes), (0, 0));
-        // The wire is PUBLISH after PUBLISH, in order.
-        let mut rest = &first.wire[..];
-        let mut n = 0;
-        while let Ok(Decoded::Complete(value, used)) = resp::parse(rest) {
-            let expected: Vec<Value> = [
-                b"PUBLISH".to_vec(),
-                b"room".to_vec(),
-                n.to_string().into_bytes(),
-            ]
-            .into_iter()
-            .map(|arg| Value::Bulk(Some(arg)))
-            .collect();
-            assert_eq!(value, Value::Array(Some(expected)));
-            rest = &rest[used..];
-            n += 1;
-        }
-        assert_eq!(n, BATCH_MESSAGES);
-        outbox.recycle(first.wire);
-        let big = vec![0u8; BATCH_BYTES];
-        let size = |payload: &[u8]| resp::command_len(&[b"PUBLISH", b"c", payload]);
-        outbox.push("c", &big, size(&big));
-        outbox.push("c", b"small", size(b"small"));
-        assert_eq!(
-            outbox.batches.len(),
-            2,
-            "a batch never grows past its byte budget"
-        );
-        assert_eq!(outbox.clear(), 2);
-        assert_eq!((outbox.messages, outbox.bytes), (0, 0));
     }
 
     /// A port with nothing listening.
