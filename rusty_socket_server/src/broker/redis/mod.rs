@@ -26,8 +26,16 @@
 //! While it waits for replies the queue fills, so the batches grow with the
 //! load, and throughput is bounded by Redis rather than by the network's
 //! latency. Messages queued one after another for the same channel travel
-//! in one `PUBLISH` ([`outbox`] says how they are packed and unpacked): a
-//! busy node costs Redis one command per batch rather than per message.
+//! in one `PUBLISH`, up to 64 KiB: a busy node costs Redis one command per
+//! batch rather than per message.
+//!
+//! Such a *pack* is the bytes `ff 52 53 50` (`0xff`, then `RSP`) and, for
+//! each message, its length (4 bytes, big-endian) and its bytes. A
+//! subscriber unpacks every payload that starts so and is well formed, and
+//! takes anything else as one message. A message alone goes bare, so other
+//! Redis clients on the channel see ordinary payloads while the load is
+//! light; one that itself starts with those four bytes is packed, so that
+//! it is never taken for a pack. (`0xff` never starts UTF-8 text.)
 //! Redis answers commands of one connection in order, so messages from one
 //! node reach every subscriber in the order they were published.
 //!
