@@ -9,11 +9,16 @@ mod signals;
 
 use chat_server::cluster::Cluster;
 use chat_server::Chat;
-use rusty_socket_server::broker::{Broker, RedisBroker, RedisOptions, RedisUrl};
+use rusty_socket_server::broker::{Broker, BrokerState, RedisBroker, RedisOptions, RedisUrl};
 use std::io::Write;
 use std::process::ExitCode;
 use std::str::FromStr;
 use std::sync::Arc;
+use std::time::Duration;
+
+/// How long a node started with `--redis` waits for Redis before it
+/// serves anyway.
+const REDIS_STARTUP: Duration = Duration::from_secs(3);
 
 const USAGE: &str = "chat_server: a WebSocket chat with rooms and a web page
 
@@ -231,7 +236,21 @@ fn main() -> ExitCode {
     };
     let chat = match options.redis {
         Some(url) => {
-            let broker: Arc<dyn Broker> = Arc::new(RedisBroker::new(url, RedisOptions::default()));
+            let redis = RedisBroker::new(url, RedisOptions::default());
+            // The first users should find the other nodes: give Redis a
+            // moment before serving. A node that cannot reach it serves its
+            // own users alone, and joins the others once Redis answers.
+            if !redis.wait_for(BrokerState::Up, REDIS_STARTUP) {
+                let why = redis
+                    .last_error()
+                    .map(|e| format!(" ({e})"))
+                    .unwrap_or_default();
+                eprintln!(
+                    "chat_server: Redis at {} is not answering{why}; serving this node's users alone until it does",
+                    redis.url()
+                );
+            }
+            let broker: Arc<dyn Broker> = Arc::new(redis);
             Chat::clustered(options.history, Cluster::new(broker, &options.node))
         }
         None => Chat::with_history(options.history),
