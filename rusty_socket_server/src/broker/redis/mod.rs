@@ -1126,13 +1126,15 @@ impl Inner {
     /// Writes a batch's `PUBLISH` commands (encoded into `wire`), then
     /// reads their replies: one per pack, which confirms all its messages.
     fn send(&self, batch: &Batch, wire: &mut Vec<u8>) {
+        // Encoded before the lock: a request on the command connection
+        // (a claim, a heartbeat) waits only for the write and the replies.
+        wire.clear();
+        batch.encode(wire);
         let mut slot = lock(&self.command);
         let Some(conn) = slot.as_mut() else {
             self.count_dropped(batch.count);
             return;
         };
-        wire.clear();
-        batch.encode(wire);
         if let Err(e) = conn.stream.write_all(wire) {
             self.count_dropped(batch.count);
             self.lose_command(&mut slot, &e.into());
