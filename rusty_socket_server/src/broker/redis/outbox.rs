@@ -1,28 +1,12 @@
 //! The publish queue of a [`super::RedisBroker`], and how several messages
 //! travel in one `PUBLISH`.
 //!
-//! ## Messages are packed
-//!
-//! Redis spends most of its time on a `PUBLISH` parsing the command and
-//! writing one push to each subscriber, whatever the payload's size. A busy
-//! node publishes many small messages (a chat line is about 100 bytes), so
-//! the broker sends several in one command: while the publisher thread
-//! waits for Redis to confirm one batch, the messages queued for the same
-//! channel, one after another, are appended to one *pack*, up to
-//! [`PACK_BYTES`]. Nothing waits to be packed: a pack is whatever queued up
-//! during a round trip, so a quiet node sends each message alone.
-//!
-//! A pack's payload is [`PACK_MAGIC`] and then, for each message, its
-//! length (4 bytes, big-endian) and its bytes. A pack of one message is
-//! sent as the bare message, so that other Redis clients on the channel see
-//! ordinary payloads when the load is light, unless the message itself
-//! starts with the magic: then it is packed, so that it cannot be taken
-//! for a pack. A subscriber [`unpack`]s every payload that starts with the
-//! magic and is well formed, and takes anything else as one message.
-//!
-//! Packing keeps the order: only a message for the same channel as the
-//! last pack joins it, so messages of one node reach every subscriber in
-//! the order they were published, across channels too.
+//! Why messages are packed, the format of a pack and the order it keeps
+//! are in the public docs of [`super`] (the `broker::redis` module); this
+//! module holds the code: [`Outbox`] queues, [`Batch`] groups a round
+//! trip's worth into [`Pack`]s, and [`unpack`] takes a payload apart again.
+//! A payload that starts with [`PACK_MAGIC`] but is not a well-formed pack
+//! is delivered whole, as one message.
 
 use super::resp;
 use std::collections::VecDeque;
@@ -31,8 +15,9 @@ use std::collections::VecDeque;
 /// UTF-8 text, so no text message can be mistaken for a pack.
 pub(super) const PACK_MAGIC: &[u8; 4] = b"\xffRSP";
 
-/// The bytes a pack's own framing adds: the magic once, plus a length per
-/// message ([`RECORD_HEADER`]).
+/// The bytes a pack adds in front of each message it carries: the
+/// message's length, a big-endian `u32` (the magic comes once per pack, on
+/// top).
 const RECORD_HEADER: usize = 4;
 
 /// How many payload bytes a pack grows to before the next message starts
