@@ -6,7 +6,9 @@
 //! when the open connections and the sockets in their handshake already
 //! fill the capacity plus [`crate::ServerConfig::max_handshakes`], or the
 //! handshakes alone fill `max_handshakes`, a new socket gets a best-effort
-//! `503` with `Retry-After` and is closed at once, on this thread.
+//! `503` with `Retry-After` and is closed at once, on this thread (on a
+//! TLS port, a TLS `internal_error` alert instead: the client expects a
+//! TLS record, and there is no thread to run a handshake for it).
 //!
 //! A failed `accept` for want of descriptors or memory (`EMFILE`,
 //! `ENFILE`, `ENOMEM`, `ENOBUFS`) is retried after a pause that doubles
@@ -77,7 +79,7 @@ pub(crate) fn run(shared: &Arc<Shared>, listener: &TcpListener) {
             shared.refusals.refused(format_args!(
                 "{handshakes} handshakes in progress, the most allowed; answering 503"
             ));
-            crate::session::refuse_now(&stream);
+            crate::session::refuse_now(shared, &stream);
             continue;
         }
         let connections = shared.counters.connections.load(Ordering::Acquire);
@@ -86,7 +88,7 @@ pub(crate) fn run(shared: &Arc<Shared>, listener: &TcpListener) {
                 "{connections} connections and {handshakes} handshakes fill the capacity, {}; answering 503",
                 shared.capacity
             ));
-            crate::session::refuse_now(&stream);
+            crate::session::refuse_now(shared, &stream);
             continue;
         }
         let _ = stream.set_nodelay(true);
@@ -106,7 +108,7 @@ pub(crate) fn run(shared: &Arc<Shared>, listener: &TcpListener) {
                 .refused(format_args!("cannot spawn a thread: {e}; answering 503"));
             lock(&shared.pending).remove(&pending_id);
             shared.handshaking.fetch_sub(1, Ordering::AcqRel);
-            crate::session::refuse_now(&stream);
+            crate::session::refuse_now(shared, &stream);
         }
     }
 }

@@ -159,7 +159,9 @@
 //! ([`Stats::capacity`]) with the limit that decided it. Past it, clients
 //! are refused with `503 Service Unavailable` and `Retry-After: 5`; when
 //! even the threads set aside for handshakes are taken, the accept loop
-//! answers that 503 itself and starts no thread. The server never starts a
+//! answers that 503 itself and starts no thread (on a TLS port, where
+//! there is no handshake yet to carry HTTP, a TLS `internal_error` alert).
+//! The server never starts a
 //! thread the machine cannot give: on Linux such a thread aborts the whole
 //! process inside `std`.
 //!

@@ -51,14 +51,36 @@ pub(crate) fn service_unavailable() -> Vec<u8> {
         .encode()
 }
 
-/// Answers `503` on a socket the server has no thread for, without waiting:
-/// a best effort. What the client already sent is read and dropped first,
-/// so that closing a socket with unread bytes does not reset the
-/// connection (a reset can destroy the 503 before the client reads it).
-pub(crate) fn refuse_now(stream: &TcpStream) {
+/// What a client of a TLS port gets when the server has no thread for it:
+/// a fatal `internal_error` alert (RFC 8446 section 6.2: "an internal error
+/// unrelated to the peer ... makes it impossible to continue"), as one
+/// plaintext alert record, which is how alerts travel before a handshake
+/// has agreed on keys: content type 21, record version 3.3, length 2,
+/// level 2 (fatal), description 80. A client that sent a `ClientHello`
+/// waits for a `ServerHello`: an HTTP `503` would reach it as garbage ("not
+/// a TLS record"), the alert as a plain refusal.
+pub(crate) const TLS_REFUSAL: [u8; 7] = [0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x50];
+
+/// Refuses a socket the server has no thread for, without waiting: `503`
+/// (or on a TLS port [`TLS_REFUSAL`]), a best effort. What the client
+/// already sent is read and dropped first, so that closing a socket with
+/// unread bytes does not reset the connection (a reset can destroy the
+/// answer before the client reads it).
+pub(crate) fn refuse_now(shared: &Shared, stream: &TcpStream) {
     let _ = stream.set_nonblocking(true);
     let mut stream = stream;
-    let _ = stream.write_all(&service_unavailable());
+    #[cfg(feature = "tls")]
+    let tls = shared.config.tls.is_some();
+    #[cfg(not(feature = "tls"))]
+    let tls = {
+        let _ = shared;
+        false
+    };
+    if tls {
+        let _ = stream.write_all(&TLS_REFUSAL);
+    } else {
+        let _ = stream.write_all(&service_unavailable());
+    }
     let _ = stream.shutdown(Shutdown::Write);
     let mut sink = [0u8; 1024];
     for _ in 0..8 {

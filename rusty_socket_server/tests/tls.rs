@@ -212,6 +212,46 @@ fn plain_http_or_silence_on_the_tls_port_is_dropped_and_harms_no_one() {
 }
 
 #[test]
+fn a_tls_client_the_server_has_no_room_for_gets_a_tls_alert_not_plain_http() {
+    let pki = pki();
+    let server = tls_server(&pki, ServerConfig::default().max_handshakes(1));
+    // A socket that never starts its TLS handshake takes the only
+    // handshake slot; the accept loop takes sockets in order, so the next
+    // one is refused there, before any thread is started for it.
+    let silent = TcpStream::connect(server.addr()).unwrap();
+    let mut roots = RootCertStore::empty();
+    roots.add(pki.ca.clone()).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = ServerName::try_from("localhost").unwrap();
+    let mut conn = ClientConnection::new(Arc::new(config), name).unwrap();
+    let mut tcp = TcpStream::connect(server.addr()).unwrap();
+    tcp.set_read_timeout(Some(WAIT)).unwrap();
+    let error = loop {
+        match conn.complete_io(&mut tcp) {
+            Ok(_) if conn.is_handshaking() => {}
+            Ok(_) => panic!("the handshake succeeded with no slot free"),
+            Err(e) => break e,
+        }
+    };
+    let tls_error = error
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>());
+    assert_eq!(
+        tls_error,
+        Some(&rustls::Error::AlertReceived(
+            rustls::AlertDescription::InternalError
+        )),
+        "{error}"
+    );
+    drop(silent);
+}
+
+#[test]
 fn https_serves_the_http_routes() {
     let pki = pki();
     let server = tls_server(&pki, ServerConfig::default());
