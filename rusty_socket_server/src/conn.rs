@@ -57,7 +57,7 @@ impl Wire for TcpStream {
 #[derive(Debug)]
 pub(crate) enum Outgoing {
     /// Encoded frames shared by many recipients (a broadcast).
-    Shared(Arc<[u8]>),
+    Shared(Arc<Vec<u8>>),
     /// Encoded frames for this recipient only.
     Owned(Box<[u8]>),
     /// An encoded close frame: written, then nothing more is.

@@ -43,7 +43,7 @@
 //!             accept loop ──spawn──> reader thread              writer pool (a few threads)
 //!                                    handshake (deadline)
 //!                                    read ─> Receiver ─> Handler ──> queue ─ ready list ─> write (batched)
-//! ServerHandle::broadcast ─ encode once ─ Arc<[u8]> ─ enqueue ──> queue of each client
+//! ServerHandle::broadcast ─ encode once ─ Arc<Vec<u8>> ─ enqueue ──> queue of each client
 //!                                     a client that stops reading ──> a slow-writer thread of its own
 //! ```
 //!
@@ -111,7 +111,7 @@
 //! | permessage-deflate | nothing before the first compressed message; between messages the windows agreed (the defaults, 11 bits both ways with context takeover: 12 456 bytes); during one, the scratch of [`rusty_socket_core::deflate`]'s table | a compressed message counts against [`Config::max_message_size`] as it inflates (1009) |
 //! | TLS session (feature `tls`) | the rustls session, about 6 KiB between messages; while a record is half received, its receive buffer holds up to one record (16 KiB and its overhead); the TLS handshake's stack is a short-lived thread's | the receive buffer is trimmed back before every blocking read |
 //!
-//! Broadcast frames are shared by all queues (one `Arc<[u8]>`), so a
+//! Broadcast frames are shared by all queues (one `Arc<Vec<u8>>`), so a
 //! broadcast of M bytes to N clients holds M bytes, not N x M.
 //!
 //! ## Compression (permessage-deflate, RFC 7692)

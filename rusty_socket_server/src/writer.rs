@@ -542,7 +542,7 @@ mod tests {
             .map(|text| server_frame(OpCode::Text, text.as_bytes()))
             .collect();
         conn.enqueue(owned(&frames[0])).unwrap();
-        conn.enqueue(Outgoing::Shared(Arc::from(frames[1].as_slice())))
+        conn.enqueue(Outgoing::Shared(Arc::new(frames[1].clone())))
             .unwrap();
         conn.enqueue(owned(&frames[2])).unwrap();
         assert_eq!(
