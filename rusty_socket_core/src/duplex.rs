@@ -250,6 +250,63 @@ impl<L: RecordLayer> Duplex<L> {
         Ok(n)
     }
 
+    /// [`Self::receive`] for reading plaintext: reads the socket once
+    /// (unlocked) into `buf`, feeds the ciphertext to the record layer, and
+    /// whenever the layer stops taking it (it holds as much plaintext as it
+    /// will), takes plaintext out into the front of the same buffer, then
+    /// feeds on. A record's plaintext is shorter than the record, and no
+    /// more is taken out than fits before the first byte not yet fed, so
+    /// nothing unfed is overwritten. Only ciphertext the layer refuses while
+    /// no plaintext fits is kept for later, in `unfed` (before, everything
+    /// past the first refusal was copied there, then moved again as it was
+    /// fed: with 16 KiB messages, 4% of a wss server's time).
+    ///
+    /// Returns the bytes received (0: end of file) and the plaintext now at
+    /// the front of `buf`. Called with nothing kept (`read_shared` feeds
+    /// that first).
+    fn receive_in_place(&self, buf: &mut [u8]) -> io::Result<(usize, usize)> {
+        let n = loop {
+            match (&*self.shared.tcp).read(buf) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                other => break other?,
+            }
+        };
+        let (result, answer) = {
+            let mut session = lock(&self.shared.session);
+            let Session { layer, unfed, .. } = &mut *session;
+            debug_assert!(unfed.is_empty());
+            let (mut fed, mut placed) = (0, 0);
+            let result = loop {
+                let mut input = &buf[fed..n];
+                let took = feed(layer, &mut input);
+                fed = n - input.len();
+                if let Err(e) = took {
+                    break Err(e);
+                }
+                if fed == n {
+                    break Ok(placed);
+                }
+                // Refused: make room by taking plaintext out.
+                let out = match layer.read_plaintext(&mut buf[placed..fed]) {
+                    Ok(out) => out,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
+                    Err(e) => break Err(e),
+                };
+                if out == 0 {
+                    unfed.extend_from_slice(&buf[fed..n]);
+                    break Ok(placed);
+                }
+                placed += out;
+            };
+            (result, layer.wants_write())
+        };
+        // As in `receive`: the layer's answer goes out before any error.
+        let flushed = if answer { self.flush_sealed() } else { Ok(()) };
+        let placed = result?;
+        flushed?;
+        Ok((n, placed))
+    }
+
     /// Feeds ciphertext kept from an earlier read, if any. Returns whether
     /// there was some.
     fn feed_kept(&self) -> io::Result<bool> {
@@ -362,7 +419,18 @@ impl<L: RecordLayer> Duplex<L> {
                 return Ok(0);
             }
             self.trim();
-            if self.receive(buf)? == 0 {
+            let (received, placed) = self.receive_in_place(buf)?;
+            if placed > 0 {
+                // The layer may hold more than fitted behind the ciphertext.
+                // Whatever it says now (close_notify, an error) it says
+                // again on the next read.
+                let more = match &mut buf[placed..] {
+                    [] => 0,
+                    rest => self.take_plaintext(rest).unwrap_or(0),
+                };
+                return Ok(placed + more);
+            }
+            if received == 0 {
                 // The end of the stream: the layer says whether it was
                 // announced (Ok(0) next) or not (UnexpectedEof).
                 let mut session = lock(&self.shared.session);
@@ -583,4 +651,175 @@ macro_rules! forward_record_layer {
             }
         }
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::VecDeque;
+    use std::net::TcpListener;
+
+    /// A record layer with the shape of rustls' buffered one, and a toy
+    /// cipher: a record is a 2-byte big-endian length, the payload XORed
+    /// with 0x5a, and one tag byte (so a record is longer than its
+    /// plaintext). `read_tls` takes at most 64 bytes a call, and refuses
+    /// input while more than 1,000 bytes of plaintext wait, as rustls does
+    /// at 16 KiB.
+    #[derive(Default)]
+    struct Toy {
+        incoming: Vec<u8>,
+        plaintext: VecDeque<u8>,
+        outgoing: Vec<u8>,
+        eof: bool,
+    }
+
+    const TAG: u8 = 0xee;
+    const PLAINTEXT_LIMIT: usize = 1000;
+
+    fn seal(payload: &[u8], out: &mut Vec<u8>) {
+        out.extend_from_slice(&(payload.len() as u16).to_be_bytes());
+        out.extend(payload.iter().map(|b| b ^ 0x5a));
+        out.push(TAG);
+    }
+
+    impl RecordLayer for Toy {
+        fn read_tls(&mut self, ciphertext: &mut dyn Read) -> io::Result<usize> {
+            if self.plaintext.len() > PLAINTEXT_LIMIT {
+                return Err(io::Error::other("plaintext buffer full"));
+            }
+            let mut chunk = [0u8; 64];
+            let n = ciphertext.read(&mut chunk)?;
+            self.incoming.extend_from_slice(&chunk[..n]);
+            self.eof |= n == 0;
+            Ok(n)
+        }
+        fn process_new_packets(&mut self) -> io::Result<usize> {
+            while let [a, b, rest @ ..] = &self.incoming[..] {
+                let len = usize::from(u16::from_be_bytes([*a, *b]));
+                if rest.len() < len + 1 {
+                    break;
+                }
+                if rest[len] != TAG {
+                    return Err(io::Error::new(io::ErrorKind::InvalidData, "bad tag"));
+                }
+                self.plaintext.extend(rest[..len].iter().map(|b| b ^ 0x5a));
+                self.incoming.drain(..2 + len + 1);
+            }
+            Ok(self.plaintext.len())
+        }
+        fn read_plaintext(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.plaintext.is_empty() {
+                return if self.eof {
+                    Ok(0)
+                } else {
+                    Err(io::ErrorKind::WouldBlock.into())
+                };
+            }
+            let n = buf.len().min(self.plaintext.len());
+            for (slot, byte) in buf.iter_mut().zip(self.plaintext.drain(..n)) {
+                *slot = byte;
+            }
+            Ok(n)
+        }
+        fn write_plaintext(&mut self, buf: &[u8]) -> io::Result<usize> {
+            let n = buf.len().min(300);
+            seal(&buf[..n], &mut self.outgoing);
+            Ok(n)
+        }
+        fn write_tls(&mut self, out: &mut dyn Write) -> io::Result<usize> {
+            out.write_all(&self.outgoing)?;
+            Ok(std::mem::take(&mut self.outgoing).len())
+        }
+        fn wants_write(&self) -> bool {
+            !self.outgoing.is_empty()
+        }
+        fn is_handshaking(&self) -> bool {
+            false
+        }
+        fn send_close_notify(&mut self) {}
+    }
+
+    /// Records of 0 to 299 bytes, sealed, and the plaintext they carry.
+    fn records(count: usize) -> (Vec<u8>, Vec<u8>) {
+        let (mut sealed, mut plain) = (Vec::new(), Vec::new());
+        for i in 0..count {
+            let payload: Vec<u8> = (0..i * 37 % 300).map(|j| (i + j) as u8).collect();
+            seal(&payload, &mut sealed);
+            plain.extend_from_slice(&payload);
+        }
+        (sealed, plain)
+    }
+
+    /// Sends `sealed` to a `Duplex` over loopback, then closes; returns all
+    /// the plaintext read from it with reads of `read_size` bytes.
+    fn read_through(sealed: Vec<u8>, read_size: usize) -> Vec<u8> {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let sender = std::thread::spawn(move || {
+            let mut tcp = TcpStream::connect(addr).unwrap();
+            // Some in one write, the rest in odd pieces.
+            let (bulk, pieces) = sealed.split_at(sealed.len() / 2);
+            tcp.write_all(bulk).unwrap();
+            for piece in pieces.chunks(777) {
+                tcp.write_all(piece).unwrap();
+            }
+            tcp.shutdown(Shutdown::Write).unwrap();
+            // Until the reader is done.
+            let _ = tcp.read(&mut [0u8; 1]);
+        });
+        let (tcp, _) = listener.accept().unwrap();
+        tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let duplex = Duplex::new(tcp, Toy::default());
+        let mut got = Vec::new();
+        let mut buf = vec![0u8; read_size];
+        loop {
+            match (&duplex).read(&mut buf).unwrap() {
+                0 => break,
+                n => got.extend_from_slice(&buf[..n]),
+            }
+        }
+        duplex.shutdown(Shutdown::Both).unwrap();
+        sender.join().unwrap();
+        got
+    }
+
+    #[test]
+    fn reads_give_the_plaintext_in_order_whatever_the_layer_refuses() {
+        // 200 records, about 30 KB: a 64 KiB read takes in far more than the
+        // layer's plaintext limit, so plaintext is taken out in place and
+        // the rest fed behind it; small reads take the other paths.
+        let (sealed, plain) = records(200);
+        for read_size in [1, 7, 300, 4096, 65536] {
+            assert!(
+                read_through(sealed.clone(), read_size) == plain,
+                "reads of {read_size}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_bad_record_is_an_error_not_plaintext() {
+        let (mut sealed, _) = records(20);
+        let (bad, _) = records(3);
+        let mut broken = bad.clone();
+        *broken.last_mut().unwrap() ^= 1; // the tag
+        sealed.extend_from_slice(&broken);
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut tcp = TcpStream::connect(addr).unwrap();
+        tcp.write_all(&sealed).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        server
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let duplex = Duplex::new(server, Toy::default());
+        let mut buf = vec![0u8; 65536];
+        let error = loop {
+            match (&duplex).read(&mut buf) {
+                Ok(n) => assert!(n > 0, "no end of file before the bad record"),
+                Err(e) => break e,
+            }
+        };
+        assert_eq!(error.kind(), io::ErrorKind::InvalidData, "{error}");
+    }
 }
