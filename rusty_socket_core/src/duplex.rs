@@ -219,13 +219,11 @@ impl<L: RecordLayer> Duplex<L> {
     /// Reads the socket once (unlocked) into `scratch` and feeds what came
     /// to the record layer. Returns how many bytes came, 0 at end of file;
     /// sends what the layer has to answer (handshake messages, alerts).
+    /// For the handshake: plaintext that arrives with the peer's last
+    /// flight (a client's first request can) stays in the layer for the
+    /// first read, since `scratch` is not the reader's buffer.
     fn receive(&self, scratch: &mut [u8]) -> io::Result<usize> {
-        let n = loop {
-            match (&*self.shared.tcp).read(scratch) {
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                other => break other?,
-            }
-        };
+        let n = self.read_socket(scratch)?;
         let (fed, answer) = {
             let mut session = lock(&self.shared.session);
             let Session { layer, unfed, .. } = &mut *session;
@@ -241,13 +239,30 @@ impl<L: RecordLayer> Duplex<L> {
             unfed.extend_from_slice(input);
             (fed, layer.wants_write())
         };
-        // What the layer answers (an alert for the error, if any) goes out
-        // before the error does. Only then: a writer may hold the outbox,
-        // blocked on a slow peer, and a read must not wait for it.
-        let flushed = if answer { self.flush_sealed() } else { Ok(()) };
-        fed?;
-        flushed?;
+        self.answer_then(answer, fed)?;
         Ok(n)
+    }
+
+    /// One read of the socket (unlocked), retried if interrupted.
+    fn read_socket(&self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            match (&*self.shared.tcp).read(buf) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                other => return other,
+            }
+        }
+    }
+
+    /// After feeding the layer: what it answers (handshake messages, an
+    /// alert for the error, if any) goes out first, then `result`, the
+    /// feeding's outcome. Only after the session lock is released: a writer
+    /// may hold the outbox, blocked on a slow peer, and a read must not
+    /// wait for it holding the session.
+    fn answer_then<T>(&self, answer: bool, result: io::Result<T>) -> io::Result<T> {
+        let flushed = if answer { self.flush_sealed() } else { Ok(()) };
+        let value = result?;
+        flushed?;
+        Ok(value)
     }
 
     /// [`Self::receive`] for reading plaintext: reads the socket once
@@ -265,12 +280,7 @@ impl<L: RecordLayer> Duplex<L> {
     /// the front of `buf`. Called with nothing kept (`read_shared` feeds
     /// that first).
     fn receive_in_place(&self, buf: &mut [u8]) -> io::Result<(usize, usize)> {
-        let n = loop {
-            match (&*self.shared.tcp).read(buf) {
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                other => break other?,
-            }
-        };
+        let n = self.read_socket(buf)?;
         let (result, answer) = {
             let mut session = lock(&self.shared.session);
             let Session { layer, unfed, .. } = &mut *session;
@@ -300,10 +310,7 @@ impl<L: RecordLayer> Duplex<L> {
             };
             (result, layer.wants_write())
         };
-        // As in `receive`: the layer's answer goes out before any error.
-        let flushed = if answer { self.flush_sealed() } else { Ok(()) };
-        let placed = result?;
-        flushed?;
+        let placed = self.answer_then(answer, result)?;
         Ok((n, placed))
     }
 

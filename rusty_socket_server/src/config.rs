@@ -336,6 +336,18 @@ impl ServerConfig {
         self
     }
 
+    /// Whether the port speaks TLS.
+    #[cfg(feature = "tls")]
+    pub(crate) fn uses_tls(&self) -> bool {
+        self.tls.is_some()
+    }
+
+    /// Whether the port speaks TLS: never without the `tls` feature.
+    #[cfg(not(feature = "tls"))]
+    pub(crate) fn uses_tls(&self) -> bool {
+        false
+    }
+
     /// Replaces zero durations and lengths, which would mean "block
     /// forever" to the socket API or "no room at all" to the queue, with the
     /// smallest usable values.

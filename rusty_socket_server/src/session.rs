@@ -69,14 +69,7 @@ pub(crate) const TLS_REFUSAL: [u8; 7] = [0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x5
 pub(crate) fn refuse_now(shared: &Shared, stream: &TcpStream) {
     let _ = stream.set_nonblocking(true);
     let mut stream = stream;
-    #[cfg(feature = "tls")]
-    let tls = shared.config.tls.is_some();
-    #[cfg(not(feature = "tls"))]
-    let tls = {
-        let _ = shared;
-        false
-    };
-    if tls {
+    if shared.config.uses_tls() {
         let _ = stream.write_all(&TLS_REFUSAL);
     } else {
         let _ = stream.write_all(&service_unavailable());
