@@ -26,13 +26,16 @@ use std::sync::{Arc, OnceLock};
 /// One or more messages, with their encodings made as recipients need them.
 #[derive(Debug)]
 pub(crate) struct Frames {
-    /// Each message's opcode and where its payload lies in `payloads`.
+    /// Each message's opcode and where its payload lies in `plain`.
     messages: Vec<(OpCode, Range<usize>)>,
-    payloads: Vec<u8>,
+    /// The plain encoding (servers do not mask, RFC 6455 section 5.1),
+    /// written as the messages are added: each payload is copied once, into
+    /// its frame, and the compressed encodings read it from there.
+    plain: Arc<Vec<u8>>,
+    /// The payload bytes (headers aside).
+    payload_bytes: usize,
     /// Whether data messages may be compressed (not for a secret).
     compress: bool,
-    /// The plain encoding, made on first use.
-    plain: OnceLock<Arc<Vec<u8>>>,
     /// The compressed encodings without context takeover, by window bits
     /// (index `bits - 8`), made on first use.
     shared: [OnceLock<Arc<Vec<u8>>>; 8],
@@ -43,26 +46,34 @@ impl Frames {
     pub(crate) fn new(compress: bool) -> Frames {
         Frames {
             messages: Vec::new(),
-            payloads: Vec::new(),
+            plain: Arc::new(Vec::new()),
+            payload_bytes: 0,
             compress,
-            plain: OnceLock::new(),
             shared: Default::default(),
         }
     }
 
     /// One message.
     pub(crate) fn one(message: &Message, compress: bool) -> Frames {
-        let mut frames = Frames::new(compress);
-        frames.push(message.opcode(), message.as_bytes());
+        let payload = message.as_bytes();
+        let mut frames = Frames {
+            plain: Arc::new(Vec::with_capacity(payload.len() + 10)),
+            ..Frames::new(compress)
+        };
+        frames.push(message.opcode(), payload);
         frames
     }
 
-    /// Adds a message (before any encoding was made).
+    /// Adds a message (before any encoding was shared).
     pub(crate) fn push(&mut self, opcode: OpCode, payload: &[u8]) {
-        debug_assert!(self.plain.get().is_none());
-        let start = self.payloads.len();
-        self.payloads.extend_from_slice(payload);
-        self.messages.push((opcode, start..self.payloads.len()));
+        debug_assert_eq!(Arc::strong_count(&self.plain), 1);
+        // Unique until `plain()` is shared, so no copy is made here.
+        let out = Arc::make_mut(&mut self.plain);
+        FrameHeader::new(opcode, payload.len() as u64).append_to(out);
+        let start = out.len();
+        out.extend_from_slice(payload);
+        self.messages.push((opcode, start..out.len()));
+        self.payload_bytes += payload.len();
     }
 
     /// Whether it holds no message.
@@ -72,7 +83,7 @@ impl Frames {
 
     /// The payload bytes it holds.
     pub(crate) fn payload_len(&self) -> usize {
-        self.payloads.len()
+        self.payload_bytes
     }
 
     /// Whether its messages may be compressed.
@@ -80,18 +91,11 @@ impl Frames {
         self.compress
     }
 
-    /// The frames uncompressed (servers do not mask, RFC 6455 section 5.1).
+    /// The frames uncompressed. An `Arc<Vec<u8>>`, not an `Arc<[u8]>`:
+    /// that would copy the frames once more (a 16 KiB echo spent 2% of the
+    /// server's time on that copy).
     pub(crate) fn plain(&self) -> &Arc<Vec<u8>> {
-        self.plain.get_or_init(|| {
-            let mut out = Vec::with_capacity(self.payloads.len() + 10 * self.messages.len());
-            for (opcode, range) in &self.messages {
-                append(&mut out, *opcode, false, &self.payloads[range.clone()]);
-            }
-            // An `Arc<Vec<u8>>`, not an `Arc<[u8]>`: that would copy the
-            // frames once more (a 16 KiB echo spent 2% of the server's time
-            // on that copy).
-            Arc::new(out)
-        })
+        &self.plain
     }
 
     /// The frames compressed for a recipient that agreed `params` without
@@ -113,10 +117,10 @@ impl Frames {
     /// The frames with every data message compressed by `compressor` (a
     /// connection's own, with context takeover).
     pub(crate) fn compressed_with(&self, compressor: &mut MessageCompressor) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.payloads.len() / 2 + 10 * self.messages.len());
+        let mut out = Vec::with_capacity(self.payload_bytes / 2 + 10 * self.messages.len());
         let mut scratch = Vec::new();
         for (opcode, range) in &self.messages {
-            let payload = &self.payloads[range.clone()];
+            let payload = &self.plain[range.clone()];
             scratch.clear();
             let data = matches!(opcode, OpCode::Text | OpCode::Binary);
             if data && self.compress && compressor.compress(payload, &mut scratch) {
