@@ -32,7 +32,9 @@
 
 use super::bit_writer::BitWriter;
 use super::huffman::{DISTANCE_EXTRA, LENGTH_BASE, LENGTH_EXTRA};
-use super::huffman_build::{build_lengths, canonical_codes};
+use super::huffman_build::{
+    build_lengths, build_lengths_of_used, canonical_codes, canonical_codes_of_used,
+};
 
 /// The shortest match DEFLATE can express (section 3.2.5).
 pub(crate) const MIN_MATCH: usize = 3;
@@ -257,8 +259,14 @@ impl Block {
         }
         self.lit_freq[256] += 1; // end of block
         self.lit_used[4] |= 1;
+        // The literal/length symbols used, in increasing order: a short
+        // block uses a few dozen of the 286, and every pass over the
+        // alphabet below visits only those.
+        let mut used = [0u16; 286];
+        let n_used = used_symbols(&self.lit_used, &mut used);
+        let used = &used[..n_used];
         let extra_bits = self.extra_bits();
-        let fixed = 3 + extra_bits + self.fixed_data_bits();
+        let fixed = 3 + extra_bits + self.fixed_data_bits(used);
         let raw = message
             .get(self.raw_start..self.raw_start + self.raw_len)
             .unwrap_or(&[]);
@@ -280,7 +288,7 @@ impl Block {
         }
         let mut lit_len = [0u8; 286];
         let mut dist_len = [0u8; 30];
-        build_lengths(&self.lit_freq, 15, &mut lit_len);
+        build_lengths_of_used(&self.lit_freq, used, 15, &mut lit_len);
         build_lengths(&self.dist_freq, 15, &mut dist_len);
 
         // The dynamic header: HLIT, HDIST and the run-length coded lengths.
@@ -311,8 +319,9 @@ impl Block {
 
         // Exact sizes in bits of the three choices.
         let mut dynamic_data = extra_bits;
-        for (&f, &l) in self.lit_freq.iter().zip(&lit_len) {
-            dynamic_data += u64::from(f) * u64::from(l);
+        for &s in used {
+            let s = usize::from(s);
+            dynamic_data += u64::from(self.lit_freq[s]) * u64::from(lit_len[s]);
         }
         for (&f, &l) in self.dist_freq.iter().zip(&dist_len) {
             dynamic_data += u64::from(f) * u64::from(l);
@@ -349,7 +358,7 @@ impl Block {
                 w.put(u32::from(extra), run_extra_bits(s as u8));
             }
             let mut lit_code = [0u16; 286];
-            canonical_codes(&lit_len, &mut lit_code);
+            canonical_codes_of_used(&lit_len, used, &mut lit_code);
             let mut dist_code = [0u16; 30];
             canonical_codes(&dist_len, &mut dist_code);
             self.write_tokens(w, &lit_len, &lit_code, &dist_len, &dist_code);
@@ -384,20 +393,30 @@ impl Block {
     /// The extra bits of the lengths and distances (the same in every
     /// block type but stored).
     fn extra_bits(&self) -> u64 {
-        (0..29)
-            .map(|c| u64::from(self.lit_freq[257 + c]) * u64::from(LENGTH_EXTRA[c]))
-            .chain((0..30).map(|c| u64::from(self.dist_freq[c]) * u64::from(DISTANCE_EXTRA[c])))
-            .sum()
+        let mut bits = 0;
+        let mut lengths = self.lit_used[4] >> 1; // bit c: symbol 257 + c
+        while lengths != 0 {
+            let c = lengths.trailing_zeros() as usize;
+            bits += u64::from(self.lit_freq[257 + c]) * u64::from(LENGTH_EXTRA[c]);
+            lengths &= lengths - 1;
+        }
+        let mut distances = self.dist_used;
+        while distances != 0 {
+            let c = distances.trailing_zeros() as usize;
+            bits += u64::from(self.dist_freq[c]) * u64::from(DISTANCE_EXTRA[c]);
+            distances &= distances - 1;
+        }
+        bits
     }
 
     /// The Huffman coded bits of a fixed block, without extra bits and the
     /// 3 header bits.
-    fn fixed_data_bits(&self) -> u64 {
-        let lit: u64 = self
-            .lit_freq
+    fn fixed_data_bits(&self, used: &[u16]) -> u64 {
+        let lit: u64 = used
             .iter()
-            .zip(&FIXED_LIT_LEN)
-            .map(|(&f, &l)| u64::from(f) * u64::from(l))
+            .map(|&s| {
+                u64::from(self.lit_freq[usize::from(s)]) * u64::from(FIXED_LIT_LEN[usize::from(s)])
+            })
             .sum();
         let dist: u64 = self.dist_freq.iter().map(|&f| u64::from(f)).sum();
         lit + 5 * dist
@@ -448,6 +467,23 @@ impl Block {
         }
         w.put(u32::from(lit_code[256]), u32::from(lit_len[256]));
     }
+}
+
+/// Lists the symbols whose bits are set in `mask` (bit `i % 64` of word
+/// `i / 64`), in increasing order, into `out`; returns how many.
+fn used_symbols(mask: &[u64], out: &mut [u16]) -> usize {
+    let mut n = 0;
+    for (word, &bits) in mask.iter().enumerate() {
+        let mut rest = bits;
+        while rest != 0 {
+            if let Some(slot) = out.get_mut(n) {
+                *slot = (word * 64 + rest.trailing_zeros() as usize) as u16;
+                n += 1;
+            }
+            rest &= rest - 1;
+        }
+    }
+    n
 }
 
 /// Extra bits after a code length symbol: 16 repeats the previous length

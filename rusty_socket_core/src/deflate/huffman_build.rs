@@ -45,15 +45,54 @@ pub(crate) fn build_lengths(freqs: &[u32], max_bits: u32, lengths: &mut [u8]) {
     }
 }
 
+/// [`build_lengths`] for an alphabet whose used symbols are already known:
+/// `used` lists every symbol with a nonzero count, in increasing order, so
+/// only those are visited (a 150-byte message uses a few dozen of the 286
+/// literal/length symbols). The result is the same as [`build_lengths`]'s.
+pub(crate) fn build_lengths_of_used(
+    freqs: &[u32],
+    used: &[u16],
+    max_bits: u32,
+    lengths: &mut [u8],
+) {
+    let n = freqs.len().min(lengths.len());
+    let m = used.len();
+    if !(2..=MAX_SYMBOLS).contains(&m) || used.iter().any(|&s| usize::from(s) >= n) {
+        // The one-symbol rule gives a length to an unused symbol; and a
+        // list that does not fit the alphabet is not trusted.
+        return build_lengths(freqs, max_bits, lengths);
+    }
+    lengths.iter_mut().for_each(|l| *l = 0);
+    // Scratch sized to what is used, as in `build_lengths`.
+    match m {
+        0..=64 => lengths_of_used_in::<64>(freqs, used, max_bits, lengths),
+        _ => lengths_of_used_in::<MAX_SYMBOLS>(freqs, used, max_bits, lengths),
+    }
+}
+
+/// [`build_lengths_of_used`] with scratch for `N` symbols, once checked.
+fn lengths_of_used_in<const N: usize>(
+    freqs: &[u32],
+    used: &[u16],
+    max_bits: u32,
+    lengths: &mut [u8],
+) {
+    let m = used.len().min(N);
+    let mut leaves = [0u64; N];
+    for (leaf, &sym) in leaves.iter_mut().zip(used) {
+        *leaf = u64::from(freqs[usize::from(sym)]) << 16 | u64::from(sym);
+    }
+    let mut syms = [0u16; N];
+    lengths_of_leaves(&mut leaves[..m], &mut syms[..m], max_bits, lengths);
+}
+
 /// [`build_lengths`] with scratch for `N` symbols (at most `N` are used).
 fn build_lengths_in<const N: usize>(freqs: &[u32], max_bits: u32, lengths: &mut [u8]) {
     let n = freqs.len().min(lengths.len()).min(N);
-    let max_bits = max_bits.clamp(1, 15);
     lengths.iter_mut().for_each(|l| *l = 0);
-    // The used symbols, by increasing count (ties by symbol, so the result
-    // is deterministic), each packed as `count << 16 | symbol` so that one
-    // integer sort orders them. Branch-free: every symbol is written, and
-    // only the used ones advance `m`.
+    // The used symbols, each packed as `count << 16 | symbol` so that one
+    // integer sort orders them by count, ties by symbol. Branch-free: every
+    // symbol is written, and only the used ones advance `m`.
     let mut leaves = [0u64; N];
     let mut m = 0;
     for (sym, &f) in freqs[..n].iter().enumerate() {
@@ -71,7 +110,22 @@ fn build_lengths_in<const N: usize>(freqs: &[u32], max_bits: u32, lengths: &mut 
         }
         return;
     }
+    let mut syms = [0u16; N];
+    lengths_of_leaves(&mut leaves[..m], &mut syms[..m], max_bits, lengths);
+}
+
+/// The length-limited Huffman lengths of at least two used symbols, each
+/// given in `leaves` as `count << 16 | symbol` in any order, written to
+/// `lengths[symbol]` (whose other entries are left alone). `syms` is
+/// scratch as long as `leaves`.
+fn lengths_of_leaves(leaves: &mut [u64], syms: &mut [u16], max_bits: u32, lengths: &mut [u8]) {
+    let m = leaves.len().min(syms.len());
+    if m < 2 {
+        return;
+    }
+    let max_bits = max_bits.clamp(1, 15);
     let leaves = &mut leaves[..m];
+    // By increasing count (ties by symbol, so the result is deterministic).
     leaves.sort_unstable();
 
     // Huffman's algorithm in place (Moffat and Katajainen, "In-place
@@ -79,7 +133,6 @@ fn build_lengths_in<const N: usize>(freqs: &[u32], max_bits: u32, lengths: &mut 
     // and the internal nodes, made in increasing weight order, are two
     // queues in one array, so no tree is built and nothing else is zeroed.
     // Ties go to the leaf, as in the textbook two-queue method.
-    let mut syms = [0u16; N];
     for (s, &key) in syms.iter_mut().zip(leaves.iter()) {
         *s = (key & 0xffff) as u16;
         debug_assert!(key >> 16 > 0);
@@ -166,8 +219,11 @@ fn build_lengths_in<const N: usize>(freqs: &[u32], max_bits: u32, lengths: &mut 
     let mut rarest = syms[..m].iter();
     for len in (1..=max).rev() {
         for _ in 0..count[len] {
-            if let Some(&sym) = rarest.next() {
-                lengths[usize::from(sym)] = len as u8;
+            if let Some(l) = rarest
+                .next()
+                .and_then(|&sym| lengths.get_mut(usize::from(sym)))
+            {
+                *l = len as u8;
             }
         }
     }
@@ -183,32 +239,60 @@ pub(crate) fn canonical_codes(lengths: &[u8], codes: &mut [u16]) {
     for &l in lengths {
         bl_count[usize::from(l.min(15))] += 1;
     }
+    let mut next_code = first_codes(bl_count);
+    // "3) Assign numerical values to all codes, using consecutive values
+    // for all codes of the same length."
+    for (c, &l) in codes.iter_mut().zip(lengths) {
+        *c = next_canonical(&mut next_code, l);
+    }
+}
+
+/// [`canonical_codes`] visiting only the symbols in `used` (increasing
+/// order), which must hold every symbol with a nonzero length; the codes of
+/// the others are left alone.
+pub(crate) fn canonical_codes_of_used(lengths: &[u8], used: &[u16], codes: &mut [u16]) {
+    let length = |s: u16| lengths.get(usize::from(s)).copied().unwrap_or(0);
+    let mut bl_count = [0u16; 16];
+    for &s in used {
+        bl_count[usize::from(length(s).min(15))] += 1;
+    }
+    let mut next_code = first_codes(bl_count);
+    for &s in used {
+        let code = next_canonical(&mut next_code, length(s));
+        if let Some(c) = codes.get_mut(usize::from(s)) {
+            *c = code;
+        }
+    }
+}
+
+/// "2) Find the numerical value of the smallest code for each code
+/// length", from the number of codes of each length.
+fn first_codes(mut bl_count: [u16; 16]) -> [u16; 16] {
     bl_count[0] = 0;
-    // "2) Find the numerical value of the smallest code for each code
-    // length."
     let mut next_code = [0u16; 16];
     let mut code: u16 = 0;
     for bits in 1..16 {
         code = code.wrapping_add(bl_count[bits - 1]).wrapping_shl(1);
         next_code[bits] = code;
     }
-    // "3) Assign numerical values to all codes, using consecutive values
-    // for all codes of the same length."
-    for (c, &l) in codes.iter_mut().zip(lengths) {
-        let l = usize::from(l.min(15));
-        if l == 0 {
-            *c = 0;
-            continue;
-        }
-        *c = next_code[l].reverse_bits() >> (16 - l);
-        next_code[l] = next_code[l].wrapping_add(1);
+    next_code
+}
+
+/// The next code of length `len` (0: none), bit-reversed for the writer.
+fn next_canonical(next_code: &mut [u16; 16], len: u8) -> u16 {
+    let l = usize::from(len.min(15));
+    if l == 0 {
+        return 0;
     }
+    let code = next_code[l].reverse_bits() >> (16 - l);
+    next_code[l] = next_code[l].wrapping_add(1);
+    code
 }
 
 #[cfg(test)]
 mod tests {
     use super::MAX_SYMBOLS;
-    use super::{build_lengths, canonical_codes};
+    use super::{build_lengths, build_lengths_of_used, canonical_codes, canonical_codes_of_used};
 
     /// The two-queue Huffman construction this module used before the
     /// in-place one: both must give the same lengths.
@@ -316,7 +400,7 @@ mod tests {
     }
 
     #[test]
-    fn in_place_huffman_equals_the_two_queue_reference() {
+    fn in_place_huffman_from_all_counts_or_the_used_ones_equals_the_two_queue_reference() {
         let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
         let mut next = || {
             seed ^= seed << 13;
@@ -342,6 +426,22 @@ mod tests {
             let mut want = vec![0xff; n];
             reference_lengths(&freqs, max, &mut want);
             assert_eq!(lengths_of(&freqs, max), want, "{freqs:?}");
+            // Given the used symbols, the sparse versions agree.
+            let used: Vec<u16> = (0..n as u16)
+                .filter(|&s| freqs[usize::from(s)] > 0)
+                .collect();
+            let mut sparse = vec![0xff; n];
+            build_lengths_of_used(&freqs, &used, max, &mut sparse);
+            assert_eq!(sparse, want, "{freqs:?}");
+            let mut codes = vec![0u16; n];
+            canonical_codes(&want, &mut codes);
+            let mut sparse_codes = vec![0u16; n];
+            // With fewer than two used symbols the code has an unused one.
+            let with_length: Vec<u16> = (0..n as u16)
+                .filter(|&s| want[usize::from(s)] > 0)
+                .collect();
+            canonical_codes_of_used(&want, &with_length, &mut sparse_codes);
+            assert_eq!(sparse_codes, codes, "{want:?}");
         }
     }
 
