@@ -9,7 +9,7 @@
 //! or garbage fails the TLS handshake and the socket is dropped; nothing
 //! else notices. After the handshake the connection is what it is without
 //! TLS: the reader thread reads the session, the writers write it, through
-//! the core's [`Duplex`](rusty_socket_core::duplex::Duplex), whose locks are
+//! the core's [`Duplex`], whose locks are
 //! never held during socket I/O.
 //!
 //! The config is built with `builder_with_provider`: nothing depends on a
