@@ -588,9 +588,9 @@ impl Offer {
 ///
 /// What the smaller window costs, measured with [`Level::Default`] on the
 /// `chat.jsonl` corpus of `zcmp --make-corpus` cut into 150-byte messages
-/// with takeover (uncompressed / compressed bytes): 1.768 at 10 bits, 1.869
-/// at 11, 1.978 at 12, 2.359 at 15. So 11 bits sends about 6 % more bytes
-/// than 12 would, for half the memory, and 10 bits 6 % more again (the
+/// with takeover (uncompressed / compressed bytes): 1.766 at 10 bits, 1.859
+/// at 11, 1.959 at 12, 2.359 at 15. So 11 bits sends about 5 % more bytes
+/// than 12 would, for half the memory, and 10 bits 5 % more again (the
 /// ignored test `window_bits_report` in `compress.rs` prints these
 /// figures).
 ///
