@@ -161,9 +161,13 @@ const SWEEP_EVERY: usize = 16 * 1024;
 /// Tokens per block.
 const BLOCK_TOKENS: usize = 3584;
 
-/// Bits of the hash for a window of `2^window_bits` bytes.
+/// Bits of the hash for a window of `2^window_bits` bytes: as many as the
+/// window's, but at least 11 and at most 13. With fewer than 2 048 heads,
+/// unrelated 3-byte strings share chains and the search follows them in
+/// vain: 11 bits instead of 9 made 9-bit windows 1.2-1.4x faster on whole
+/// files and 1.1-1.2x in 150-byte messages with takeover, for 3 KiB more.
 fn hash_bits(window_bits: u8) -> u32 {
-    u32::from(window_bits).clamp(8, 13)
+    u32::from(window_bits).clamp(11, 13)
 }
 
 /// Bytes of input the buffer takes beyond the window before it slides.
