@@ -69,10 +69,9 @@ impl Frames {
         debug_assert_eq!(Arc::strong_count(&self.plain), 1);
         // Unique until `plain()` is shared, so no copy is made here.
         let out = Arc::make_mut(&mut self.plain);
-        FrameHeader::new(opcode, payload.len() as u64).append_to(out);
-        let start = out.len();
-        out.extend_from_slice(payload);
-        self.messages.push((opcode, start..out.len()));
+        append(out, opcode, false, payload);
+        self.messages
+            .push((opcode, out.len() - payload.len()..out.len()));
         self.payload_bytes += payload.len();
     }
 

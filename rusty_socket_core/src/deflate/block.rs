@@ -393,20 +393,12 @@ impl Block {
     /// The extra bits of the lengths and distances (the same in every
     /// block type but stored).
     fn extra_bits(&self) -> u64 {
-        let mut bits = 0;
-        let mut lengths = self.lit_used[4] >> 1; // bit c: symbol 257 + c
-        while lengths != 0 {
-            let c = lengths.trailing_zeros() as usize;
-            bits += u64::from(self.lit_freq[257 + c]) * u64::from(LENGTH_EXTRA[c]);
-            lengths &= lengths - 1;
-        }
-        let mut distances = self.dist_used;
-        while distances != 0 {
-            let c = distances.trailing_zeros() as usize;
-            bits += u64::from(self.dist_freq[c]) * u64::from(DISTANCE_EXTRA[c]);
-            distances &= distances - 1;
-        }
-        bits
+        // Bit c of the fifth word's upper 63 bits: length code 257 + c.
+        let lengths = set_bits(self.lit_used[4] >> 1)
+            .map(|c| u64::from(self.lit_freq[257 + c]) * u64::from(LENGTH_EXTRA[c]));
+        let distances = set_bits(self.dist_used)
+            .map(|c| u64::from(self.dist_freq[c]) * u64::from(DISTANCE_EXTRA[c]));
+        lengths.chain(distances).sum()
     }
 
     /// The Huffman coded bits of a fixed block, without extra bits and the
@@ -472,18 +464,25 @@ impl Block {
 /// Lists the symbols whose bits are set in `mask` (bit `i % 64` of word
 /// `i / 64`), in increasing order, into `out`; returns how many.
 fn used_symbols(mask: &[u64], out: &mut [u16]) -> usize {
+    let symbols = mask
+        .iter()
+        .enumerate()
+        .flat_map(|(word, &bits)| set_bits(bits).map(move |bit| word * 64 + bit));
     let mut n = 0;
-    for (word, &bits) in mask.iter().enumerate() {
-        let mut rest = bits;
-        while rest != 0 {
-            if let Some(slot) = out.get_mut(n) {
-                *slot = (word * 64 + rest.trailing_zeros() as usize) as u16;
-                n += 1;
-            }
-            rest &= rest - 1;
-        }
+    for (slot, sym) in out.iter_mut().zip(symbols) {
+        *slot = sym as u16;
+        n += 1;
     }
     n
+}
+
+/// The positions of the bits set in `mask`, lowest first.
+fn set_bits(mut mask: u64) -> impl Iterator<Item = usize> {
+    std::iter::from_fn(move || {
+        let bit = mask.trailing_zeros() as usize;
+        mask &= mask.wrapping_sub(1);
+        (bit < 64).then_some(bit)
+    })
 }
 
 /// Extra bits after a code length symbol: 16 repeats the previous length
@@ -566,15 +565,10 @@ fn entropy_and_shape(freqs: &[u32], used_mask: &[u64]) -> (u64, u64, u64) {
     let (mut total, mut sum, mut used, mut gaps) = (0u32, 0u64, 0u64, 0u64);
     let mut last_used = 1u64; // no gap before symbol 0
     for (chunk, &mask) in freqs.chunks(64).zip(used_mask) {
-        let mut rest = mask;
-        while rest != 0 {
-            let f = chunk
-                .get(rest.trailing_zeros() as usize)
-                .copied()
-                .unwrap_or(0);
+        for bit in set_bits(mask) {
+            let f = chunk.get(bit).copied().unwrap_or(0);
             total += f;
             sum += flogf(f);
-            rest &= rest - 1;
         }
         used += u64::from(mask.count_ones());
         gaps += u64::from((mask & !(mask << 1 | last_used)).count_ones());
