@@ -366,6 +366,21 @@ impl<const TABLE: usize, const SYMBOLS: usize> Huffman<TABLE, SYMBOLS> {
         (code_len(e) <= count).then_some(e)
     }
 
+    /// [`Self::decode`] with at least [`MAX_CODE_LEN`] valid bits, as the
+    /// inflater's fast loop always holds: the code is always there, so no
+    /// `None` to test for.
+    #[inline(always)]
+    pub(crate) fn decode_full(&self, bits: u64) -> Entry {
+        let mask = (1usize << self.counts[0]) - 1;
+        let e = self.table[(bits as usize) & mask & (TABLE - 1)];
+        if kind(e) == LONG {
+            return self
+                .decode_long(bits, MAX_CODE_LEN as u32)
+                .unwrap_or(entry(INVALID, 0, 0) | 1);
+        }
+        e
+    }
+
     /// The slow path for codes longer than the table: read the code one bit
     /// at a time, most-significant first. At each length `len`, the codes of
     /// that length are the numbers `first..first + counts[len]`; a code

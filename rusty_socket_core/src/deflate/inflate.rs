@@ -1013,20 +1013,29 @@ impl Inflater {
         let mut op = io.op;
         let out: &mut [u8] = &mut io.out[..];
         let result = loop {
+            // At least 48 bits held: a length, its distance and their
+            // extra bits take at most 15 + 5 + 15 + 13 of them, so every
+            // code is whole and is decoded without asking.
             if bits.count < 48 && !bits.refill(input, &mut pos) {
                 break Ok(false);
             }
             if out.len() - op < FAST_ROOM {
                 break Ok(false);
             }
-            let Some(e) = ll.decode(bits.buf, bits.count) else {
-                break Ok(false);
-            };
+            let e = ll.decode_full(bits.buf);
             let k = kind(e);
             if k == LITERAL {
                 out[op] = value(e) as u8;
                 op += 1;
                 bits.consume(code_len(e));
+                // Literals come in runs: a second one straight away, while
+                // at least 33 bits and 265 bytes of room are still there.
+                let e = ll.decode_full(bits.buf);
+                if kind(e) == LITERAL {
+                    out[op] = value(e) as u8;
+                    op += 1;
+                    bits.consume(code_len(e));
+                }
                 continue;
             }
             if k == END {
@@ -1039,9 +1048,7 @@ impl Inflater {
             let used = code_len(e) + extra_bits(e);
             let len = value(e) + ((bits.buf >> code_len(e)) & low_bits(extra_bits(e))) as u32;
             let rest = bits.buf >> used;
-            let Some(d) = dt.decode(rest, bits.count - used) else {
-                break Ok(false);
-            };
+            let d = dt.decode_full(rest);
             if kind(d) != DISTANCE {
                 break Err(invalid_distance(d));
             }
@@ -1095,7 +1102,7 @@ fn invalid_distance(d: u32) -> InflateError {
 /// distance already checked, `len` bytes of room made) and returns the new
 /// end of the output. This call's output began at `start`; the part of the
 /// source before it comes from the window.
-#[inline]
+#[inline(always)]
 fn copy_match(
     out: &mut [u8],
     op: usize,
@@ -2238,6 +2245,53 @@ mod tests {
                 InflateError::InvalidDistance(Some(sym as u8))
             );
         }
+    }
+
+    #[test]
+    fn invalid_symbols_are_caught_in_the_fast_loop_too() {
+        // The same invalid symbols after a run of literals and with input to
+        // spare, so that the fast loop (8 bytes of input, room for a match)
+        // is the one that meets them.
+        let run = |w: &mut BitWriter| {
+            w.bits(1, 1).bits(1, 2);
+            for _ in 0..40 {
+                w.fixed_symbol(u32::from(b'x'));
+            }
+        };
+        for sym in [286, 287] {
+            let mut w = BitWriter::default();
+            run(&mut w);
+            w.fixed_symbol(sym).bits(0, 64).bits(0, 64);
+            assert_eq!(
+                inflate_all(&w.finish(), 15).unwrap_err(),
+                InflateError::InvalidLiteralLength(sym as u16)
+            );
+        }
+        for sym in [30, 31] {
+            let mut w = BitWriter::default();
+            run(&mut w);
+            w.fixed_symbol(257).code(sym, 5).bits(0, 64).bits(0, 64);
+            assert_eq!(
+                inflate_all(&w.finish(), 15).unwrap_err(),
+                InflateError::InvalidDistance(Some(sym as u8))
+            );
+        }
+        // And a distance of 41 after 40 bytes: too far back.
+        let mut w = BitWriter::default();
+        run(&mut w);
+        // Distance code 10 is 33..=48 with 3 extra bits: 33 + 8 = 41.
+        w.fixed_symbol(257)
+            .code(10, 5)
+            .bits(8, 3)
+            .bits(0, 64)
+            .bits(0, 64);
+        assert_eq!(
+            inflate_all(&w.finish(), 15).unwrap_err(),
+            InflateError::DistanceBeforeStart {
+                distance: 41,
+                available: 40
+            }
+        );
     }
 
     #[test]
