@@ -358,8 +358,7 @@ impl<const TABLE: usize, const SYMBOLS: usize> Huffman<TABLE, SYMBOLS> {
     /// input and try again. An invalid pattern gives an [`INVALID`] entry.
     #[inline(always)]
     pub(crate) fn decode(&self, bits: u64, count: u32) -> Option<Entry> {
-        let mask = (1usize << self.counts[0]) - 1;
-        let e = self.table[(bits as usize) & mask & (TABLE - 1)];
+        let e = self.first_level(bits);
         if kind(e) == LONG {
             return self.decode_long(bits, count);
         }
@@ -371,14 +370,22 @@ impl<const TABLE: usize, const SYMBOLS: usize> Huffman<TABLE, SYMBOLS> {
     /// `None` to test for.
     #[inline(always)]
     pub(crate) fn decode_full(&self, bits: u64) -> Entry {
-        let mask = (1usize << self.counts[0]) - 1;
-        let e = self.table[(bits as usize) & mask & (TABLE - 1)];
+        let e = self.first_level(bits);
         if kind(e) == LONG {
+            // With all 15 bits there, the walk always ends in an entry.
             return self
                 .decode_long(bits, MAX_CODE_LEN as u32)
                 .unwrap_or(entry(INVALID, 0, 0) | 1);
         }
         e
+    }
+
+    /// The first-level entry for the next bits: the table indexed by as
+    /// many of them as `counts[0]` says.
+    #[inline(always)]
+    fn first_level(&self, bits: u64) -> Entry {
+        let mask = (1usize << self.counts[0]) - 1;
+        self.table[(bits as usize) & mask & (TABLE - 1)]
     }
 
     /// The slow path for codes longer than the table: read the code one bit
