@@ -256,6 +256,31 @@ impl<const TABLE: usize, const SYMBOLS: usize> Huffman<TABLE, SYMBOLS> {
         for (len, count) in counts.iter_mut().enumerate() {
             *count = partial.iter().map(|p| p[len]).sum();
         }
+        let symbols = lengths
+            .iter()
+            .enumerate()
+            .filter(|&(_, &len)| len != 0)
+            .map(|(symbol, &len)| (symbol, len));
+        self.build_counted(counts, symbols, alphabet)
+    }
+
+    /// [`Self::build`] from what the caller already knows: `counts[len]`
+    /// codes of each length (`counts[0]` is ignored), and the symbols that
+    /// have a code, in increasing order, each with its length (1..=15).
+    /// The inflater gathers both while it reads a block's code lengths,
+    /// so that only the few dozen symbols a short block uses are visited
+    /// here, not all of HLIT + HDIST.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::build`]; a symbol beyond the alphabet is
+    /// [`InflateError::InvalidCodeLengths`].
+    pub(crate) fn build_counted(
+        &mut self,
+        mut counts: [u16; MAX_CODE_LEN + 1],
+        symbols: impl Iterator<Item = (usize, u8)>,
+        alphabet: Alphabet,
+    ) -> Result<(), InflateError> {
         counts[0] = 0;
         let mut left: i32 = 1;
         for &count in &counts[1..] {
@@ -282,17 +307,15 @@ impl<const TABLE: usize, const SYMBOLS: usize> Huffman<TABLE, SYMBOLS> {
             Alphabet::LiteralLength => &LITERAL_LENGTH_MEANINGS,
             Alphabet::Distance => &DISTANCE_MEANINGS,
         };
-        if lengths.len() > meanings.len() {
-            return Err(InflateError::InvalidCodeLengths(alphabet));
-        }
-        for (&meaning, &len) in meanings.iter().zip(lengths) {
-            if len != 0 {
-                let slot = &mut offsets[usize::from(len)];
-                if let Some(s) = self.sorted.get_mut(*slot) {
-                    *s = meaning;
-                }
-                *slot += 1;
+        for (symbol, len) in symbols {
+            let Some(&meaning) = meanings.get(symbol) else {
+                return Err(InflateError::InvalidCodeLengths(alphabet));
+            };
+            let slot = &mut offsets[usize::from(len & 15)];
+            if let Some(s) = self.sorted.get_mut(*slot) {
+                *s = meaning;
             }
+            *slot += 1;
         }
         // The first level only needs as many bits as the longest code (at
         // least 1): a short block's small alphabet fills a table of 2^7 or
