@@ -49,6 +49,32 @@ impl Bits {
         self.count += 8;
     }
 
+    /// [`Bits::refill`] without masking the loaded word, for the
+    /// inflater's fast loop (`count` below 56 on entry). The bits above
+    /// `count` are then not zero but the input that follows, in place, so
+    /// the next load ORs the same values over them again, and every use
+    /// masks the bits it reads. Since [`Bits::push_byte`] needs them zero,
+    /// [`Bits::clear_above`] must come before the buffer goes back to the
+    /// careful path.
+    #[inline(always)]
+    pub(crate) fn refill_unmasked(&mut self, input: &[u8], pos: &mut usize) -> bool {
+        let Some(word) = input.get(*pos..).and_then(|rest| rest.first_chunk::<8>()) else {
+            return false;
+        };
+        debug_assert!(self.count < 56);
+        self.buf |= u64::from_le_bytes(*word) << self.count;
+        // Up to 63 bits: 56 plus what was held of a partial byte.
+        *pos += 7 - (self.count as usize >> 3);
+        self.count |= 56;
+        true
+    }
+
+    /// Clears the bits above `count` (after [`Bits::refill_unmasked`]).
+    #[inline(always)]
+    pub(crate) fn clear_above(&mut self) {
+        self.buf &= low_bits(self.count);
+    }
+
     /// Takes whole bytes from `input[*pos..]` until at least 56 bits are
     /// held: the fast loop's refill, one unaligned little-endian load for up
     /// to seven bytes. Returns `false` (and takes nothing) when fewer than
@@ -147,6 +173,32 @@ mod tests {
         bits.consume(61);
         assert!(!bits.refill(&input, &mut pos), "3 bytes left");
         assert_eq!(pos, 7);
+    }
+
+    #[test]
+    fn unmasked_refills_read_the_same_stream_as_masked_ones() {
+        let input: Vec<u8> = (0..64u32).map(|i| (i * 37 + 11) as u8).collect();
+        let (mut a, mut b) = (Bits::default(), Bits::default());
+        let (mut pa, mut pb) = (0, 0);
+        // Consume odd amounts so that every count modulo 8 is met.
+        for n in [1, 7, 13, 3, 9, 15, 2, 11, 5, 8, 14, 6, 12, 4, 10]
+            .iter()
+            .cycle()
+            .take(40)
+        {
+            if a.count < 48 {
+                assert!(a.refill(&input, &mut pa));
+            }
+            if b.count < 48 {
+                assert!(b.refill_unmasked(&input, &mut pb));
+            }
+            assert_eq!((pa, a.count), (pb, b.count));
+            assert_eq!(a.peek(15), b.peek(15));
+            a.consume(*n);
+            b.consume(*n);
+        }
+        b.clear_above();
+        assert_eq!(a, b);
     }
 
     #[test]

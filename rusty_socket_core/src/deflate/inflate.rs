@@ -1062,7 +1062,7 @@ impl Inflater {
             // At least 48 bits held: a length, its distance and their
             // extra bits take at most 15 + 5 + 15 + 13 of them, so every
             // code is whole and is decoded without asking.
-            if bits.count < 48 && !bits.refill(input, &mut pos) {
+            if bits.count < 48 && !bits.refill_unmasked(input, &mut pos) {
                 break Ok(false);
             }
             if out.len() - op < FAST_ROOM {
@@ -1114,6 +1114,7 @@ impl Inflater {
         };
         io.pos = pos;
         io.op = op;
+        bits.clear_above();
         self.bits = bits;
         result
     }
