@@ -108,7 +108,7 @@
 //! | outgoing queue | [`ServerConfig::queue_len`] messages (32 bytes a slot, allocated up front) | full: closed with 1008 |
 //! | pongs owed to a pinging client | in the same queue | a client that pings and never reads fills it: 1008 |
 //! | writer batch | [`Config::write_buffer_size`] (64 KiB) + one frame; freed above 4 KiB | |
-//! | permessage-deflate | nothing before the first compressed message; between messages the windows agreed (the defaults, 11 bits both ways with context takeover: 12 456 bytes); during one, the scratch of [`rusty_socket_core::deflate`]'s table | a compressed message counts against [`Config::max_message_size`] as it inflates (1009) |
+//! | permessage-deflate | nothing before the first compressed message; between messages the windows agreed (the defaults, 11 bits both ways with context takeover: 12 480 bytes); during one, the scratch of [`rusty_socket_core::deflate`]'s table | a compressed message counts against [`Config::max_message_size`] as it inflates (1009) |
 //! | TLS session (feature `tls`) | the rustls session, about 6 KiB between messages; while a record is half received, its receive buffer holds up to one record (16 KiB and its overhead); the TLS handshake's stack is a short-lived thread's | the receive buffer is trimmed back before every blocking read |
 //!
 //! Broadcast frames are shared by all queues (one `Arc<Vec<u8>>`), so a

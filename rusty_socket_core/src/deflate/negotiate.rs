@@ -576,20 +576,20 @@ impl Offer {
 ///
 /// The defaults (11 window bits both ways, context takeover both ways)
 /// bound what an idle connection holds for compression: between messages
-/// a [`Deflater`] at 11 bits keeps 10 408 bytes (its 2 KiB window and the
+/// a [`Deflater`] at 11 bits keeps 10 432 bytes (its 2 KiB window and the
 /// hash tables over it) and an [`Inflater`] at 11 bits its 2 048-byte
-/// window, 12 456 bytes together, under the 14 KiB that leaves room in a
+/// window, 12 480 bytes together, under the 14 KiB that leaves room in a
 /// 16 KiB budget for the connection's own wrapper (see the tables in
 /// [`crate::deflate`]). At 12 bits the [`Deflater`] alone would keep
-/// 20 648 bytes, and 11 for ours with 12 for the client's would be
-/// 14 504, over the 14 KiB; 15 bits both ways would be 114 856 + 32 768. Context takeover stays on
-/// both ways, since it is where most of the gain on small messages comes
-/// from.
+/// 20 672 bytes, and 11 for ours with 12 for the client's would be
+/// 14 528, over the 14 KiB; 15 bits both ways would be 116 928 + 32 768.
+/// Context takeover stays on both ways, since it is where most of the gain
+/// on small messages comes from.
 ///
 /// What the smaller window costs, measured with [`Level::Default`] on the
 /// `chat.jsonl` corpus of `zcmp --make-corpus` cut into 150-byte messages
 /// with takeover (uncompressed / compressed bytes): 1.766 at 10 bits, 1.859
-/// at 11, 1.959 at 12, 2.359 at 15. So 11 bits sends about 5 % more bytes
+/// at 11, 1.959 at 12, 2.362 at 15. So 11 bits sends about 5 % more bytes
 /// than 12 would, for half the memory, and 10 bits 5 % more again (the
 /// ignored test `window_bits_report` in `compress.rs` prints these
 /// figures).
