@@ -652,6 +652,7 @@ pub(crate) fn write_stored(w: &mut BitWriter<'_>, raw: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::deflate::compress::BLOCK_TOKENS;
     use crate::deflate::huffman::DISTANCE_BASE;
 
     #[test]
@@ -848,7 +849,7 @@ mod tests {
             for (out, estimate) in outs.iter_mut().zip([false, true]) {
                 {
                     let mut w = BitWriter::new(out);
-                    let mut block = Block::with_room(BLOCK_TOKENS_FOR_TESTS, message.len());
+                    let mut block = Block::with_room(BLOCK_TOKENS, message.len());
                     let mut at = 0;
                     for &(len, dist) in &tokens {
                         if len == 0 {
@@ -880,9 +881,6 @@ mod tests {
         }
         assert!(quick_total <= exact_total + exact_total / 200);
     }
-
-    /// Tokens per block in the tests above (the compressor's own value).
-    const BLOCK_TOKENS_FOR_TESTS: usize = 3584;
 
     #[test]
     fn stored_sizes_count_padding_and_pieces() {
