@@ -29,6 +29,14 @@ pub(crate) struct Bits {
     pub(crate) count: u32,
 }
 
+/// The eight bytes at `input[pos..]` as a little-endian word, if eight are
+/// there: the refills' one load.
+#[inline(always)]
+fn word_at(input: &[u8], pos: usize) -> Option<u64> {
+    let word = input.get(pos..).and_then(|rest| rest.first_chunk::<8>())?;
+    Some(u64::from_le_bytes(*word))
+}
+
 /// A mask of the `n` low bits (`n` may be 0..=64).
 #[inline(always)]
 pub(crate) fn low_bits(n: u32) -> u64 {
@@ -58,11 +66,11 @@ impl Bits {
     /// careful path.
     #[inline(always)]
     pub(crate) fn refill_unmasked(&mut self, input: &[u8], pos: &mut usize) -> bool {
-        let Some(word) = input.get(*pos..).and_then(|rest| rest.first_chunk::<8>()) else {
+        let Some(word) = word_at(input, *pos) else {
             return false;
         };
         debug_assert!(self.count < 56);
-        self.buf |= u64::from_le_bytes(*word) << self.count;
+        self.buf |= word << self.count;
         // Up to 63 bits: 56 plus what was held of a partial byte.
         *pos += 7 - (self.count as usize >> 3);
         self.count |= 56;
@@ -82,10 +90,9 @@ impl Bits {
     /// path then takes the last bytes one at a time.
     #[inline(always)]
     pub(crate) fn refill(&mut self, input: &[u8], pos: &mut usize) -> bool {
-        let Some(word) = input.get(*pos..).and_then(|rest| rest.first_chunk::<8>()) else {
+        let Some(word) = word_at(input, *pos) else {
             return false;
         };
-        let word = u64::from_le_bytes(*word);
         // With `count` bits held, (63 - count) / 8 whole bytes fit (at most
         // 7, at least 1 as count <= 63): only those are taken, so the bits
         // above `count` stay zero.
