@@ -1074,13 +1074,20 @@ impl Inflater {
                 out[op] = value(e) as u8;
                 op += 1;
                 bits.consume(code_len(e));
-                // Literals come in runs: a second one straight away, while
-                // at least 33 bits and 265 bytes of room are still there.
+                // Literals come in runs: up to two more straight away. Each
+                // takes at most 15 of the 48 bits held, and a byte of the
+                // room.
                 let e = ll.decode_full(bits.buf);
                 if kind(e) == LITERAL {
                     out[op] = value(e) as u8;
                     op += 1;
                     bits.consume(code_len(e));
+                    let e = ll.decode_full(bits.buf);
+                    if kind(e) == LITERAL {
+                        out[op] = value(e) as u8;
+                        op += 1;
+                        bits.consume(code_len(e));
+                    }
                 }
                 continue;
             }
