@@ -62,7 +62,7 @@
 //!   candidates (8 once the match in hand is 4 bytes): a small window
 //!   holds few candidates worth following to the end of their chain, and
 //!   on the chat and text corpora at 9 to 12 bits the output stays within
-//!   1.6% of zlib's level 6 at the same window (smaller at 9 and 10 bits)
+//!   1% of zlib's level 6 at the same window (smaller at 9 and 10 bits)
 //!   while text compresses 1.1-1.35x faster than with 128.
 //! - [`Level::Best`]: lazy, up to 4 096 candidates, always looks one position
 //!   ahead, stops only at 258 bytes.
