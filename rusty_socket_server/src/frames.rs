@@ -56,9 +56,14 @@ impl Frames {
     /// One message.
     pub(crate) fn one(message: &Message, compress: bool) -> Frames {
         let payload = message.as_bytes();
+        // Each field made here, not taken from `Frames::new`, whose empty
+        // `plain` would be one allocation more, made and freed at once.
         let mut frames = Frames {
+            messages: Vec::with_capacity(1),
             plain: Arc::new(Vec::with_capacity(payload.len() + 10)),
-            ..Frames::new(compress)
+            payload_bytes: 0,
+            compress,
+            shared: Default::default(),
         };
         frames.push(message.opcode(), payload);
         frames
