@@ -1077,17 +1077,14 @@ impl Inflater {
                 // Literals come in runs: up to two more straight away. Each
                 // takes at most 15 of the 48 bits held, and a byte of the
                 // room.
-                let e = ll.decode_full(bits.buf);
-                if kind(e) == LITERAL {
+                for _ in 0..2 {
+                    let e = ll.decode_full(bits.buf);
+                    if kind(e) != LITERAL {
+                        break;
+                    }
                     out[op] = value(e) as u8;
                     op += 1;
                     bits.consume(code_len(e));
-                    let e = ll.decode_full(bits.buf);
-                    if kind(e) == LITERAL {
-                        out[op] = value(e) as u8;
-                        op += 1;
-                        bits.consume(code_len(e));
-                    }
                 }
                 continue;
             }
