@@ -44,9 +44,14 @@ pub(crate) struct Frames {
 impl Frames {
     /// Nothing yet; `compress: false` keeps every message uncompressed.
     pub(crate) fn new(compress: bool) -> Frames {
+        Frames::with_plain(Vec::new(), compress)
+    }
+
+    /// Nothing yet, the plain encoding to be written into `plain`.
+    fn with_plain(plain: Vec<u8>, compress: bool) -> Frames {
         Frames {
             messages: Vec::new(),
-            plain: Arc::new(Vec::new()),
+            plain: Arc::new(plain),
             payload_bytes: 0,
             compress,
             shared: Default::default(),
@@ -56,15 +61,7 @@ impl Frames {
     /// One message.
     pub(crate) fn one(message: &Message, compress: bool) -> Frames {
         let payload = message.as_bytes();
-        // Each field made here, not taken from `Frames::new`, whose empty
-        // `plain` would be one allocation more, made and freed at once.
-        let mut frames = Frames {
-            messages: Vec::with_capacity(1),
-            plain: Arc::new(Vec::with_capacity(payload.len() + 10)),
-            payload_bytes: 0,
-            compress,
-            shared: Default::default(),
-        };
+        let mut frames = Frames::with_plain(Vec::with_capacity(payload.len() + 10), compress);
         frames.push(message.opcode(), payload);
         frames
     }
