@@ -195,21 +195,11 @@ fn hash_bits(window_bits: u8) -> u32 {
 /// besides (module docs).
 const HASH_FOUR_FROM: u8 = 13;
 
-/// Bytes a position's chain hash is taken over: 3, or 4 from
-/// [`HASH_FOUR_FROM`] bits.
-fn hashed_bytes(window_bits: u8) -> usize {
-    if window_bits >= HASH_FOUR_FROM {
-        4
-    } else {
-        3
-    }
-}
-
 /// Entries of the table of 3-byte hashes: none when chains are by three
 /// bytes already, else 1 024 (2 KiB): it serves only 3-byte matches, and
 /// the lazy levels drop those beyond 4 096 bytes.
 fn hash3_entries(window_bits: u8) -> usize {
-    if hashed_bytes(window_bits) == 4 {
+    if window_bits >= HASH_FOUR_FROM {
         1 << HASH3_BITS
     } else {
         0
@@ -394,8 +384,9 @@ struct State {
     base: usize,
     /// Index in `buf` of the next position to encode.
     pos: usize,
-    /// Index in `buf` of the first position not yet inserted because its
-    /// three bytes had not all arrived.
+    /// Index in `buf` of the first position not yet inserted because the
+    /// bytes its hash is taken over ([`State::hashed`]) had not all
+    /// arrived.
     tail: usize,
     /// Most recent position (16-bit stream offset) per hash of the first
     /// [`State::hashed`] bytes.
@@ -495,7 +486,8 @@ impl State {
             self.buf.extend_from_slice(&input[used..used + n]);
             used += n;
             let last = used == input.len();
-            let four = self.hashed() == 4;
+            let hashed = self.hashed();
+            let four = hashed == 4;
             if four {
                 self.insert_tail::<4>();
             } else {
@@ -515,9 +507,9 @@ impl State {
                 (false, false) => self.greedy::<3>(limit, input, w, params, &mut block),
             }
             // Every position before `pos` is in the tables now (or was
-            // skipped on purpose), but for the last two, whose three bytes
-            // may not all be here yet.
-            let hashable = self.buf.len().saturating_sub(self.hashed() - 1);
+            // skipped on purpose), but for the last `hashed - 1`, whose
+            // bytes may not all be here yet.
+            let hashable = self.buf.len().saturating_sub(hashed - 1);
             self.tail = self.tail.max(self.pos.min(hashable));
             if last {
                 break;
@@ -570,7 +562,7 @@ impl State {
         self.tail = self.tail.saturating_sub(keep_from);
     }
 
-    /// Inserts the positions at the end of the previous message whose three
+    /// Inserts the positions at the end of the previous message whose `H`
     /// bytes have now arrived.
     fn insert_tail<const H: usize>(&mut self) {
         while self.tail < self.pos && self.tail + H <= self.buf.len() {
